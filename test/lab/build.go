@@ -1,0 +1,139 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// binCache builds each helper binary once per test binary. It is the
+// package's one global, on purpose: the cache must outlive single tests.
+var binCache = struct {
+	mu    sync.Mutex
+	dir   string
+	built map[string]*builtBin
+}{built: map[string]*builtBin{}}
+
+type builtBin struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// Vigil returns the path of bin/vigil freshly built from ./cmd/vigil of this
+// module (once per test binary).
+func Vigil(tb testing.TB) string {
+	tb.Helper()
+	return Build(tb, "./cmd/vigil")
+}
+
+// ProbeBin returns the path of the built VIP prober (test/lab/cmd/probe).
+func ProbeBin(tb testing.TB) string {
+	tb.Helper()
+	return Build(tb, "./test/lab/cmd/probe")
+}
+
+// Build runs `go build` of pkg (a path relative to the module root) once per
+// test binary into a per-process directory and returns the binary's path.
+func Build(tb testing.TB, pkg string) string {
+	tb.Helper()
+	binCache.mu.Lock()
+	b, ok := binCache.built[pkg]
+	if !ok {
+		b = &builtBin{}
+		binCache.built[pkg] = b
+	}
+	binCache.mu.Unlock()
+	b.once.Do(func() { b.path, b.err = build(pkg) })
+	if b.err != nil {
+		tb.Fatalf("lab: %v", b.err)
+	}
+	return b.path
+}
+
+func build(pkg string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := binDir()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command(goTool(), "build", "-o", out, pkg)
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+	}
+	return out, nil
+}
+
+// ModuleRoot is the directory holding this module's go.mod, found from this
+// source file's location with `go env GOMOD`.
+func ModuleRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot locate the lab package source")
+	}
+	cmd := exec.Command(goTool(), "env", "GOMOD")
+	cmd.Dir = filepath.Dir(file)
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("no go.mod above %s", cmd.Dir)
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// goTool is the go command: `go test` puts its own GOROOT/bin first in PATH;
+// /usr/local/go is this project's documented install location otherwise.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}
+
+// binDir is /tmp/vigil-lab-bin/<pid>; directories of dead test binaries are
+// swept on the way, so at most the running ones are kept.
+func binDir() (string, error) {
+	binCache.mu.Lock()
+	defer binCache.mu.Unlock()
+	if binCache.dir != "" {
+		return binCache.dir, nil
+	}
+	base := filepath.Join(os.TempDir(), "vigil-lab-bin")
+	if ents, err := os.ReadDir(base); err == nil {
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err == nil && pid != os.Getpid() && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+				os.RemoveAll(filepath.Join(base, e.Name()))
+			}
+		}
+	}
+	dir := filepath.Join(base, strconv.Itoa(os.Getpid()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	binCache.dir = dir
+	return dir, nil
+}
+
+// HelloBin returns the path of the built stand-in HTTP service
+// (test/lab/cmd/hello: answers every request with its -body line).
+func HelloBin(tb testing.TB) string {
+	tb.Helper()
+	return Build(tb, "./test/lab/cmd/hello")
+}

@@ -1,0 +1,77 @@
+package lab
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// The partition table lives in the switch namespace's bridge family, so
+// frames are dropped between ports without any carrier change: the hosts
+// see silence, as with a broken switch or a firewall.
+const nftTable = "vlabpart"
+
+// Partition drops all traffic between a and b on link (Pub or HB), both
+// directions. With b == nil, a is cut off from every other port of the link.
+// Partitions accumulate until Heal.
+func (l *Lab) Partition(link string, a, b *Host) {
+	l.tb.Helper()
+	pa := a.port(link)
+	var rules []string
+	if b == nil {
+		rules = []string{
+			fmt.Sprintf("iifname %q drop", pa),
+			fmt.Sprintf("oifname %q drop", pa),
+		}
+	} else {
+		pb := b.port(link)
+		rules = []string{
+			fmt.Sprintf("iifname %q oifname %q drop", pa, pb),
+			fmt.Sprintf("iifname %q oifname %q drop", pb, pa),
+		}
+	}
+	l.nft(rules)
+}
+
+// PartitionOneWay drops frames from a to b on link only (b still reaches a).
+func (l *Lab) PartitionOneWay(link string, from, to *Host) {
+	l.tb.Helper()
+	l.nft([]string{fmt.Sprintf("iifname %q oifname %q drop", from.port(link), to.port(link))})
+}
+
+// Heal removes every partition.
+func (l *Lab) Heal() {
+	l.tb.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.nftable {
+		return
+	}
+	l.nftRun("flush chain bridge " + nftTable + " part\n")
+}
+
+func (l *Lab) nft(rules []string) {
+	l.tb.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var script strings.Builder
+	if !l.nftable {
+		// The chain must not be called "fwd" (see lab-recipes.md).
+		fmt.Fprintf(&script, "add table bridge %s\n", nftTable)
+		fmt.Fprintf(&script, "add chain bridge %s part { type filter hook forward priority 0; policy accept; }\n", nftTable)
+	}
+	for _, r := range rules {
+		fmt.Fprintf(&script, "add rule bridge %s part %s\n", nftTable, r)
+	}
+	l.nftRun(script.String())
+	l.nftable = true
+}
+
+func (l *Lab) nftRun(script string) {
+	l.tb.Helper()
+	cmd := exec.Command("ip", "netns", "exec", l.sw, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		l.tb.Fatalf("lab: nft in %s: %v: %s\n%s", l.sw, err, out, script)
+	}
+}
