@@ -72,6 +72,9 @@ func NewHTTP(s Spec) (Check, error) {
 	if err != nil {
 		return nil, err
 	}
+	if method == http.MethodHead && p["body_contains"] != "" {
+		return nil, errors.New("http check: body_contains needs a method that returns a body, not HEAD")
+	}
 	verify := true
 	if v := p["tls_verify"]; v != "" {
 		verify, err = strconv.ParseBool(v)

@@ -3,6 +3,8 @@ package health_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -128,7 +130,9 @@ func TestHTTPBodyContains(t *testing.T) {
 
 func TestHTTPSVerify(t *testing.T) {
 	// httptest's TLS server uses a self-signed certificate no system root trusts.
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the rejected handshake is expected
+	srv.StartTLS()
 	defer srv.Close()
 
 	res := runWithin(mustHTTP(t, map[string]string{"url": srv.URL}), 2*time.Second)
@@ -218,6 +222,7 @@ func TestHTTPParamValidation(t *testing.T) {
 		{"url": "http://x/", "source_address": "eth0"},
 		{"url": "http://x/", "method": "GET /x"},
 		{"url": "http://x/", "expect_staus": "200"},
+		{"url": "http://x/", "method": "HEAD", "body_contains": "ok"},
 	}
 	for _, p := range bad {
 		if _, err := health.NewHTTP(health.Spec{Name: "t", Params: p}); err == nil {
@@ -228,7 +233,7 @@ func TestHTTPParamValidation(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("bad URL error %v: want an error without the password", err)
 	}
-	good := map[string]string{"url": "https://[::1]:8443/h", "method": "head", "expect_status": "200-299,304",
+	good := map[string]string{"url": "https://[::1]:8443/h", "method": "post", "expect_status": "200-299,304",
 		"body_contains": "ok", "tls_verify": "0", "source_address": "::1"}
 	if _, err := health.NewHTTP(health.Spec{Params: good}); err != nil {
 		t.Errorf("NewHTTP(%v): %v", good, err)
