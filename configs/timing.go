@@ -1,0 +1,137 @@
+package configs
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// TimingPreset returns the named preset (fast, lan or wan).
+//
+// fast suits a dedicated LAN or crossover link between idle machines
+// (dead-node detection well under a second); lan is the default and
+// tolerates a loaded switch and VM pauses; wan is for links across sites.
+func TimingPreset(name string) (Timing, bool) {
+	ms := time.Millisecond
+	switch name {
+	case "fast":
+		return Timing{
+			Preset:        "fast",
+			ProbeInterval: 200 * ms, ProbeTimeout: 100 * ms, SuspicionMult: 2, GossipInterval: 50 * ms,
+			RaftHeartbeatTimeout: 250 * ms, RaftElectionTimeout: 250 * ms, RaftLeaderLease: 150 * ms,
+			RaftCommitTimeout: 10 * ms, RaftTransportTimeout: 500 * ms,
+			Lease: 750 * ms,
+		}, true
+	case "lan":
+		return Timing{
+			Preset:        "lan",
+			ProbeInterval: time.Second, ProbeTimeout: 500 * ms, SuspicionMult: 4, GossipInterval: 200 * ms,
+			RaftHeartbeatTimeout: time.Second, RaftElectionTimeout: time.Second, RaftLeaderLease: 500 * ms,
+			RaftCommitTimeout: 50 * ms, RaftTransportTimeout: 2 * time.Second,
+			Lease: 3 * time.Second,
+		}, true
+	case "wan":
+		return Timing{
+			Preset:        "wan",
+			ProbeInterval: 2 * time.Second, ProbeTimeout: time.Second, SuspicionMult: 5, GossipInterval: 500 * ms,
+			RaftHeartbeatTimeout: 3 * time.Second, RaftElectionTimeout: 3 * time.Second, RaftLeaderLease: 1500 * ms,
+			RaftCommitTimeout: 50 * ms, RaftTransportTimeout: 5 * time.Second,
+			Lease: 10 * time.Second,
+		}, true
+	}
+	return Timing{}, false
+}
+
+func timingPresetNames() []string { return []string{"fast", "lan", "wan"} }
+
+// tuningFields maps each `tuning` key to its Timing field. SuspicionMult is
+// the only integer; everything else is a duration.
+func tuningFields(t *Timing) map[string]any {
+	return map[string]any{
+		"probe_interval":         &t.ProbeInterval,
+		"probe_timeout":          &t.ProbeTimeout,
+		"suspicion_mult":         &t.SuspicionMult,
+		"gossip_interval":        &t.GossipInterval,
+		"raft_heartbeat_timeout": &t.RaftHeartbeatTimeout,
+		"raft_election_timeout":  &t.RaftElectionTimeout,
+		"raft_leader_lease":      &t.RaftLeaderLease,
+		"raft_commit_timeout":    &t.RaftCommitTimeout,
+		"raft_transport_timeout": &t.RaftTransportTimeout,
+		"lease":                  &t.Lease,
+	}
+}
+
+func tuningKeys() []string {
+	keys := make([]string, 0, 10)
+	for k := range tuningFields(&Timing{}) {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// raftMinTimeout is hashicorp/raft's floor for every timeout (ValidateConfig).
+const raftMinTimeout = 5 * time.Millisecond
+
+// validateTiming checks the constraints raft and memberlist impose, plus the
+// lease ordering vigil's safety argument depends on. A problem with a value
+// is reported at the tuning key if it was overridden, else at cluster.timing.
+func validateTiming(r *reporter, t Timing) {
+	key := func(name string) string {
+		k := "cluster.tuning." + name
+		if _, ok := r.pos[k]; ok || r.pos == nil {
+			return k
+		}
+		return "cluster.timing"
+	}
+	named := func(name string, d time.Duration) string { return fmt.Sprintf("%s (%s)", name, d) }
+
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+		min  time.Duration
+	}{
+		{"probe_interval", t.ProbeInterval, time.Millisecond},
+		{"probe_timeout", t.ProbeTimeout, time.Millisecond},
+		{"gossip_interval", t.GossipInterval, time.Millisecond},
+		{"raft_heartbeat_timeout", t.RaftHeartbeatTimeout, raftMinTimeout},
+		{"raft_election_timeout", t.RaftElectionTimeout, raftMinTimeout},
+		{"raft_leader_lease", t.RaftLeaderLease, raftMinTimeout},
+		{"raft_commit_timeout", t.RaftCommitTimeout, raftMinTimeout},
+		{"raft_transport_timeout", t.RaftTransportTimeout, raftMinTimeout},
+		{"lease", t.Lease, raftMinTimeout},
+	} {
+		if f.d < f.min {
+			r.errf(key(f.name), "%s must be at least %s", named(f.name, f.d), f.min)
+		}
+	}
+	if t.SuspicionMult < 1 {
+		r.errf(key("suspicion_mult"), "suspicion_mult (%d) must be at least 1", t.SuspicionMult)
+	}
+	if t.ProbeTimeout > t.ProbeInterval {
+		r.errf(key("probe_timeout"), "%s must not exceed %s: a probe must finish before the next one starts",
+			named("probe_timeout", t.ProbeTimeout), named("probe_interval", t.ProbeInterval))
+	}
+	if t.RaftLeaderLease > t.RaftHeartbeatTimeout {
+		r.errf(key("raft_leader_lease"), "%s must not exceed %s (raft requires leader lease <= heartbeat timeout)",
+			named("raft_leader_lease", t.RaftLeaderLease), named("raft_heartbeat_timeout", t.RaftHeartbeatTimeout))
+	}
+	if t.RaftElectionTimeout < t.RaftHeartbeatTimeout {
+		r.errf(key("raft_election_timeout"), "%s must be at least %s (raft requires election timeout >= heartbeat timeout)",
+			named("raft_election_timeout", t.RaftElectionTimeout), named("raft_heartbeat_timeout", t.RaftHeartbeatTimeout))
+	}
+	// A leader steps down after raft_leader_lease without a quorum; followers
+	// stop their resources after lease. If lease were shorter, a deposed
+	// leader could still believe it leads after the others gave up on it.
+	if t.Lease < t.RaftLeaderLease {
+		r.errf(key("lease"), "%s must be at least %s: a deposed leader must notice before the others' lease expires",
+			named("lease", t.Lease), named("raft_leader_lease", t.RaftLeaderLease))
+	}
+}
+
+// presetList is for messages: "fast, lan or wan".
+func presetList() string {
+	n := timingPresetNames()
+	return strings.Join(n[:len(n)-1], ", ") + " or " + n[len(n)-1]
+}
