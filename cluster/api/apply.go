@@ -1,0 +1,94 @@
+// Package api serves vigil's HTTP/JSON API (unix socket for the CLI, and the
+// mTLS RPC channel of the cluster port for forwarding between nodes) and
+// holds the Go client the CLI uses.
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/vigil-ha/vigil/cluster/state"
+)
+
+// ErrNoLeader is returned when a write cannot reach a leader.
+var ErrNoLeader = errors.New("no cluster leader (is a quorum of nodes up?)")
+
+// Raft is what the API needs from consensus.
+type Raft interface {
+	IsLeader() bool
+	Leader() (id, addr string)
+	Apply(cmd []byte, timeout time.Duration) (any, error)
+	Term() uint64
+	LastLeaderContact() time.Time
+}
+
+// DialFunc opens an RPC connection to a peer's cluster port.
+type DialFunc func(ctx context.Context, addr, serverName string) (net.Conn, error)
+
+// Applier commits commands: on the leader directly, elsewhere by forwarding
+// the encoded command to the leader over the cluster port's RPC channel.
+type Applier struct {
+	Raft Raft
+	Dial DialFunc
+}
+
+const applyTimeout = 3 * time.Second
+
+// Apply commits c and returns the state machine's verdict.
+func (a *Applier) Apply(ctx context.Context, c state.Command) error {
+	b, err := state.Encode(c)
+	if err != nil {
+		return err
+	}
+	return a.applyRaw(ctx, b)
+}
+
+func (a *Applier) applyRaw(ctx context.Context, b []byte) error {
+	if a.Raft.IsLeader() {
+		resp, err := a.Raft.Apply(b, applyTimeout)
+		if err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		if e, ok := resp.(error); ok && e != nil {
+			return e
+		}
+		return nil
+	}
+	id, addr := a.Raft.Leader()
+	if addr == "" || a.Dial == nil {
+		return ErrNoLeader
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+id+"/v1/internal/apply", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	resp, err := a.client(addr, id).Do(req)
+	if err != nil {
+		return fmt.Errorf("forward to leader %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return nil
+}
+
+// client returns an HTTP client whose connections go to the leader's RPC channel.
+func (a *Applier) client(addr, serverName string) *http.Client {
+	return &http.Client{
+		Timeout: applyTimeout + time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return a.Dial(ctx, addr, serverName)
+			},
+			DisableKeepAlives: true,
+		},
+	}
+}

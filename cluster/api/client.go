@@ -1,0 +1,111 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client talks to an agent's API. Addr is "unix:///path/to/vigil.sock".
+type Client struct {
+	addr string
+	http *http.Client
+}
+
+// NewClient returns a client for addr ("unix:///path" or a plain socket path).
+func NewClient(addr string) (*Client, error) {
+	path := strings.TrimPrefix(addr, "unix://")
+	if path == "" || strings.Contains(path, "://") {
+		return nil, fmt.Errorf("unsupported API address %q: use unix:///path/to/vigil.sock", addr)
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}}
+	return &Client{addr: path, http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}, nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body *bytes.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	} else {
+		body = bytes.NewReader(nil)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://vigil"+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the vigil agent at %s (is it running? set -address or VIGIL_ADDR): %w", c.addr, unwrapNet(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func unwrapNet(err error) error {
+	var ue *url.Error
+	if e, ok := err.(*url.Error); ok {
+		ue = e
+		return ue.Err
+	}
+	return err
+}
+
+// Status returns the cluster status (from the leader unless stale).
+func (c *Client) Status(ctx context.Context, stale bool) (Status, error) {
+	var st Status
+	p := "/v1/status"
+	if stale {
+		p += "?stale=1"
+	}
+	err := c.do(ctx, http.MethodGet, p, nil, &st)
+	return st, err
+}
+
+// Members returns the heartbeat link's view from the agent.
+func (c *Client) Members(ctx context.Context) ([]Member, error) {
+	var m []Member
+	err := c.do(ctx, http.MethodGet, "/v1/members", nil, &m)
+	return m, err
+}
+
+// History returns the last limit events.
+func (c *Client) History(ctx context.Context, limit int) ([]Event, error) {
+	var ev []Event
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/history?limit=%d", limit), nil, &ev)
+	return ev, err
+}
+
+// Standby sets a node's standby flag.
+func (c *Client) Standby(ctx context.Context, node string, on bool) error {
+	return c.do(ctx, http.MethodPost, "/v1/node/standby", StandbyRequest{Node: node, Standby: on}, nil)
+}
+
+// Resource runs move|clear|cleanup|restart on a group.
+func (c *Client) Resource(ctx context.Context, op, group, node string) error {
+	return c.do(ctx, http.MethodPost, "/v1/resource/"+op, ResourceRequest{Group: group, Node: node}, nil)
+}
+
+// Maintenance turns maintenance on or off (group "" = cluster).
+func (c *Client) Maintenance(ctx context.Context, group string, on bool) error {
+	return c.do(ctx, http.MethodPost, "/v1/maintenance", MaintenanceRequest{Group: group, On: on}, nil)
+}

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"syscall"
+
+	"github.com/vigil-ha/vigil/cluster/state"
+)
+
+// StandbyRequest is the body of POST /v1/node/standby.
+type StandbyRequest struct {
+	Node    string `json:"node"`
+	Standby bool   `json:"standby"`
+}
+
+// ResourceRequest is the body of POST /v1/resource/{move,clear,cleanup,restart}.
+type ResourceRequest struct {
+	Group string `json:"group"`
+	Node  string `json:"node,omitempty"` // move only
+}
+
+// MaintenanceRequest is the body of POST /v1/maintenance.
+type MaintenanceRequest struct {
+	Group string `json:"group,omitempty"` // "" = whole cluster
+	On    bool   `json:"on"`
+}
+
+func (s *Server) standby(w http.ResponseWriter, r *http.Request) {
+	var req StandbyRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !s.nodeExists(req.Node) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no node named %q in the cluster", req.Node))
+		return
+	}
+	s.write(w, r, &state.SetStandby{Node: req.Node, Standby: req.Standby, Time: s.d.Now()})
+}
+
+func (s *Server) resource(w http.ResponseWriter, r *http.Request) {
+	var req ResourceRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !s.groupExists(req.Group) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no group named %q", req.Group))
+		return
+	}
+	now := s.d.Now()
+	switch op := r.PathValue("op"); op {
+	case "move":
+		if !s.nodeExists(req.Node) {
+			writeError(w, http.StatusNotFound, fmt.Errorf("no node named %q in the cluster", req.Node))
+			return
+		}
+		s.write(w, r, &state.Pin{Group: req.Group, Node: req.Node, Time: now})
+	case "clear":
+		s.write(w, r, &state.Pin{Group: req.Group, Time: now})
+	case "cleanup":
+		s.write(w, r, &state.Cleanup{Group: req.Group, Time: now})
+	case "restart":
+		s.write(w, r, &state.Restart{Group: req.Group, Time: now})
+	default:
+		writeError(w, http.StatusNotFound, fmt.Errorf("unknown resource operation %q (move, clear, cleanup, restart)", op))
+	}
+}
+
+func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) {
+	var req MaintenanceRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if req.Group != "" && !s.groupExists(req.Group) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no group named %q", req.Group))
+		return
+	}
+	s.write(w, r, &state.SetMaintenance{Group: req.Group, On: req.On, Time: s.d.Now()})
+}
+
+func (s *Server) nodeExists(name string) bool {
+	for _, n := range s.d.Config.Nodes {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) groupExists(name string) bool {
+	for _, g := range s.d.Config.Groups {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func umask(m int) int { return syscall.Umask(m) }

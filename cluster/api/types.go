@@ -1,0 +1,81 @@
+package api
+
+import "time"
+
+// Status is what `vigil status -json` prints and GET /v1/status returns.
+type Status struct {
+	Cluster     string        `json:"cluster"`
+	Node        string        `json:"node"`   // the node that answered
+	Leader      string        `json:"leader"` // "" while there is none
+	Term        uint64        `json:"term"`
+	Quorum      bool          `json:"quorum"` // the answering node is in contact with a quorum
+	Maintenance bool          `json:"maintenance"`
+	Nodes       []NodeStatus  `json:"nodes"`
+	Groups      []GroupStatus `json:"groups"`
+	Fencing     []FenceRecord `json:"fencing,omitempty"`
+	Warnings    []string      `json:"warnings,omitempty"`
+}
+
+// NodeStatus is one node as the cluster sees it.
+type NodeStatus struct {
+	Name        string   `json:"name"`
+	Role        string   `json:"role"`         // node | witness
+	State       string   `json:"state"`        // online | standby | offline | failed | fenced
+	Standby     bool     `json:"standby"`      // replicated standby flag
+	Heartbeat   string   `json:"heartbeat"`    // memberlist on the dedicated link: ok | suspect | lost
+	ClusterLink string   `json:"cluster_link"` // raft on the cluster link: ok | lost | unknown
+	Leader      bool     `json:"leader"`
+	Warnings    []string `json:"warnings,omitempty"`
+}
+
+// GroupStatus is one resource group.
+type GroupStatus struct {
+	Name        string           `json:"name"`
+	Node        string           `json:"node"`  // where it is assigned ("" = nowhere)
+	State       string           `json:"state"` // started | starting | stopping | stopped | blocked | failed
+	Maintenance bool             `json:"maintenance"`
+	Reason      string           `json:"reason,omitempty"`
+	Resources   []ResourceStatus `json:"resources"`
+}
+
+// ResourceStatus is one resource inside a group.
+type ResourceStatus struct {
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	State       string    `json:"state"`
+	FailCount   int       `json:"fail_count"`
+	LastFailure string    `json:"last_failure,omitempty"`
+	LastFailAt  time.Time `json:"last_failure_at,omitempty"`
+}
+
+// FenceRecord is one fencing operation from the replicated history.
+type FenceRecord struct {
+	Time     time.Time     `json:"time"`
+	Target   string        `json:"target"`
+	Device   string        `json:"device"`
+	Reason   string        `json:"reason"`
+	Result   string        `json:"result"` // ok | failed
+	Duration time.Duration `json:"duration"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Event is one entry of `vigil history`.
+type Event struct {
+	Index   uint64    `json:"index"`
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
+	Node    string    `json:"node,omitempty"`
+	Group   string    `json:"group,omitempty"`
+	Message string    `json:"message"`
+}
+
+// Member is one entry of `vigil members` (the heartbeat link's view).
+type Member struct {
+	Name   string            `json:"name"`
+	Addr   string            `json:"addr"`
+	State  string            `json:"state"` // alive | suspect | dead | left
+	Role   string            `json:"role"`
+	Meta   map[string]string `json:"meta,omitempty"`
+	Voter  bool              `json:"voter"`
+	Leader bool              `json:"leader"`
+}

@@ -1,0 +1,186 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/placement"
+	"github.com/vigil-ha/vigil/cluster/state"
+)
+
+// reconcile commits node verdicts, releases groups whose holder is provably
+// gone, and applies the placement plan.
+func (c *Coordinator) reconcile(ctx context.Context) error {
+	now := c.d.Now()
+	members := map[string]membership.Member{}
+	for _, m := range c.d.Members() {
+		members[m.Name] = m
+	}
+	links := c.d.Links()
+
+	data := c.d.Store.Read()
+	for _, n := range c.d.Config.Nodes {
+		st, why := c.judge(n.Name, members, links, now, data.Nodes[n.Name])
+		if cur := data.Nodes[n.Name]; cur == nil || cur.Status != st {
+			if err := c.apply(&state.SetNodeStatus{Node: n.Name, Status: st, Reason: why, Time: now}); err != nil {
+				return err
+			}
+		}
+	}
+
+	data = c.d.Store.Read()
+	for _, name := range data.GroupNames() {
+		if err := c.release(ctx, data, data.Groups[name], now); err != nil {
+			return err
+		}
+	}
+
+	data = c.d.Store.Read()
+	if err := c.expireFailures(data, now); err != nil {
+		return err
+	}
+	acts, why := placement.Plan(placement.Input{Data: data, Config: c.d.Config, Facts: c.facts(members), Now: now})
+	c.publish(why)
+	for _, a := range acts {
+		err := c.apply(&state.Assign{Group: a.Group, Node: a.Node, Reason: a.Reason, Health: a.Health, Time: now})
+		if err != nil && !errors.Is(err, state.ErrHeld) {
+			return err
+		}
+	}
+	return nil
+}
+
+// judge decides a node's state from the two independent signals (DESIGN.md
+// invariant 6): a node has failed only when both the heartbeat link and the
+// cluster link lost it. The cluster link alone lost: offline (its lease runs
+// out, nothing is fenced). The heartbeat link alone lost: still online, and
+// status shows a warning.
+func (c *Coordinator) judge(name string, members map[string]membership.Member, links map[string]Link, now time.Time, cur *state.Node) (string, string) {
+	if name == c.d.Config.NodeName {
+		return state.NodeOnline, ""
+	}
+	link, known := links[name]
+	if !known {
+		link = Link{OK: true}
+	}
+	if link.OK {
+		c.prevContact[name] = now
+	}
+	m, seen := members[name]
+	hbLost := !seen || m.State == membership.StateDead || m.State == membership.StateLeft
+	if cur != nil && cur.Status == state.NodeFenced && (hbLost || !link.OK) {
+		return state.NodeFenced, cur.Reason // stays fenced until it is back on both links
+	}
+	switch {
+	case !link.OK && hbLost && seen && m.State == membership.StateLeft:
+		return state.NodeOffline, "left the cluster"
+	case !link.OK && hbLost && (cur == nil || cur.Status == "" || cur.Status == state.NodeOffline && cur.Reason == "never joined"):
+		return state.NodeOffline, "never joined"
+	case !link.OK && hbLost:
+		return state.NodeFailed, "lost on the heartbeat and cluster links"
+	case !link.OK:
+		return state.NodeOffline, "cluster link lost (heartbeat link still up)"
+	case !seen || m.State != membership.StateAlive && m.State != membership.StateSuspect:
+		// Link up but never heard on the heartbeat link: up, with a warning.
+		return state.NodeOnline, ""
+	}
+	return state.NodeOnline, ""
+}
+
+// lastContact is when the leader last heard from node on the cluster link.
+func (c *Coordinator) lastContact(node string, links map[string]Link) time.Time {
+	t := c.prevContact[node]
+	if l, ok := links[node]; ok && !l.OK && !l.Since.IsZero() && l.Since.After(c.since) && l.Since.Before(t) {
+		t = l.Since
+	}
+	return t
+}
+
+// release frees a group held by a node that is no longer in the cluster, once
+// it is safe: the node was fenced (confirmed off), or its lease provably ran
+// out. With fencing configured for the node, the group waits for the fence
+// and is never started elsewhere unfenced (invariant 2).
+func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Group, now time.Time) error {
+	h := g.Holder
+	if h == "" {
+		return nil
+	}
+	n := data.Nodes[h]
+	if n == nil || n.Status == state.NodeOnline {
+		return nil
+	}
+	if n.Status == state.NodeFenced {
+		return c.apply(&state.ClearHolder{Group: g.Name, Node: h, Reason: h + " was fenced", Time: now})
+	}
+	if c.d.Fencer != nil && c.d.Fencer.Configured(h) {
+		if n.Status == state.NodeFailed {
+			c.startFence(ctx, h, fmt.Sprintf("%s lost while holding %s", h, g.Name))
+		}
+		return nil
+	}
+	lease := c.d.Config.Cluster.Timing.Lease
+	if wait := c.lastContact(h, c.d.Links()).Add(lease + 2*tick).Sub(now); wait > 0 {
+		return nil
+	}
+	return c.apply(&state.ClearHolder{Group: g.Name, Node: h,
+		Reason: fmt.Sprintf("%s is %s and its lease (%s) ran out", h, n.Status, lease), Time: now})
+}
+
+// startFence fences a node in the background; the result arrives in the loop.
+func (c *Coordinator) startFence(ctx context.Context, node, reason string) {
+	if c.fencing[node] || node == c.d.Config.NodeName {
+		return
+	}
+	c.fencing[node] = true
+	done := c.fenceDone
+	go func() {
+		err := c.d.Fencer.Fence(ctx, node, reason)
+		if err == nil {
+			err = c.apply(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason, Time: c.d.Now()})
+		}
+		if err != nil {
+			c.d.Logger.Error("fencing failed; its groups stay stopped", "node", node, "error", err)
+			time.Sleep(time.Second) // back-off before the loop tries again
+		}
+		done <- fenceResult{node: node, err: err}
+	}()
+}
+
+// expireFailures forgets failures older than the group's failure_timeout.
+func (c *Coordinator) expireFailures(data *state.Data, now time.Time) error {
+	for _, gc := range c.d.Config.Groups {
+		g := data.Groups[gc.Name]
+		if gc.FailureTimeout <= 0 || g == nil {
+			continue
+		}
+		cut := now.Add(-gc.FailureTimeout)
+		for _, r := range g.Resources {
+			if len(r.FailCount) > 0 && r.LastFailAt.Before(cut) {
+				return c.apply(&state.Cleanup{Group: gc.Name, Before: cut, Time: now,
+					Message: fmt.Sprintf("fail counts of %s expired (failure_timeout %s)", gc.Name, gc.FailureTimeout)})
+			}
+		}
+	}
+	return nil
+}
+
+// facts reads health results from each node's gossiped metadata.
+func (c *Coordinator) facts(members map[string]membership.Member) placement.Facts {
+	f := placement.Facts{Healthy: map[string]map[string]bool{}, NodeHealthy: map[string]bool{}}
+	for name, m := range members {
+		for grp, ok := range m.Meta.Health {
+			if grp == "" {
+				f.NodeHealthy[name] = ok
+				continue
+			}
+			if f.Healthy[name] == nil {
+				f.Healthy[name] = map[string]bool{}
+			}
+			f.Healthy[name][grp] = ok
+		}
+	}
+	return f
+}

@@ -1,0 +1,102 @@
+// Package executor is the node-local half of vigil: it runs the groups the
+// replicated state assigns to this node, and only while this node holds its
+// lease (it is in contact with a quorum). It reports what it did back through
+// raft. It never decides placement.
+package executor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/resources"
+)
+
+// Store is the replicated state as the executor reads it.
+type Store interface {
+	Read() *state.Data
+	Watch() <-chan struct{}
+}
+
+// Deps are the executor's collaborators.
+type Deps struct {
+	Config *configs.Config
+	Store  Store
+	// Lease reports whether this node may run resources now: it is the leader,
+	// or it heard from the leader within the lease (DESIGN.md invariant 3).
+	Lease func() bool
+	// Report commits a command through the leader (forwarded from followers).
+	Report func(ctx context.Context, c state.Command) error
+	Agents resources.Registry
+	RunDir string
+	Logger hclog.Logger
+	Now    func() time.Time
+}
+
+// Executor runs one runner per configured group.
+type Executor struct {
+	d       Deps
+	runners []*runner
+}
+
+// New builds every agent of every group, so a bad parameter fails at start-up.
+func New(d Deps) (*Executor, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = hclog.NewNullLogger()
+	}
+	e := &Executor{d: d}
+	for _, gc := range d.Config.Groups {
+		r := &runner{d: d, cfg: gc, log: d.Logger.With("group", gc.Name)}
+		for _, rc := range gc.Resources {
+			a, err := d.Agents.New(rc.Type, resources.Spec{
+				Group: gc.Name, Name: rc.Name, Params: rc.Params, Node: d.Config.NodeName,
+				RunDir: d.RunDir, Logger: d.Logger.Named(gc.Name + "." + rc.Name),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("group %q resource %q (%s): %w", gc.Name, rc.Name, rc.Type, err)
+			}
+			r.res = append(r.res, &res{cfg: rc, agent: a})
+		}
+		e.runners = append(e.runners, r)
+	}
+	return e, nil
+}
+
+// Run drives every group until ctx ends. On the way out it stops every group
+// this node runs (VIP first), so a clean shutdown never leaves a stray VIP.
+func (e *Executor) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, r := range e.runners {
+		wg.Add(1)
+		go func(r *runner) {
+			defer wg.Done()
+			r.run(ctx)
+		}(r)
+	}
+	wg.Wait()
+	return nil
+}
+
+// Local is what this node's executor believes about one group.
+type Local struct {
+	Group     string
+	Running   bool
+	Resources map[string]string // name -> running | stopped | failed | unknown
+}
+
+// Local returns this node's view of its groups (for status).
+func (e *Executor) Local() []Local {
+	out := make([]Local, 0, len(e.runners))
+	for _, r := range e.runners {
+		out = append(out, r.local())
+	}
+	return out
+}

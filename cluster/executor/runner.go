@@ -1,0 +1,331 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/resources"
+)
+
+// poll bounds how long a lost lease or a missed notification goes unnoticed.
+const poll = 25 * time.Millisecond
+
+// banCount is Pacemaker's INFINITY fail count: the node is out for the group.
+const banCount = 1000000
+
+type res struct {
+	cfg     configs.Resource
+	agent   resources.Agent
+	state   resources.State // guarded by runner.mu
+	known   bool
+	nextMon time.Time
+}
+
+type runner struct {
+	d   Deps
+	cfg configs.Group
+	log hclog.Logger
+
+	mu  sync.Mutex
+	res []*res
+
+	reported string // last state reported for reportedEpoch
+	repEpoch uint64
+	backoff  time.Time // no start attempt before this
+	restarts uint64    // last restart request seen (state.Group.Restarts)
+	started  bool      // step has run once
+}
+
+// ipLike resources move traffic: on lease loss they go first (DESIGN.md
+// invariant 3), so the VIP is released before anything slow runs.
+func ipLike(t string) bool {
+	switch t {
+	case "ipaddr", "awseip", "awsip", "awsroute":
+		return true
+	}
+	return false
+}
+
+func (r *runner) run(ctx context.Context) {
+	r.probe(ctx)
+	for {
+		r.step(ctx)
+		select {
+		case <-ctx.Done():
+			// Shut down: release everything we run, addresses first.
+			sctx, cancel := context.WithTimeout(context.Background(), r.maxStop())
+			r.stopAll(sctx, true)
+			cancel()
+			return
+		case <-r.d.Store.Watch():
+		case <-time.After(poll):
+		}
+	}
+}
+
+// probe learns what is already running (after a crash or restart), like
+// Pacemaker's initial probes, so a stale VIP is found and stopped.
+func (r *runner) probe(ctx context.Context) {
+	for _, x := range r.res {
+		st, err := r.monitor(ctx, x)
+		if err != nil {
+			r.log.Debug("probe", "resource", x.cfg.Name, "error", err)
+		}
+		r.set(x, st)
+	}
+}
+
+func (r *runner) step(ctx context.Context) {
+	me := r.d.Config.NodeName
+	data := r.d.Store.Read()
+	g := data.Groups[r.cfg.Name]
+	if data.Maintenance || r.cfg.Maintenance || (g != nil && g.Maintenance) {
+		return // hands off; monitors keep running for status only
+	}
+	lease := r.d.Lease()
+	want := lease && g != nil && g.Node == me && g.Holder == me
+	if g != nil && g.Restarts != r.restarts {
+		if r.started && want && r.anyRunning() {
+			r.log.Info("restart requested")
+			r.stopAll(ctx, false)
+		}
+		r.restarts = g.Restarts
+	}
+	r.started = true
+	switch {
+	case want && g.State == state.GroupBlocked:
+		return
+	case want && !r.allRunning():
+		if r.d.Now().Before(r.backoff) {
+			return
+		}
+		r.start(ctx, g)
+	case want:
+		r.monitorDue(ctx, g)
+	case r.anyRunning():
+		if !lease {
+			r.log.Warn("lease lost: stopping resources, addresses first")
+		}
+		ok := r.stopAll(ctx, !lease)
+		if lease && g != nil && g.Holder == me {
+			st, why := state.GroupStopped, ""
+			if !ok {
+				st, why = state.GroupBlocked, "stop failed"
+			}
+			r.report(ctx, g, st, why)
+		}
+	case lease && g != nil && g.Holder == me && g.Node != me:
+		r.report(ctx, g, state.GroupStopped, "")
+	}
+}
+
+// start brings up the group's resources in order.
+func (r *runner) start(ctx context.Context, g *state.Group) {
+	for i, x := range r.res {
+		if r.get(x) == resources.Running {
+			continue
+		}
+		if !r.d.Lease() {
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, x.cfg.StartTimeout)
+		err := x.agent.Start(cctx)
+		cancel()
+		if err != nil {
+			r.log.Error("start failed", "resource", x.cfg.Name, "error", err)
+			r.set(x, resources.Failed)
+			r.fail(ctx, g, i, fmt.Sprintf("start: %v", err))
+			return
+		}
+		r.set(x, resources.Running)
+		x.nextMon = r.d.Now().Add(x.cfg.MonitorInterval)
+	}
+	r.log.Info("group started")
+	r.report(ctx, g, state.GroupStarted, "")
+}
+
+// monitorDue runs the monitors whose interval elapsed.
+func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
+	now := r.d.Now()
+	for i, x := range r.res {
+		if now.Before(x.nextMon) {
+			continue
+		}
+		x.nextMon = now.Add(x.cfg.MonitorInterval)
+		st, err := r.monitor(ctx, x)
+		if st == resources.Running {
+			r.set(x, st)
+			continue
+		}
+		why := "monitor: " + st.String()
+		if err != nil {
+			why = fmt.Sprintf("monitor: %v", err)
+		}
+		r.log.Warn("resource failed", "resource", x.cfg.Name, "reason", why)
+		r.set(x, st)
+		r.fail(ctx, g, i, why)
+		return
+	}
+	if g.State != state.GroupStarted {
+		r.report(ctx, g, state.GroupStarted, "")
+	}
+}
+
+func (r *runner) monitor(ctx context.Context, x *res) (resources.State, error) {
+	cctx, cancel := context.WithTimeout(ctx, x.cfg.MonitorTimeout)
+	defer cancel()
+	return x.agent.Monitor(cctx)
+}
+
+// fail handles a failed resource according to its on_fail policy.
+func (r *runner) fail(ctx context.Context, g *state.Group, i int, why string) {
+	x := r.res[i]
+	if x.cfg.OnFail == "ignore" {
+		return
+	}
+	me := r.d.Config.NodeName
+	cmd := &state.ResourceFailed{Group: r.cfg.Name, Resource: x.cfg.Name, Node: me, Reason: why, Time: r.d.Now()}
+	if x.cfg.OnFail == "move" {
+		cmd.Count = banCount
+	}
+	if err := r.d.Report(ctx, cmd); err != nil {
+		r.log.Warn("cannot record failure", "error", err)
+	}
+	if x.cfg.OnFail == "standby" {
+		_ = r.d.Report(ctx, &state.SetStandby{Node: me, Standby: true, Time: r.d.Now()})
+	}
+	// Stop from the failed resource to the end (reverse), then let the next
+	// step restart in place or the coordinator move the group.
+	ok := r.stopFrom(ctx, i)
+	r.backoff = r.d.Now().Add(200 * time.Millisecond)
+	if !ok {
+		r.report(ctx, g, state.GroupBlocked, "stop failed after "+why)
+		return
+	}
+	r.report(ctx, g, state.GroupFailed, why)
+}
+
+// stopAll stops every resource: in reverse order, or addresses first when
+// the lease is lost.
+func (r *runner) stopAll(ctx context.Context, ipFirst bool) bool {
+	order := make([]*res, 0, len(r.res))
+	if ipFirst {
+		for _, x := range r.res {
+			if ipLike(x.cfg.Type) {
+				order = append(order, x)
+			}
+		}
+	}
+	for i := len(r.res) - 1; i >= 0; i-- {
+		if !ipFirst || !ipLike(r.res[i].cfg.Type) {
+			order = append(order, r.res[i])
+		}
+	}
+	return r.stopList(ctx, order)
+}
+
+func (r *runner) stopFrom(ctx context.Context, i int) bool {
+	var order []*res
+	for j := len(r.res) - 1; j >= i; j-- {
+		order = append(order, r.res[j])
+	}
+	return r.stopList(ctx, order)
+}
+
+func (r *runner) stopList(ctx context.Context, list []*res) bool {
+	ok := true
+	for _, x := range list {
+		if r.get(x) == resources.Stopped {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, x.cfg.StopTimeout)
+		err := x.agent.Stop(cctx)
+		cancel()
+		if err != nil {
+			r.log.Error("stop failed", "resource", x.cfg.Name, "error", err)
+			r.set(x, resources.Failed)
+			ok = false
+			continue
+		}
+		r.set(x, resources.Stopped)
+	}
+	if ok {
+		r.log.Info("resources stopped")
+	}
+	return ok
+}
+
+// report commits the group's state once per (epoch, state).
+func (r *runner) report(ctx context.Context, g *state.Group, st, why string) {
+	if g == nil || (r.repEpoch == g.Epoch && r.reported == st && g.State == st) {
+		return
+	}
+	err := r.d.Report(ctx, &state.GroupReport{Group: r.cfg.Name, Node: r.d.Config.NodeName,
+		Epoch: g.Epoch, State: st, Reason: why, Time: r.d.Now()})
+	if err != nil {
+		r.log.Debug("report failed (will retry)", "state", st, "error", err)
+		return
+	}
+	r.repEpoch, r.reported = g.Epoch, st
+}
+
+func (r *runner) maxStop() time.Duration {
+	var d time.Duration
+	for _, x := range r.res {
+		d += x.cfg.StopTimeout
+	}
+	return d + time.Second
+}
+
+func (r *runner) set(x *res, st resources.State) {
+	r.mu.Lock()
+	x.state, x.known = st, true
+	r.mu.Unlock()
+}
+
+func (r *runner) get(x *res) resources.State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return x.state
+}
+
+func (r *runner) allRunning() bool {
+	for _, x := range r.res {
+		if r.get(x) != resources.Running {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *runner) anyRunning() bool {
+	for _, x := range r.res {
+		if r.get(x) != resources.Stopped {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) local() Local {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := Local{Group: r.cfg.Name, Running: true, Resources: map[string]string{}}
+	for _, x := range r.res {
+		s := "unknown"
+		if x.known {
+			s = x.state.String()
+		}
+		l.Resources[x.cfg.Name] = s
+		if x.state != resources.Running {
+			l.Running = false
+		}
+	}
+	return l
+}

@@ -1,0 +1,109 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// FSM is the raft.FSM over Data. Readers get deep copies through Read and
+// learn about changes through Watch.
+type FSM struct {
+	log hclog.Logger
+
+	mu     sync.RWMutex
+	data   *Data
+	notify chan struct{} // closed and replaced on every change
+}
+
+// NewFSM returns an empty state machine.
+func NewFSM(log hclog.Logger) *FSM {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &FSM{log: log, data: newData(), notify: make(chan struct{})}
+}
+
+// Apply implements raft.FSM. It returns nil or an error (the command was refused).
+func (f *FSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	c, err := Decode(l.Data)
+	if err != nil {
+		// A corrupt or unknown entry must not stop the cluster; it changes nothing.
+		f.log.Error("skipping undecodable log entry", "index", l.Index, "error", err)
+		return err
+	}
+	if c == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err = f.data.apply(l.Index, c)
+	f.data.Index = l.Index
+	f.changed()
+	return err
+}
+
+// changed wakes watchers; f.mu must be held.
+func (f *FSM) changed() {
+	close(f.notify)
+	f.notify = make(chan struct{})
+}
+
+// Read returns a deep copy of the current state.
+func (f *FSM) Read() *Data {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.data.Clone()
+}
+
+// Watch returns a channel closed at the next change.
+func (f *FSM) Watch() <-chan struct{} {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.notify
+}
+
+// Snapshot implements raft.FSM.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	return &snapshot{data: f.Read()}, nil
+}
+
+// Restore implements raft.FSM. A snapshot that does not decode leaves the
+// current state untouched and returns an error naming the problem.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	d := newData()
+	if err := json.NewDecoder(rc).Decode(d); err != nil {
+		return fmt.Errorf("restore snapshot: %w", err)
+	}
+	if d.Nodes == nil {
+		d.Nodes = map[string]*Node{}
+	}
+	if d.Groups == nil {
+		d.Groups = map[string]*Group{}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.data = d
+	f.changed()
+	return nil
+}
+
+type snapshot struct{ data *Data }
+
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(s.data); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("persist snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() {}
