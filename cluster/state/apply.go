@@ -152,9 +152,10 @@ func (d *Data) assign(idx uint64, c *Assign) error {
 		g.Holder = c.Node
 		g.State = GroupStarting
 		g.LastMove = c.Time
-		if from != "" || g.Moves > 0 {
+		if g.Last != "" && g.Last != c.Node {
 			g.Moves++
 		}
+		g.Last = c.Node
 		if c.Health {
 			g.HealthMoves++
 		}
@@ -165,6 +166,8 @@ func (d *Data) assign(idx uint64, c *Assign) error {
 	switch {
 	case c.Node == "":
 		msg = fmt.Sprintf("group %s to stop on %s", c.Group, from)
+	case from == "" && g.Moves > 0 && c.Health:
+		msg = fmt.Sprintf("group %s moved to %s (health)", c.Group, c.Node)
 	case from == "":
 		msg = fmt.Sprintf("group %s assigned to %s", c.Group, c.Node)
 	default:

@@ -56,7 +56,8 @@ type Group struct {
 	Name        string               `json:"name"`
 	Node        string               `json:"node,omitempty"`
 	Holder      string               `json:"holder,omitempty"`
-	Epoch       uint64               `json:"epoch"` // bumped on every assignment
+	Epoch       uint64               `json:"epoch"`          // bumped on every assignment
+	Last        string               `json:"last,omitempty"` // last node it was assigned to (counts moves)
 	State       string               `json:"state"`
 	Reason      string               `json:"reason,omitempty"`
 	Maintenance bool                 `json:"maintenance,omitempty"`
