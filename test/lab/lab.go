@@ -152,7 +152,12 @@ func (l *Lab) cleanup() {
 		killNetnsPids(h.ns)
 	}
 	if l.tb.Failed() {
+		dumped := map[string]bool{}
 		for _, p := range procs {
+			if dumped[p.Log] { // a restarted process appends to one log
+				continue
+			}
+			dumped[p.Log] = true
 			l.tb.Logf("lab: ---- log of %s (pid %d, %s) ----\n%s", p.Name, p.Pid, p.Log, tail(p.Log, 120))
 		}
 	}
