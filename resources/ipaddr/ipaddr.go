@@ -1,0 +1,339 @@
+// Package ipaddr is the "ipaddr" resource type: a floating IP address on a
+// local interface, announced with gratuitous ARP (IPv4) or unsolicited
+// neighbour advertisements (IPv6) so that neighbours switch to this node's
+// MAC at once instead of after their cache expires (tens of seconds).
+//
+//	address        CIDR, IPv4 or IPv6 ("198.18.0.100/24")
+//	interface      interface name ("eth0")
+//	garp_count     announcement rounds per start (default 5, 0 = none)
+//	garp_interval  time between rounds (default 200ms)
+//	garp_refresh   re-announce period while running (0 = off)
+//
+// Start returns as soon as the address is configured and the first round is
+// on the wire; the other rounds follow in the background until they are
+// done or Stop cancels them. When garp_refresh is set, the agent New returns
+// also implements
+//
+//	type Refresher interface{ Refresh(ctx context.Context) error }
+//
+// and RefreshInterval() time.Duration: the executor calls Refresh at that
+// period while the resource runs (re-teaching switches and neighbours that
+// lost their entries).
+package ipaddr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/vigil-ha/vigil/resources"
+)
+
+// TypeName is the resource type this package implements.
+const TypeName = "ipaddr"
+
+const (
+	defaultGARPCount    = 5
+	defaultGARPInterval = 200 * time.Millisecond
+	maxGARPCount        = 100
+)
+
+// Refresher is implemented by agents built with garp_refresh > 0.
+type Refresher interface {
+	Refresh(ctx context.Context) error
+}
+
+// Agent manages one floating address.
+type Agent struct {
+	name     string
+	prefix   netip.Prefix
+	ifName   string
+	count    int
+	interval time.Duration
+	log      hclog.Logger
+
+	// nsPath, when set, makes the agent act inside that network namespace
+	// (a /run/netns path). Only tests set it; production runs in the
+	// agent's own namespace.
+	nsPath string
+
+	mu    sync.Mutex // serialises Start, Stop and Refresh
+	burst *burst     // background announcement rounds, nil when idle
+}
+
+// refreshingAgent is what New returns when garp_refresh is set, so that the
+// executor's type assertion for Refresher only succeeds then.
+type refreshingAgent struct {
+	*Agent
+	every time.Duration
+}
+
+// Refresh announces the address once more if it is configured.
+func (r *refreshingAgent) Refresh(ctx context.Context) error { return r.refresh(ctx) }
+
+// RefreshInterval is the garp_refresh period.
+func (r *refreshingAgent) RefreshInterval() time.Duration { return r.every }
+
+// New builds an ipaddr agent from s.Params.
+func New(s resources.Spec) (resources.Agent, error) {
+	a, refresh, err := parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("ipaddr resource %q: %w", s.Name, err)
+	}
+	if refresh > 0 {
+		return &refreshingAgent{Agent: a, every: refresh}, nil
+	}
+	return a, nil
+}
+
+func parse(s resources.Spec) (*Agent, time.Duration, error) {
+	a := &Agent{
+		name:     s.Name,
+		ifName:   s.Params["interface"],
+		count:    defaultGARPCount,
+		interval: defaultGARPInterval,
+		log:      s.Logger,
+	}
+	if a.log == nil {
+		a.log = hclog.NewNullLogger()
+	}
+	p, err := netip.ParsePrefix(s.Params["address"])
+	if err != nil {
+		return nil, 0, fmt.Errorf("address %q is not a CIDR address such as 198.18.0.100/24: %w", s.Params["address"], err)
+	}
+	addr := p.Addr().Unmap()
+	if bits := p.Bits() - (p.Addr().BitLen() - addr.BitLen()); bits >= 0 {
+		p = netip.PrefixFrom(addr, bits)
+	}
+	if addr.IsUnspecified() || addr.IsMulticast() || addr.IsLoopback() || addr.Zone() != "" {
+		return nil, 0, fmt.Errorf("address %s cannot be a floating address", p)
+	}
+	a.prefix = p
+	if a.ifName == "" || len(a.ifName) >= unix.IFNAMSIZ {
+		return nil, 0, fmt.Errorf("interface %q is not a valid interface name", a.ifName)
+	}
+	if v := s.Params["garp_count"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxGARPCount {
+			return nil, 0, fmt.Errorf("garp_count %q must be an integer from 0 to %d", v, maxGARPCount)
+		}
+		a.count = n
+	}
+	if v := s.Params["garp_interval"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 10*time.Millisecond || d > time.Minute {
+			return nil, 0, fmt.Errorf("garp_interval %q must be a duration from 10ms to 1m", v)
+		}
+		a.interval = d
+	}
+	var refresh time.Duration
+	if v := s.Params["garp_refresh"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || (d != 0 && d < time.Second) {
+			return nil, 0, fmt.Errorf("garp_refresh %q must be 0 (off) or a duration of at least 1s", v)
+		}
+		refresh = d
+	}
+	return a, refresh, nil
+}
+
+// Start configures the address (replacing it if present) and sends the first
+// announcement round before returning.
+func (a *Agent) Start(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopBurst()
+
+	err := a.withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
+		nlAddr := &netlink.Addr{IPNet: ipNet(a.prefix)}
+		if a.prefix.Addr().Is6() {
+			// Skip duplicate address detection: the address must be usable
+			// now, not after a second of "tentative".
+			nlAddr.Flags = unix.IFA_F_NODAD
+		}
+		if err := h.AddrReplace(link, nlAddr); err != nil {
+			return fmt.Errorf("add %s to %s: %w", a.prefix, a.ifName, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if a.count == 0 {
+		return nil
+	}
+	an, err := a.openAnnouncer()
+	if err != nil {
+		return fmt.Errorf("address %s added, but cannot announce it: %w", a.prefix, err)
+	}
+	if an == nil {
+		return nil // no link layer to announce on
+	}
+	if err := an.round(); err != nil {
+		an.Close()
+		return fmt.Errorf("address %s added, but announcing it failed: %w", a.prefix, err)
+	}
+	// The burst owns the sockets from here, even with no rounds left: it
+	// closes them off the latency path.
+	a.burst = startBurst(an, a.count-1, a.interval, a.log)
+	return nil
+}
+
+// Stop cancels pending announcements and removes the address. An absent
+// address or interface is success: the address is not served from here.
+func (a *Agent) Stop(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stopBurst()
+
+	err := a.withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
+		addrs, err := a.matching(h, link)
+		if err != nil {
+			return err
+		}
+		for _, ad := range addrs {
+			// Delete whatever prefix length it carries: leaving the IP
+			// behind because someone re-added it as /32 would mean two owners.
+			if err := h.AddrDel(link, &ad); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+				return fmt.Errorf("remove %s from %s: %w", ad.IPNet, a.ifName, err)
+			}
+		}
+		return nil
+	})
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		a.log.Warn("interface is gone, so the address is too", "interface", a.ifName, "address", a.prefix)
+		return nil
+	}
+	return err
+}
+
+// Monitor reports Running while the address is on the interface.
+func (a *Agent) Monitor(ctx context.Context) (resources.State, error) {
+	state := resources.Stopped
+	err := a.withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
+		addrs, err := a.matching(h, link)
+		if err != nil {
+			return err
+		}
+		for _, ad := range addrs {
+			if ad.Flags&unix.IFA_F_DADFAILED != 0 {
+				return fmt.Errorf("address %s on %s failed duplicate address detection", a.prefix, a.ifName)
+			}
+			state = resources.Running
+		}
+		return nil
+	})
+	if err != nil {
+		return resources.Failed, err
+	}
+	return state, nil
+}
+
+// refresh sends one announcement round if the address is configured.
+func (a *Agent) refresh(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.burst != nil && !a.burst.finished() {
+		return nil // the start burst is still announcing
+	}
+	st, err := a.Monitor(ctx)
+	if err != nil {
+		return err
+	}
+	if st != resources.Running {
+		return fmt.Errorf("address %s is not on %s", a.prefix, a.ifName)
+	}
+	an, err := a.openAnnouncer()
+	if err != nil || an == nil {
+		return err
+	}
+	err = an.round()
+	go an.Close() // slow for packet sockets, and nothing waits on it
+	return err
+}
+
+// stopBurst cancels background announcements and waits until none can be
+// sent any more: after Stop returns, this node must stay silent.
+func (a *Agent) stopBurst() {
+	if a.burst != nil {
+		a.burst.stop()
+		a.burst = nil
+	}
+}
+
+// withLink runs fn with a netlink handle and the configured link.
+func (a *Agent) withLink(ctx context.Context, fn func(*netlink.Handle, netlink.Link) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h, err := a.handle()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	var link netlink.Link
+	err = retryDump(func() (err error) {
+		link, err = h.LinkByName(a.ifName)
+		return err
+	})
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return fmt.Errorf("interface %q does not exist on this node: %w", a.ifName, err)
+	}
+	if err != nil {
+		return fmt.Errorf("look up interface %q: %w", a.ifName, err)
+	}
+	return fn(h, link)
+}
+
+// matching lists the link's addresses equal to ours (any prefix length).
+func (a *Agent) matching(h *netlink.Handle, link netlink.Link) ([]netlink.Addr, error) {
+	family := netlink.FAMILY_V4
+	if a.prefix.Addr().Is6() {
+		family = netlink.FAMILY_V6
+	}
+	var all []netlink.Addr
+	err := retryDump(func() (err error) {
+		all, err = h.AddrList(link, family)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %s: %w", a.ifName, err)
+	}
+	var out []netlink.Addr
+	for _, ad := range all {
+		if ip, ok := netip.AddrFromSlice(ad.IP); ok && ip.Unmap() == a.prefix.Addr() {
+			out = append(out, ad)
+		}
+	}
+	return out, nil
+}
+
+// retryDump retries a netlink dump the kernel interrupted because the
+// table changed under it (netlink >= 1.3 reports that instead of hiding it).
+func retryDump(fn func() error) error {
+	var err error
+	for range 5 {
+		if err = fn(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return err
+		}
+	}
+	return err
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{
+		IP:   p.Addr().AsSlice(),
+		Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen()),
+	}
+}
