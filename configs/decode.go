@@ -43,15 +43,19 @@ func (d *decoder) decodeConfig(bodies []hcl.Body, schemas Schemas) *Config {
 		return false
 	}
 	for _, b := range blocks {
+		// The first block of a type stands for the list, for problems such as
+		// "an even number of nodes" that concern no single block.
+		if _, ok := d.pos[b.Type]; !ok {
+			d.pos[b.Type] = b.DefRange
+		}
 		switch b.Type {
 		case "cluster":
-			if _, ok := d.pos["cluster"]; !ok {
-				d.pos["cluster"] = b.DefRange
-			}
 			cluster = append(cluster, b.Body)
 		case "node":
 			if key := "node." + b.Labels[0]; !dup(b, key) {
 				c.Nodes = append(c.Nodes, d.node(key, b))
+			} else {
+				d.droppedNodes = true
 			}
 		case "fence":
 			if key := "fence." + b.Labels[1]; !dup(b, key) {
@@ -112,6 +116,7 @@ func (d *decoder) cluster(cl *Cluster, bodies []hcl.Body) {
 	t, ok := TimingPreset(preset)
 	if !ok {
 		d.errf(key+".timing", "unknown timing %q (use %s)", preset, presetList())
+		d.badTiming = true
 		t, _ = TimingPreset(defaultTiming)
 	}
 
@@ -171,7 +176,9 @@ func (d *decoder) node(key string, b *hcl.Block) Node {
 		lk := fmt.Sprintf("%s.fence_level[%d]", key, i)
 		d.pos[lk] = lb.DefRange
 		if attrs["fence"] != nil {
-			d.errRange(lb.DefRange, lk, "use either the fence list or fence_level blocks, not both")
+			if i == 0 {
+				d.errRange(lb.DefRange, lk, "use either the fence list or fence_level blocks, not both")
+			}
 			continue
 		}
 		la, _ := d.content(lk, []hcl.Body{lb.Body}, attrSchema([]string{"devices"}))

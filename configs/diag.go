@@ -102,8 +102,9 @@ func (p positions) where(key string) string {
 
 // reporter collects diagnostics, placing each at its key's recorded position.
 type reporter struct {
-	diags Diagnostics
-	pos   positions
+	diags  Diagnostics
+	pos    positions
+	failed map[string]bool // keys whose value could not be decoded: already reported
 }
 
 func (r *reporter) errf(key, format string, args ...any) {
@@ -116,6 +117,10 @@ func (r *reporter) errf(key, format string, args ...any) {
 
 // errRange reports at an explicit source range.
 func (r *reporter) errRange(rng hcl.Range, key, format string, args ...any) {
+	if r.failed == nil {
+		r.failed = map[string]bool{}
+	}
+	r.failed[key] = true
 	r.diags = append(r.diags, Diagnostic{
 		File: rng.Filename, Line: rng.Start.Line, Col: rng.Start.Column,
 		Key: key, Msg: fmt.Sprintf(format, args...),
@@ -134,6 +139,10 @@ func (r *reporter) hcl(key string, hd hcl.Diagnostics) {
 			msg += ": " + h.Detail
 		}
 		d := Diagnostic{Key: key, Msg: msg}
+		if r.failed == nil {
+			r.failed = map[string]bool{}
+		}
+		r.failed[key] = true
 		if h.Subject != nil {
 			d.File, d.Line, d.Col = h.Subject.Filename, h.Subject.Start.Line, h.Subject.Start.Column
 		}

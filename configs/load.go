@@ -24,7 +24,14 @@ func Load(path string) (*Config, error) {
 	var bodies []hcl.Body
 	for _, f := range files {
 		hf, diags := p.ParseHCLFile(f)
-		d.hcl("", diags)
+		// One syntax error (an unclosed quote...) makes the parser misread
+		// the rest of the file; only the first one per file is reliable.
+		for _, dg := range diags {
+			if dg.Severity == hcl.DiagError {
+				d.hcl("", hcl.Diagnostics{dg})
+				break
+			}
+		}
 		if hf != nil {
 			bodies = append(bodies, hf.Body)
 		}
@@ -38,7 +45,12 @@ func Load(path string) (*Config, error) {
 	c := d.decodeConfig(bodies, schemas)
 	applyDefaults(c)
 	d.loadSecrets(c, schemas)
-	validate(&d.reporter, c, schemas, validateOpts{gossipKeyFileSet: d.gossipKeyFile != "", badFences: d.badFences})
+	validate(&d.reporter, c, schemas, validateOpts{
+		gossipKeyFileSet: d.gossipKeyFile != "",
+		badFences:        d.badFences,
+		badTiming:        d.badTiming,
+		droppedNodes:     d.droppedNodes,
+	})
 	if err := d.diags.err(); err != nil {
 		return nil, err
 	}

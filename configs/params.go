@@ -106,7 +106,7 @@ func checkParams(r *reporter, key string, s TypeSchema, params map[string]string
 		if !k.Required {
 			continue
 		}
-		if v, ok := params[name]; ok && v != "" {
+		if v, ok := params[name]; (ok && v != "") || r.failed[join(key, name)] {
 			continue
 		}
 		if _, ok := params[name]; ok {

@@ -129,9 +129,10 @@ func BuiltinSchemas() Schemas {
 				"source_address": {Kind: KindIP},
 			},
 			"tcp": {
-				"address": {Kind: KindHostPort, Required: true},
-				"send":    str,
-				"expect":  str,
+				"address":        {Kind: KindHostPort, Required: true},
+				"send":           str,
+				"expect":         str,
+				"source_address": {Kind: KindIP},
 			},
 			"exec": {"command": req},
 		},

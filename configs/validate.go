@@ -20,6 +20,8 @@ func Validate(c *Config) error {
 type validateOpts struct {
 	gossipKeyFileSet bool            // Load already reported on the file; do not say it is missing
 	badFences        map[string]bool // fences dropped for an unknown type; do not also report references
+	badTiming        bool            // timing preset unknown; already reported
+	droppedNodes     bool            // a duplicate node was reported; skip the voter count
 }
 
 // validName says what names may contain: they appear in CLI arguments, keys and logs.
@@ -98,7 +100,9 @@ func validateCluster(r *reporter, c *Config, o validateOpts) {
 			r.errf("cluster.api.address", "serving the API over TCP needs cluster.tls (it is served with mutual TLS only)")
 		}
 	}
-	validateTiming(r, cl.Timing)
+	if !o.badTiming {
+		validateTiming(r, cl.Timing)
+	}
 }
 
 // validateNodes checks the node list and returns the nodes by name.
@@ -158,6 +162,7 @@ func validateNodes(r *reporter, c *Config, o validateOpts) map[string]Node {
 		r.errf("node_name", "%q is not one of the nodes (%s)", c.NodeName, strings.Join(nodeNames(c), ", "))
 	}
 	switch {
+	case o.droppedNodes:
 	case c.Cluster.TwoNode && voters != 2:
 		r.errf("cluster.two_node", "two_node = true needs exactly 2 nodes, found %d", voters)
 	case voters%2 == 0 && !c.Cluster.TwoNode:
@@ -323,6 +328,13 @@ func validateCheck(r *reporter, key string, ch Check, schemas Schemas) {
 			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 				r.errf(key+".url", "%q is not an http:// or https:// URL", u)
 			}
+		}
+		method := strings.ToUpper(ch.Params["method"])
+		if strings.ContainsAny(method, " \t\r\n") {
+			r.errf(key+".method", "%q is not an HTTP method", ch.Params["method"])
+		}
+		if method == "HEAD" && ch.Params["body_contains"] != "" {
+			r.errf(key+".body_contains", "needs a method that returns a body, not HEAD")
 		}
 		if es := ch.Params["expect_status"]; es != "" && !validStatusSpec(es) {
 			r.errf(key+".expect_status", "%q is not a status list such as \"200\", \"200-399\" or \"200,204\"", es)

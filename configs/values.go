@@ -21,6 +21,8 @@ type decoder struct {
 	gossipKeyFile string            // read by loadSecrets
 	resourceNames map[string]string // resource name -> key where defined
 	badFences     map[string]bool   // fence names dropped for an unknown type
+	badTiming     bool              // unknown preset: its values are a stand-in, do not check them
+	droppedNodes  bool              // a duplicate node was dropped: the voter count is meaningless
 }
 
 func join(parent, name string) string {
