@@ -1,0 +1,152 @@
+// Package aws fences an EC2 instance: StopInstances with Force and
+// SkipOsShutdown, then poll DescribeInstances until it reads "stopped".
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/fencing"
+	"github.com/vigil-ha/vigil/resources/aws/awsapi"
+)
+
+// ErrSelfNotRunning is returned by Off when this node's own instance is not
+// running: in a two-node fence race the node being stopped must not shoot.
+var ErrSelfNotRunning = errors.New("refusing to fence: own instance is not running")
+
+// Fencer stops one EC2 instance.
+type Fencer struct {
+	instanceID string
+	clients    *awsapi.Lazy
+	interval   time.Duration
+	log        hclog.Logger
+}
+
+// New builds a fencer from params instance_id and region (optional: the
+// SDK's region settings, then IMDS). Credentials come from the default chain;
+// AWS_ENDPOINT_URL_EC2 and AWS_EC2_METADATA_SERVICE_ENDPOINT redirect the
+// endpoints (labs use this to point at test/ec2sim).
+func New(d fencing.Device) (fencing.Fencer, error) {
+	return newFencer(d, awsapi.Options{Region: d.Params["region"]})
+}
+
+func newFencer(d fencing.Device, o awsapi.Options) (*Fencer, error) {
+	id := d.Params["instance_id"]
+	if id == "" {
+		return nil, errors.New("aws fence: instance_id is required")
+	}
+	if o.Region == "" {
+		o.Region = d.Params["region"]
+	}
+	log := d.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Fencer{instanceID: id, clients: &awsapi.Lazy{Options: o}, interval: awsapi.PollInterval,
+		log: log.With("fence", d.Name, "instance", id)}, nil
+}
+
+// state reads an instance's state name.
+func state(ctx context.Context, c *ec2.Client, id string) (types.InstanceStateName, error) {
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		return "", fmt.Errorf("describe instance %s: %w", id, err)
+	}
+	for _, r := range out.Reservations {
+		for _, in := range r.Instances {
+			if awssdk.ToString(in.InstanceId) == id && in.State != nil {
+				return in.State.Name, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("describe instance %s: not in response", id)
+}
+
+// Status maps running to on, stopped and terminated to off, anything else to unknown.
+func (f *Fencer) Status(ctx context.Context) (fencing.Power, error) {
+	c, err := f.clients.Get(ctx)
+	if err != nil {
+		return fencing.PowerUnknown, err
+	}
+	st, err := state(ctx, c.EC2, f.instanceID)
+	if err != nil {
+		return fencing.PowerUnknown, err
+	}
+	return power(st), nil
+}
+
+func power(st types.InstanceStateName) fencing.Power {
+	switch st {
+	case types.InstanceStateNameRunning:
+		return fencing.PowerOn
+	case types.InstanceStateNameStopped, types.InstanceStateNameTerminated:
+		return fencing.PowerOff
+	}
+	return fencing.PowerUnknown
+}
+
+// Off stops the instance and returns once it reads stopped (or ctx ends).
+func (f *Fencer) Off(ctx context.Context) error {
+	start := time.Now()
+	c, err := f.clients.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if err := f.raceGuard(ctx, c); err != nil {
+		return err
+	}
+	st, err := state(ctx, c.EC2, f.instanceID)
+	if err != nil {
+		return err
+	}
+	if power(st) == fencing.PowerOff {
+		f.log.Info("instance already off", "state", st)
+		return nil
+	}
+	_, err = c.EC2.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{f.instanceID},
+		Force: awssdk.Bool(true), SkipOsShutdown: awssdk.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("stop instance %s: %w", f.instanceID, err)
+	}
+	err = awsapi.Poll(ctx, f.interval, func(ctx context.Context) (bool, error, error) {
+		st, err := state(ctx, c.EC2, f.instanceID)
+		if err != nil {
+			return false, err, nil // throttled or transient: keep polling
+		}
+		return power(st) == fencing.PowerOff, nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("instance %s did not reach stopped: %w", f.instanceID, err)
+	}
+	f.log.Info("instance stopped", "duration", time.Since(start))
+	return nil
+}
+
+// raceGuard refuses to fence unless this node's own instance reads running,
+// like fence_aws: of two nodes shooting each other, the one already being
+// stopped backs off. Without IMDS (not on EC2) the guard cannot be checked
+// and fencing is refused.
+func (f *Fencer) raceGuard(ctx context.Context, c *awsapi.Clients) error {
+	self, err := c.InstanceID(ctx)
+	if err != nil {
+		return fmt.Errorf("refusing to fence: cannot read own instance id: %w", err)
+	}
+	if self == f.instanceID {
+		return nil // fencing ourselves: nothing to race with
+	}
+	st, err := state(ctx, c.EC2, self)
+	if err != nil {
+		return fmt.Errorf("refusing to fence: own instance state: %w", err)
+	}
+	if st != types.InstanceStateNameRunning {
+		return fmt.Errorf("%w (%s is %s)", ErrSelfNotRunning, self, st)
+	}
+	return nil
+}

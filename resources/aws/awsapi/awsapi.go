@@ -1,0 +1,181 @@
+// Package awsapi builds the EC2 and IMDS clients shared by vigil's AWS fencer
+// and resource agents: default credential chain, region from config or IMDS,
+// a throttle-tolerant retryer, and polling helpers.
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/smithy-go"
+)
+
+// Options override the standard SDK configuration. The zero value is what
+// production uses: endpoints come from AWS_ENDPOINT_URL_EC2 and
+// AWS_EC2_METADATA_SERVICE_ENDPOINT when set, credentials from the default chain.
+type Options struct {
+	Region       string
+	EC2Endpoint  string
+	IMDSEndpoint string
+	Credentials  aws.CredentialsProvider
+	MaxAttempts  int           // per call; default 5
+	MaxBackoff   time.Duration // retry back-off cap; default 500ms
+}
+
+// Clients are ready-to-use clients.
+type Clients struct {
+	EC2    *ec2.Client
+	IMDS   *imds.Client
+	Region string
+}
+
+// Load builds the clients. It may call IMDS (for the region).
+func Load(ctx context.Context, o Options) (*Clients, error) {
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 5
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 500 * time.Millisecond
+	}
+	var opts []func(*config.LoadOptions) error
+	if o.Region != "" {
+		opts = append(opts, config.WithRegion(o.Region))
+	}
+	if o.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(o.Credentials))
+	}
+	// Throttling is retried quickly and without the client-side retry quota:
+	// a failover must not give up because earlier calls were throttled.
+	opts = append(opts, config.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = o.MaxAttempts
+			so.MaxBackoff = o.MaxBackoff
+			so.RateLimiter = ratelimit.None
+		})
+	}))
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws config: %w", err)
+	}
+	md := imds.NewFromConfig(cfg, func(io *imds.Options) {
+		if o.IMDSEndpoint != "" {
+			io.Endpoint = o.IMDSEndpoint
+		}
+	})
+	if cfg.Region == "" {
+		r, err := md.GetRegion(ctx, &imds.GetRegionInput{})
+		if err != nil {
+			return nil, fmt.Errorf("no region configured and IMDS region lookup failed: %w", err)
+		}
+		cfg.Region = r.Region
+	}
+	c := ec2.NewFromConfig(cfg, func(eo *ec2.Options) {
+		if o.EC2Endpoint != "" {
+			eo.BaseEndpoint = aws.String(o.EC2Endpoint)
+		}
+	})
+	return &Clients{EC2: c, IMDS: md, Region: cfg.Region}, nil
+}
+
+// Lazy loads clients on first use, so constructors do no I/O, and retries
+// the load on the next call if it failed.
+type Lazy struct {
+	Options Options
+	mu      sync.Mutex
+	c       *Clients
+}
+
+// Get returns the clients, loading them if needed.
+func (l *Lazy) Get(ctx context.Context) (*Clients, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.c != nil {
+		return l.c, nil
+	}
+	c, err := Load(ctx, l.Options)
+	if err != nil {
+		return nil, err
+	}
+	l.c = c
+	return c, nil
+}
+
+// Metadata reads one IMDS meta-data path, trimmed.
+func (c *Clients) Metadata(ctx context.Context, path string) (string, error) {
+	out, err := c.IMDS.GetMetadata(ctx, &imds.GetMetadataInput{Path: path})
+	if err != nil {
+		return "", fmt.Errorf("imds %s: %w", path, err)
+	}
+	defer out.Content.Close()
+	b, err := io.ReadAll(out.Content)
+	if err != nil {
+		return "", fmt.Errorf("imds %s: %w", path, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// InstanceID is this machine's instance id, from IMDS.
+func (c *Clients) InstanceID(ctx context.Context) (string, error) {
+	return c.Metadata(ctx, "instance-id")
+}
+
+// PrimaryENI is the ENI id of this machine's primary interface, from IMDS.
+func (c *Clients) PrimaryENI(ctx context.Context) (string, error) {
+	mac, err := c.Metadata(ctx, "mac")
+	if err != nil {
+		return "", err
+	}
+	return c.Metadata(ctx, "network/interfaces/macs/"+mac+"/interface-id")
+}
+
+// ErrorCode returns the EC2 error code of err, or "".
+func ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// PollInterval is how often agents and the fencer re-read EC2 state.
+const PollInterval = 250 * time.Millisecond
+
+// Poll calls check every interval until it reports done, returns a non-nil
+// fatal error, or ctx ends. Transient errors (soft) are remembered and
+// reported if ctx ends first.
+func Poll(ctx context.Context, interval time.Duration, check func(ctx context.Context) (done bool, soft, fatal error)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var last error
+	for {
+		done, soft, fatal := check(ctx)
+		if fatal != nil {
+			return fatal
+		}
+		if done {
+			return nil
+		}
+		if soft != nil {
+			last = soft
+		}
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("%w (last error: %w)", ctx.Err(), last)
+			}
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
