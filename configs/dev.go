@@ -28,7 +28,9 @@ func DevAt(dataDir, bind, heartbeat string) *Config {
 		Params: map[string]string{
 			"start":  "touch " + marker,
 			"stop":   "rm -f " + marker,
-			"status": "test -f " + marker,
+			// The exec agent follows LSB: 3 means cleanly stopped, any
+			// other non-zero exit would count as a failure.
+			"status": "test -f " + marker + " || exit 3",
 		},
 		OnFail: defaultOnFail,
 	}

@@ -43,8 +43,9 @@ func TestDevDemoResourceCommandsWork(t *testing.T) {
 	p := Dev(dir).Groups[0].Resources[0].Params
 	sh := func(cmd string) error { return exec.Command("/bin/sh", "-c", cmd).Run() }
 	var exit *exec.ExitError
-	if err := sh(p["status"]); !errors.As(err, &exit) {
-		t.Fatalf("status before start = %v, want a non-zero exit", err)
+	// LSB status: 3 = stopped, which the exec agent treats as cleanly stopped.
+	if err := sh(p["status"]); !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("status before start = %v, want exit status 3", err)
 	}
 	if err := sh(p["start"]); err != nil {
 		t.Fatalf("start: %v", err)
@@ -58,8 +59,8 @@ func TestDevDemoResourceCommandsWork(t *testing.T) {
 	if err := sh(p["stop"]); err != nil {
 		t.Fatalf("second stop must succeed (idempotent): %v", err)
 	}
-	if err := sh(p["status"]); !errors.As(err, &exit) {
-		t.Fatalf("status after stop = %v, want a non-zero exit", err)
+	if err := sh(p["status"]); !errors.As(err, &exit) || exit.ExitCode() != 3 {
+		t.Fatalf("status after stop = %v, want exit status 3", err)
 	}
 }
 
