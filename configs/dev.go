@@ -26,8 +26,8 @@ func DevAt(dataDir, bind, heartbeat string) *Config {
 		Type: "exec",
 		Name: "hello",
 		Params: map[string]string{
-			"start":  "touch " + marker,
-			"stop":   "rm -f " + marker,
+			"start": "touch " + marker,
+			"stop":  "rm -f " + marker,
 			// The exec agent follows LSB: 3 means cleanly stopped, any
 			// other non-zero exit would count as a failure.
 			"status": "test -f " + marker + " || exit 3",
