@@ -6,6 +6,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,8 @@ type Raft interface {
 	Apply(cmd []byte, timeout time.Duration) (any, error)
 	Term() uint64
 	LastLeaderContact() time.Time
+	VerifyLeader() error
+	CommitIndex() uint64
 }
 
 // DialFunc opens an RPC connection to a peer's cluster port.
@@ -91,4 +94,39 @@ func (a *Applier) client(addr, serverName string) *http.Client {
 			DisableKeepAlives: true,
 		},
 	}
+}
+
+// ReadIndex returns a log index that includes every write committed before
+// the call, confirmed by the current leader (raft's ReadIndex): a node whose
+// state has applied that index is not acting on a stale view.
+func (a *Applier) ReadIndex(ctx context.Context) (uint64, error) {
+	if a.Raft.IsLeader() {
+		if err := a.Raft.VerifyLeader(); err != nil {
+			return 0, fmt.Errorf("verify leadership: %w", err)
+		}
+		return a.Raft.CommitIndex(), nil
+	}
+	id, addr := a.Raft.Leader()
+	if addr == "" || a.Dial == nil {
+		return 0, ErrNoLeader
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+id+"/v1/internal/readindex", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := a.client(addr, id).Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read index from leader %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, decodeError(resp)
+	}
+	var out struct {
+		Index uint64 `json:"index"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, err
+	}
+	return out.Index, nil
 }

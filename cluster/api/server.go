@@ -82,6 +82,7 @@ func (s *Server) ServeRPC(ctx context.Context, l net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", s.mux)
 	mux.HandleFunc("POST /v1/internal/apply", s.internalApply)
+	mux.HandleFunc("GET /v1/internal/readindex", s.readIndex)
 	return s.serve(ctx, l, mux)
 }
 
@@ -176,6 +177,19 @@ func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (s *Server) readIndex(w http.ResponseWriter, r *http.Request) {
+	if !s.d.Raft.IsLeader() {
+		writeError(w, http.StatusServiceUnavailable, ErrNoLeader)
+		return
+	}
+	idx, err := s.d.Applier.ReadIndex(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]uint64{"index": idx})
 }
 
 // write commits an operator command and answers the CLI.

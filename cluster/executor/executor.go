@@ -30,6 +30,11 @@ type Deps struct {
 	// Lease reports whether this node may run resources now: it is the leader,
 	// or it heard from the leader within the lease (DESIGN.md invariant 3).
 	Lease func() bool
+	// Sync returns once this node's state includes every write the leader had
+	// committed when Sync was called (raft ReadIndex). The executor calls it
+	// before starting anything: a node that just regained contact must not
+	// act on the stale assignment it still holds.
+	Sync func(ctx context.Context) error
 	// Report commits a command through the leader (forwarded from followers).
 	Report func(ctx context.Context, c state.Command) error
 	Agents resources.Registry

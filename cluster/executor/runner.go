@@ -105,6 +105,9 @@ func (r *runner) step(ctx context.Context) {
 		if r.d.Now().Before(r.backoff) {
 			return
 		}
+		if g = r.fresh(ctx); g == nil {
+			return
+		}
 		r.start(ctx, g)
 	case want:
 		r.monitorDue(ctx, g)
@@ -123,6 +126,26 @@ func (r *runner) step(ctx context.Context) {
 	case lease && g != nil && g.Holder == me && g.Node != me:
 		r.report(ctx, g, state.GroupStopped, "")
 	}
+}
+
+// fresh re-reads the group after catching up with the leader, and returns it
+// only if it is still ours to run.
+func (r *runner) fresh(ctx context.Context) *state.Group {
+	if r.d.Sync != nil {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := r.d.Sync(sctx)
+		cancel()
+		if err != nil {
+			r.log.Debug("not starting: cannot confirm the state is current", "error", err)
+			return nil
+		}
+	}
+	me := r.d.Config.NodeName
+	g := r.d.Store.Read().Groups[r.cfg.Name]
+	if g == nil || g.Node != me || g.Holder != me || !r.d.Lease() {
+		return nil
+	}
+	return g
 }
 
 // start brings up the group's resources in order.
