@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -27,6 +28,8 @@ type Fencer struct {
 	clients    *awsapi.Lazy
 	interval   time.Duration
 	log        hclog.Logger
+	selfMu     sync.Mutex
+	self       string // own instance id, cached: it never changes
 }
 
 // New builds a fencer from params instance_id and region (optional: the
@@ -53,20 +56,31 @@ func newFencer(d fencing.Device, o awsapi.Options) (*Fencer, error) {
 		log: log.With("fence", d.Name, "instance", id)}, nil
 }
 
-// state reads an instance's state name.
-func state(ctx context.Context, c *ec2.Client, id string) (types.InstanceStateName, error) {
-	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+// states reads the state of each instance in one call.
+func states(ctx context.Context, c *ec2.Client, ids ...string) (map[string]types.InstanceStateName, error) {
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids})
 	if err != nil {
-		return "", fmt.Errorf("describe instance %s: %w", id, err)
+		return nil, fmt.Errorf("describe instances %v: %w", ids, err)
 	}
+	m := map[string]types.InstanceStateName{}
 	for _, r := range out.Reservations {
 		for _, in := range r.Instances {
-			if awssdk.ToString(in.InstanceId) == id && in.State != nil {
-				return in.State.Name, nil
+			if in.State != nil {
+				m[awssdk.ToString(in.InstanceId)] = in.State.Name
 			}
 		}
 	}
-	return "", fmt.Errorf("describe instance %s: not in response", id)
+	for _, id := range ids {
+		if _, ok := m[id]; !ok {
+			return nil, fmt.Errorf("describe instances: %s not in response", id)
+		}
+	}
+	return m, nil
+}
+
+func state(ctx context.Context, c *ec2.Client, id string) (types.InstanceStateName, error) {
+	m, err := states(ctx, c, id)
+	return m[id], err
 }
 
 // Status maps running to on, stopped and terminated to off, anything else to unknown.
@@ -99,10 +113,7 @@ func (f *Fencer) Off(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := f.raceGuard(ctx, c); err != nil {
-		return err
-	}
-	st, err := state(ctx, c.EC2, f.instanceID)
+	st, err := f.raceGuard(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -132,21 +143,31 @@ func (f *Fencer) Off(ctx context.Context) error {
 // raceGuard refuses to fence unless this node's own instance reads running,
 // like fence_aws: of two nodes shooting each other, the one already being
 // stopped backs off. Without IMDS (not on EC2) the guard cannot be checked
-// and fencing is refused.
-func (f *Fencer) raceGuard(ctx context.Context, c *awsapi.Clients) error {
-	self, err := c.InstanceID(ctx)
+// and fencing is refused. It reads the target's state in the same call and
+// returns it.
+func (f *Fencer) raceGuard(ctx context.Context, c *awsapi.Clients) (types.InstanceStateName, error) {
+	f.selfMu.Lock()
+	self := f.self
+	f.selfMu.Unlock()
+	if self == "" {
+		var err error
+		if self, err = c.InstanceID(ctx); err != nil {
+			return "", fmt.Errorf("refusing to fence: cannot read own instance id: %w", err)
+		}
+		f.selfMu.Lock()
+		f.self = self
+		f.selfMu.Unlock()
+	}
+	ids := []string{f.instanceID}
+	if self != f.instanceID {
+		ids = append(ids, self)
+	}
+	m, err := states(ctx, c.EC2, ids...)
 	if err != nil {
-		return fmt.Errorf("refusing to fence: cannot read own instance id: %w", err)
+		return "", err
 	}
-	if self == f.instanceID {
-		return nil // fencing ourselves: nothing to race with
+	if self != f.instanceID && m[self] != types.InstanceStateNameRunning {
+		return "", fmt.Errorf("%w (%s is %s)", ErrSelfNotRunning, self, m[self])
 	}
-	st, err := state(ctx, c.EC2, self)
-	if err != nil {
-		return fmt.Errorf("refusing to fence: own instance state: %w", err)
-	}
-	if st != types.InstanceStateNameRunning {
-		return fmt.Errorf("%w (%s is %s)", ErrSelfNotRunning, self, st)
-	}
-	return nil
+	return m[f.instanceID], nil
 }

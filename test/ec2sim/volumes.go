@@ -48,7 +48,7 @@ func (s *Sim) attachVolume(r req) ([]node, *apiError) {
 	}
 	v.Status, v.InstanceID, v.Device, v.Attach, v.AttachTime = "in-use", id, dev, "attaching", time.Now()
 	vid := v.ID
-	s.afterLocked(time.Duration(s.knobs.AttachDelay), func() {
+	s.laterLocked(time.Duration(s.knobs.AttachDelay), func() {
 		if cur := s.w.volumes[vid]; cur.Attach == "attaching" && cur.InstanceID == id {
 			cur.Attach = "attached"
 			s.recordLocked("state", map[string]string{"VolumeId": vid, "InstanceId": id, "To": "attached"}, "ok")
@@ -72,7 +72,7 @@ func (s *Sim) detachVolume(r req) ([]node, *apiError) {
 	if v.Attach != "detaching" {
 		v.Attach = "detaching"
 		vid, inst := v.ID, v.InstanceID
-		s.afterLocked(time.Duration(s.knobs.DetachDelay), func() {
+		s.laterLocked(time.Duration(s.knobs.DetachDelay), func() {
 			if cur := s.w.volumes[vid]; cur.Attach == "detaching" && cur.InstanceID == inst {
 				cur.Status, cur.InstanceID, cur.Device, cur.Attach = "available", "", "", ""
 				s.recordLocked("state", map[string]string{"VolumeId": vid, "InstanceId": inst, "To": "available"}, "ok")
@@ -107,4 +107,13 @@ func (s *Sim) describeVolumes(r req) ([]node, *apiError) {
 			E("attachmentSet", att...)))
 	}
 	return []node{E("volumeSet", items...)}, nil
+}
+
+// laterLocked runs f after d, or right now (deterministically) when d is 0.
+func (s *Sim) laterLocked(d time.Duration, f func()) {
+	if d <= 0 {
+		f()
+		return
+	}
+	s.afterLocked(d, f)
 }
