@@ -50,7 +50,14 @@ func Load(path string) (*Config, error) {
 		badFences:        d.badFences,
 		badTiming:        d.badTiming,
 		droppedNodes:     d.droppedNodes,
+		noCluster:        d.pos["cluster"] == (hcl.Range{}),
 	})
+	// Problems with no source position (a missing block) still name the config.
+	for i := range d.diags {
+		if d.diags[i].File == "" {
+			d.diags[i].File = path
+		}
+	}
 	if err := d.diags.err(); err != nil {
 		return nil, err
 	}

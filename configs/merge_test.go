@@ -142,3 +142,17 @@ func TestLoadPathProblems(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadNearlyEmptyFileGivesShortAnswer(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "vigil.hcl", "node_name = \"a\"\n", 0o644)
+	_, err := Load(path)
+	ds := diagsOf(t, err)
+	want := []string{
+		path + `: data_dir: is required (e.g. "/var/lib/vigil")`,
+		path + ": cluster: a cluster block is required (name, gossip_key_file, tls; see docs/configuration.md)",
+		path + ": node: at least one node block is required",
+	}
+	if got := strings.Split(ds.Error(), "\n"); !reflect.DeepEqual(got, want) {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

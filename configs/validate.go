@@ -22,6 +22,7 @@ type validateOpts struct {
 	badFences        map[string]bool // fences dropped for an unknown type; do not also report references
 	badTiming        bool            // timing preset unknown; already reported
 	droppedNodes     bool            // a duplicate node was reported; skip the voter count
+	noCluster        bool            // no cluster block at all: one message instead of one per key
 }
 
 // validName says what names may contain: they appear in CLI arguments, keys and logs.
@@ -51,7 +52,11 @@ func validate(r *reporter, c *Config, schemas Schemas, o validateOpts) {
 	if !slices.Contains(logLevels(), c.LogLevel) {
 		r.errf("log_level", "unknown log level %q (use %s)", c.LogLevel, strings.Join(logLevels(), ", "))
 	}
-	validateCluster(r, c, o)
+	if o.noCluster {
+		r.errf("cluster", "a cluster block is required (name, gossip_key_file, tls; see docs/configuration.md)")
+	} else {
+		validateCluster(r, c, o)
+	}
 	nodes := validateNodes(r, c, o)
 	validateFences(r, c, schemas)
 	validateGroups(r, c, schemas, nodes)
@@ -68,10 +73,15 @@ func validateCluster(r *reporter, c *Config, o validateOpts) {
 	} else {
 		checkName(r, "cluster.name", "cluster", cl.Name)
 	}
-	for _, a := range [][2]string{{"cluster.bind", cl.Bind}, {"cluster.heartbeat", cl.Heartbeat}} {
-		key, v := a[0], a[1]
+	local := c.Local()
+	for _, a := range [][3]string{{"cluster.bind", cl.Bind, local.Address}, {"cluster.heartbeat", cl.Heartbeat, local.Heartbeat}} {
+		key, v, def := a[0], a[1], a[2]
 		if v == "" {
-			r.errf(key, "is required (it defaults to this node's address in its node block)")
+			// Without a usable local node entry the node checks already
+			// explain what is missing; saying it here too would be noise.
+			if def != "" {
+				r.errf(key, "is required (it defaults to this node's address in its node block)")
+			}
 		} else if msg := checkHostPort(v); msg != "" {
 			r.errf(key, "%s", msg)
 		}
@@ -90,7 +100,7 @@ func validateCluster(r *reporter, c *Config, o validateOpts) {
 			}
 		}
 	}
-	if cl.API.Socket == "" {
+	if cl.API.Socket == "" && c.DataDir != "" {
 		r.errf("cluster.api.socket", "is required")
 	}
 	if cl.API.Address != "" {
@@ -162,7 +172,7 @@ func validateNodes(r *reporter, c *Config, o validateOpts) map[string]Node {
 		r.errf("node_name", "%q is not one of the nodes (%s)", c.NodeName, strings.Join(nodeNames(c), ", "))
 	}
 	switch {
-	case o.droppedNodes:
+	case o.droppedNodes || len(c.Nodes) == 0:
 	case c.Cluster.TwoNode && voters != 2:
 		r.errf("cluster.two_node", "two_node = true needs exactly 2 nodes, found %d", voters)
 	case voters%2 == 0 && !c.Cluster.TwoNode:
