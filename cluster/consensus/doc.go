@@ -1,0 +1,23 @@
+// Package consensus wraps hashicorp/raft for vigil: a bolt-backed log store,
+// bootstrap from the configured voter set on first start only, a cluster
+// port that carries raft and forwarded API calls over one mutual-TLS
+// listener, and leadership signals (every transition, leader contact, and
+// the leader's view of its peers) for the coordinator and the executor.
+//
+// # Pinned versions
+//
+// raft is pinned to v1.7.3 and raft-boltdb/v2 to v2.3.1 (with memberlist
+// v0.6.0 elsewhere). raft v1.8.0 and memberlist v0.7.0 require go-metrics
+// v0.7.0, which deletes the package go-metrics/compat, and every published
+// raft-boltdb/v2 (and raft-wal) release still imports that package, so the
+// newer raft does not build with any bolt store we can fetch. Move to raft
+// v1.8+ only together with a raft-boltdb/v2 release that no longer imports
+// go-metrics/compat (see shared/research/go-libraries.md, section 0).
+//
+// # Cluster port
+//
+// One TCP listener on Config.BindAddr, TLS 1.3 with client certificates when
+// Config.TLS is set. After the handshake the first byte picks the protocol:
+// 0x01 raft, 0x02 RPC (handed to RPCListener, where the API package serves
+// write forwarding). Anything else is closed and logged at debug level.
+package consensus

@@ -1,0 +1,230 @@
+package consensus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Protocol bytes sent by the dialer right after the TLS handshake.
+const (
+	protoRaft byte = 0x01
+	protoRPC  byte = 0x02
+)
+
+// advertiseAddr is the configured host:port, kept verbatim so that raft's
+// own address matches the peer addresses in its configuration.
+type advertiseAddr string
+
+func (a advertiseAddr) Network() string { return "tcp" }
+func (a advertiseAddr) String() string  { return string(a) }
+
+// chanListener is a net.Listener fed by the mux.
+type chanListener struct {
+	addr net.Addr
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, fmt.Errorf("cluster listener %s: %w", l.addr, net.ErrClosed)
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// deliver hands c to whoever calls Accept, or closes it if nobody does
+// within timeout or the listener is closed.
+func (l *chanListener) deliver(c net.Conn, timeout time.Duration) bool {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+	case <-t.C:
+	}
+	_ = c.Close()
+	return false
+}
+
+// mux accepts on the cluster port and routes each connection by its first
+// byte after the TLS handshake.
+type mux struct {
+	ln        net.Listener
+	tls       *tls.Config
+	raft, rpc *chanListener
+	timeout   time.Duration
+	log       hclog.Logger
+}
+
+// serve runs the accept loop until the listener is closed. The handshake
+// and protocol byte are read on a goroutine per connection, under a
+// deadline, so a slow or hostile client never stalls the loop.
+func (m *mux) serve(wg *sync.WaitGroup) {
+	var backoff time.Duration
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off, keep serving.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			m.log.Warn("cluster port accept failed", "error", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.route(c)
+		}()
+	}
+}
+
+func (m *mux) route(c net.Conn) {
+	remote := c.RemoteAddr().String()
+	_ = c.SetDeadline(time.Now().Add(m.timeout))
+	conn := c
+	if m.tls != nil {
+		tc := tls.Server(c, m.tls)
+		if err := tc.Handshake(); err != nil {
+			m.log.Debug("rejected cluster connection: TLS handshake failed", "remote", remote, "error", err)
+			_ = c.Close()
+			return
+		}
+		conn = tc
+	}
+	var b [1]byte
+	if _, err := conn.Read(b[:]); err != nil {
+		m.log.Debug("rejected cluster connection: no protocol byte", "remote", remote, "error", err)
+		_ = conn.Close()
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	var l *chanListener
+	switch b[0] {
+	case protoRaft:
+		l = m.raft
+	case protoRPC:
+		l = m.rpc
+	default:
+		m.log.Debug("rejected cluster connection: unknown protocol byte", "remote", remote, "byte", b[0])
+		_ = conn.Close()
+		return
+	}
+	if !l.deliver(conn, m.timeout) {
+		m.log.Debug("dropped cluster connection: nobody accepted it", "remote", remote, "protocol", b[0])
+	}
+}
+
+// streamLayer is raft's view of the cluster port.
+type streamLayer struct {
+	*chanListener
+	tls   *tls.Config
+	names *nameBook
+}
+
+var _ raft.StreamLayer = (*streamLayer)(nil)
+
+func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return dial(ctx, string(address), s.names.serverName(string(address)), s.tls, protoRaft)
+}
+
+// DialRPC opens an RPC connection to the cluster port at addr (host:port),
+// verifying that the peer holds a certificate for serverName (its node name)
+// signed by the cluster CA. tlsConf nil means plain TCP (dev mode only).
+func DialRPC(ctx context.Context, addr, serverName string, tlsConf *tls.Config) (net.Conn, error) {
+	return dial(ctx, addr, serverName, tlsConf, protoRPC)
+}
+
+func dial(ctx context.Context, addr, serverName string, tlsConf *tls.Config, proto byte) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial cluster port %s: %w", addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	conn := c
+	if tlsConf != nil {
+		conf := tlsConf.Clone()
+		conf.ServerName = serverName
+		tc := tls.Client(c, conf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("TLS handshake with %s (%s): %w", serverName, addr, err)
+		}
+		conn = tc
+	}
+	if _, err := conn.Write([]byte{proto}); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("cluster port %s: %w", addr, err)
+	}
+	_ = c.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+// nameBook maps a peer's cluster address to its node name, which is the
+// TLS server name its certificate must carry. It starts from the configured
+// peers and follows raft configuration changes.
+type nameBook struct {
+	mu    sync.RWMutex
+	names map[string]string
+}
+
+func newNameBook(peers []Peer) *nameBook {
+	b := &nameBook{names: make(map[string]string, len(peers))}
+	for _, p := range peers {
+		b.names[p.Address] = p.ID
+	}
+	return b
+}
+
+func (b *nameBook) set(addr, id string) {
+	b.mu.Lock()
+	b.names[addr] = id
+	b.mu.Unlock()
+}
+
+// serverName falls back to the host part of an address no peer claims, so
+// a certificate with that IP or DNS SAN still verifies.
+func (b *nameBook) serverName(addr string) string {
+	b.mu.RLock()
+	id, ok := b.names[addr]
+	b.mu.RUnlock()
+	if ok {
+		return id
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}

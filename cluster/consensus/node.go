@@ -1,0 +1,349 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+var (
+	// ErrNotLeader is returned by writes and leader checks on a node that is
+	// not the leader; callers forward to Leader() instead.
+	ErrNotLeader = errors.New("not the raft leader")
+	// ErrNotRunning is returned before Run has started raft and after it stopped.
+	ErrNotRunning = errors.New("raft is not running")
+)
+
+// Node is one raft member: stores, cluster port and raft itself.
+type Node struct {
+	cfg   Config
+	log   hclog.Logger
+	names *nameBook
+	rpc   *chanListener // nil when Config.Transport replaces the cluster port
+
+	ready    chan struct{}
+	started  atomic.Bool
+	raft     atomic.Pointer[raft.Raft]
+	leaderCh chan bool
+	contact  peerContact
+}
+
+// New validates cfg. It opens nothing and starts nothing; Run does.
+func New(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if _, err := cfg.raftConfig(nil); err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		names:    newNameBook(cfg.Peers),
+		ready:    make(chan struct{}),
+		leaderCh: make(chan bool),
+	}
+	if cfg.Transport == nil {
+		n.rpc = newChanListener(advertiseAddr(cfg.BindAddr))
+	}
+	return n, nil
+}
+
+// Run opens the stores, listens on the cluster port, bootstraps the
+// configured voters if this node has no raft state yet, and runs raft until
+// ctx is done. It then shuts raft down and closes the stores. A restart with
+// the same data dir rejoins with the stored state and never bootstraps again.
+func (n *Node) Run(ctx context.Context) (err error) {
+	if !n.started.CompareAndSwap(false, true) {
+		return errors.New("consensus: Run called twice")
+	}
+	st, err := openStores(&n.cfg, n.log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := st.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close raft log store: %w", cerr)
+		}
+	}()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if n.rpc != nil {
+		// Nobody may accept RPC conns once Run is over, whatever happened;
+		// closing it also frees mux goroutines waiting to hand one over.
+		defer n.rpc.Close()
+	}
+	trans := n.cfg.Transport
+	if trans == nil {
+		var ln net.Listener
+		if trans, ln, err = n.listen(&wg); err != nil {
+			return err
+		}
+		defer ln.Close()
+	}
+
+	notify := make(chan bool, 64)
+	rc, err := n.cfg.raftConfig(notify)
+	if err != nil {
+		return err
+	}
+	if err := n.bootstrap(rc, st, trans); err != nil {
+		closeTransport(trans)
+		return err
+	}
+	r, err := raft.NewRaft(rc, n.cfg.FSM, st.logs, st.stable, st.snaps, trans)
+	if err != nil {
+		closeTransport(trans)
+		return fmt.Errorf("start raft: %w", err)
+	}
+	obsCh := make(chan raft.Observation, 256)
+	obs := raft.NewObserver(obsCh, false, wantObservation)
+	r.RegisterObserver(obs)
+
+	loopCtx, stopLoops := context.WithCancel(context.Background())
+	wg.Add(2)
+	go func() { defer wg.Done(); n.pumpLeaderChanges(loopCtx, notify) }()
+	go func() { defer wg.Done(); n.observe(loopCtx, obsCh, obs) }()
+
+	n.raft.Store(r)
+	close(n.ready)
+	n.log.Info("raft started", "id", n.cfg.NodeID, "addr", trans.LocalAddr())
+
+	<-ctx.Done()
+	r.DeregisterObserver(obs)
+	// Shutdown also closes the transport (and with it the raft stream layer).
+	serr := r.Shutdown().Error()
+	stopLoops()
+	if serr != nil {
+		return fmt.Errorf("raft shutdown: %w", serr)
+	}
+	return nil
+}
+
+// listen opens the cluster port and starts its mux on wg.
+func (n *Node) listen(wg *sync.WaitGroup) (raft.Transport, net.Listener, error) {
+	ln, err := net.Listen("tcp", n.cfg.BindAddr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("cluster port %s is already in use (another vigil agent or service?): %w", n.cfg.BindAddr, err)
+		}
+		return nil, nil, fmt.Errorf("listen on cluster port %s: %w", n.cfg.BindAddr, err)
+	}
+	addr := advertiseAddr(n.cfg.BindAddr)
+	m := &mux{
+		ln:      ln,
+		tls:     n.cfg.TLS,
+		raft:    newChanListener(addr),
+		rpc:     n.rpc,
+		timeout: n.cfg.handshakeTimeout(),
+		log:     n.log.Named("cluster-port"),
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); m.serve(wg) }()
+	if n.cfg.TLS == nil {
+		n.log.Warn("cluster port has no TLS: raft and API forwarding travel in clear text (dev mode only)")
+	}
+	stream := &streamLayer{chanListener: m.raft, tls: n.cfg.TLS, names: n.names}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: maxPool,
+		Timeout: n.cfg.timing().RaftTransportTimeout,
+		Logger:  quieter(n.log.Named("raft-net")),
+	})
+	return trans, ln, nil
+}
+
+func closeTransport(t raft.Transport) {
+	if c, ok := t.(raft.WithClose); ok {
+		_ = c.Close()
+	}
+}
+
+// bootstrap writes the configured voter set, only when there is no state.
+func (n *Node) bootstrap(rc *raft.Config, st *stores, trans raft.Transport) error {
+	has, err := raft.HasExistingState(st.logs, st.stable, st.snaps)
+	if err != nil {
+		return fmt.Errorf("read raft state: %w", err)
+	}
+	if has {
+		n.log.Info("rejoining with existing raft state")
+		return nil
+	}
+	var conf raft.Configuration
+	for _, p := range n.cfg.Peers {
+		conf.Servers = append(conf.Servers, raft.Server{
+			Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Address),
+		})
+	}
+	if len(conf.Servers) == 0 {
+		conf.Servers = []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: trans.LocalAddr()}}
+	}
+	n.log.Info("bootstrapping raft with the configured voters", "voters", len(conf.Servers))
+	if err := raft.BootstrapCluster(rc, st.logs, st.stable, st.snaps, trans, conf); err != nil {
+		return fmt.Errorf("bootstrap raft: %w", err)
+	}
+	return nil
+}
+
+// Ready is closed once raft is running.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// RPCListener yields the cluster port's RPC connections (protocol 0x02),
+// for the API package's forwarding server. It is nil when Config.Transport
+// replaced the cluster port. Accept fails once Run has returned.
+func (n *Node) RPCListener() net.Listener {
+	if n.rpc == nil {
+		return nil
+	}
+	return n.rpc
+}
+
+func (n *Node) get() (*raft.Raft, error) {
+	if r := n.raft.Load(); r != nil {
+		return r, nil
+	}
+	return nil, ErrNotRunning
+}
+
+// leaderErr turns raft's leadership errors into ErrNotLeader.
+func (n *Node) leaderErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader):
+		_, addr := n.Leader()
+		return fmt.Errorf("%w (leader: %q)", ErrNotLeader, addr)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("%w: %w", ErrNotRunning, err)
+	}
+	return err
+}
+
+// Apply commits cmd through raft and returns the FSM's response. On a
+// follower it fails fast with ErrNotLeader. raft.ErrLeadershipLost means the
+// entry may or may not commit; callers must not assume either.
+func (n *Node) Apply(cmd []byte, timeout time.Duration) (any, error) {
+	r, err := n.get()
+	if err != nil {
+		return nil, err
+	}
+	if r.State() != raft.Leader {
+		return nil, n.leaderErr(raft.ErrNotLeader)
+	}
+	f := r.Apply(cmd, timeout)
+	if err := f.Error(); err != nil {
+		return nil, n.leaderErr(err)
+	}
+	return f.Response(), nil
+}
+
+// Barrier waits until every committed entry is applied to the local FSM;
+// a new leader calls it before acting on its state.
+func (n *Node) Barrier(timeout time.Duration) error {
+	r, err := n.get()
+	if err != nil {
+		return err
+	}
+	return n.leaderErr(r.Barrier(timeout).Error())
+}
+
+// VerifyLeader confirms with a quorum that this node is still the leader.
+func (n *Node) VerifyLeader() error {
+	r, err := n.get()
+	if err != nil {
+		return err
+	}
+	return n.leaderErr(r.VerifyLeader().Error())
+}
+
+// IsLeader reports whether this node believes it is the leader.
+func (n *Node) IsLeader() bool {
+	r, err := n.get()
+	return err == nil && r.State() == raft.Leader
+}
+
+// Leader returns the current leader's node name and cluster address, or
+// empty strings when there is none known.
+func (n *Node) Leader() (id, addr string) {
+	r, err := n.get()
+	if err != nil {
+		return "", ""
+	}
+	a, i := r.LeaderWithID()
+	return string(i), string(a)
+}
+
+// LeaderChanges delivers every leadership transition of this node (true:
+// became leader, false: lost it), in order. There is one channel per Node;
+// transitions queue in memory until read, so raft never blocks on it.
+func (n *Node) LeaderChanges() <-chan bool { return n.leaderCh }
+
+// LastLeaderContact is when this node last heard from the leader (now, while
+// it is the leader itself); zero if never.
+func (n *Node) LastLeaderContact() time.Time {
+	r, err := n.get()
+	if err != nil {
+		return time.Time{}
+	}
+	if r.State() == raft.Leader {
+		return time.Now()
+	}
+	return r.LastContact()
+}
+
+// Servers returns the current raft configuration.
+func (n *Node) Servers() ([]Peer, error) {
+	r, err := n.get()
+	if err != nil {
+		return nil, err
+	}
+	f := r.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, n.leaderErr(err)
+	}
+	var out []Peer
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Peer{ID: string(s.ID), Address: string(s.Address)})
+	}
+	return out, nil
+}
+
+// State is raft's state name: Follower, Candidate, Leader or Shutdown
+// ("NotStarted" before Run).
+func (n *Node) State() string {
+	r, err := n.get()
+	if err != nil {
+		return "NotStarted"
+	}
+	return r.State().String()
+}
+
+// Term is the current raft term (0 before Run).
+func (n *Node) Term() uint64 {
+	r, err := n.get()
+	if err != nil {
+		return 0
+	}
+	return r.CurrentTerm()
+}
+
+// Stats is raft's own statistics map (for status output).
+func (n *Node) Stats() map[string]string {
+	r, err := n.get()
+	if err != nil {
+		return map[string]string{"state": "NotStarted"}
+	}
+	return r.Stats()
+}

@@ -1,0 +1,132 @@
+package consensus
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// PeerLink is the leader's view of one other voter on the cluster link.
+type PeerLink struct {
+	OK    bool      // heartbeats are getting through
+	Since time.Time // when this state began, as far as the leader knows
+}
+
+// peerContact tracks heartbeat failures seen by this node while leader.
+type peerContact struct {
+	mu          sync.Mutex
+	leaderSince time.Time
+	links       map[string]PeerLink // only peers whose state changed since leaderSince
+}
+
+func wantObservation(o *raft.Observation) bool {
+	switch o.Data.(type) {
+	case raft.LeaderObservation, raft.PeerObservation,
+		raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
+		return true
+	}
+	return false
+}
+
+// observe folds raft observations into the peer contact table and the
+// address-to-name book. Raft drops observations this loop is too slow for;
+// that is logged, since PeerContact may then be stale until the next change.
+func (n *Node) observe(ctx context.Context, ch <-chan raft.Observation, obs *raft.Observer) {
+	var dropped uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-ch:
+			n.apply(o, time.Now())
+		}
+		if d := obs.GetNumDropped(); d != dropped {
+			n.log.Warn("raft observations dropped; peer contact may be stale", "dropped_total", d)
+			dropped = d
+		}
+	}
+}
+
+func (n *Node) apply(o raft.Observation, now time.Time) {
+	c := &n.contact
+	switch d := o.Data.(type) {
+	case raft.LeaderObservation:
+		// A new term of leadership: every peer starts out OK.
+		c.mu.Lock()
+		c.leaderSince = now
+		c.links = map[string]PeerLink{}
+		c.mu.Unlock()
+	case raft.PeerObservation:
+		if !d.Removed {
+			n.names.set(string(d.Peer.Address), string(d.Peer.ID))
+		}
+	case raft.FailedHeartbeatObservation:
+		c.mu.Lock()
+		if l, ok := c.links[string(d.PeerID)]; !ok || l.OK {
+			since := now
+			if !d.LastContact.IsZero() && d.LastContact.After(c.leaderSince) {
+				since = d.LastContact
+			}
+			c.links[string(d.PeerID)] = PeerLink{OK: false, Since: since}
+		}
+		c.mu.Unlock()
+	case raft.ResumedHeartbeatObservation:
+		c.mu.Lock()
+		c.links[string(d.PeerID)] = PeerLink{OK: true, Since: now}
+		c.mu.Unlock()
+	}
+}
+
+// PeerContact is the leader's view of each other server in the raft
+// configuration: a peer is OK from the start of this leadership until a
+// heartbeat to it fails, and again once heartbeats resume. It is nil on a
+// node that is not the leader.
+func (n *Node) PeerContact() map[string]PeerLink {
+	r, err := n.get()
+	if err != nil || r.State() != raft.Leader {
+		return nil
+	}
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	c := &n.contact
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]PeerLink{}
+	for _, s := range f.Configuration().Servers {
+		id := string(s.ID)
+		if id == n.cfg.NodeID {
+			continue
+		}
+		l, ok := c.links[id]
+		if !ok {
+			l = PeerLink{OK: true, Since: c.leaderSince}
+		}
+		out[id] = l
+	}
+	return out
+}
+
+// pumpLeaderChanges drains raft's NotifyCh at once, whatever the reader of
+// LeaderChanges does: raft blocks on a full NotifyCh (nomad#6977).
+func (n *Node) pumpLeaderChanges(ctx context.Context, in <-chan bool) {
+	var queue []bool
+	for {
+		var out chan<- bool
+		var head bool
+		if len(queue) > 0 {
+			out, head = n.leaderCh, queue[0]
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case v := <-in:
+			queue = append(queue, v)
+		case out <- head:
+			queue = queue[1:]
+		}
+	}
+}
