@@ -19,7 +19,7 @@ import (
 
 // writeFile writes content to dir/name with the given mode (chmod after
 // create so the umask does not interfere).
-func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string {
+func writeFile(t testing.TB, dir, name, content string, mode os.FileMode) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), mode); err != nil {
@@ -33,7 +33,7 @@ func writeFile(t *testing.T, dir, name, content string, mode os.FileMode) string
 
 // writeSecrets creates everything validConfig refers to: a gossip key, a TLS
 // CA + node certificate + key, and the IPMI password files.
-func writeSecrets(t *testing.T, dir string) {
+func writeSecrets(t testing.TB, dir string) {
 	t.Helper()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -48,7 +48,7 @@ func writeSecrets(t *testing.T, dir string) {
 	writeFile(t, dir, "node-key.pem", keyPEM, 0o600)
 }
 
-func makeCerts(t *testing.T) (caPEM, certPEM, keyPEM string) {
+func makeCerts(t testing.TB) (caPEM, certPEM, keyPEM string) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -144,3 +144,16 @@ node "w" {
 		t.Errorf("timing = %+v, want lan preset", c.Cluster.Timing)
 	}
 }
+
+// BenchmarkLoad measures loading and validating the full example config,
+// TLS and secret checks included (the agent does this once at start-up).
+func BenchmarkLoad(b *testing.B) {
+	dir := b.TempDir()
+	writeSecrets(b, dir)
+	path := writeFile(b, dir, "vigil.hcl", validConfig, 0o644)
+	for b.Loop() {
+		if _, err := Load(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
