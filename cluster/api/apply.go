@@ -130,3 +130,51 @@ func (a *Applier) ReadIndex(ctx context.Context) (uint64, error) {
 	}
 	return out.Index, nil
 }
+
+// Get fetches path from the node id at addr over its RPC channel.
+func (a *Applier) Get(ctx context.Context, id, addr, path string, out any) error {
+	if a.Dial == nil {
+		return ErrNoLeader
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+id+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := a.client(addr, id).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// PostLeader sends a JSON request to the leader's API (for operations that
+// must run on the leader, like fencing).
+func (a *Applier) PostLeader(ctx context.Context, path string, in any) error {
+	id, addr := a.Raft.Leader()
+	if addr == "" || a.Dial == nil {
+		return ErrNoLeader
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+id+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	c := a.client(addr, id)
+	c.Timeout = 0 // bounded by ctx: fencing can take long
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("forward to leader %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return decodeError(resp)
+	}
+	return nil
+}

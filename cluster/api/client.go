@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // Client talks to an agent's API. Addr is "unix:///path/to/vigil.sock".
@@ -28,7 +28,7 @@ func NewClient(addr string) (*Client, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	}}
-	return &Client{addr: path, http: &http.Client{Transport: tr, Timeout: 10 * time.Second}}, nil
+	return &Client{addr: path, http: &http.Client{Transport: tr}}, nil // deadlines come from ctx
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
@@ -63,8 +63,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 
 func unwrapNet(err error) error {
 	var ue *url.Error
-	if e, ok := err.(*url.Error); ok {
-		ue = e
+	if errors.As(err, &ue) {
 		return ue.Err
 	}
 	return err
@@ -108,4 +107,9 @@ func (c *Client) Resource(ctx context.Context, op, group, node string) error {
 // Maintenance turns maintenance on or off (group "" = cluster).
 func (c *Client) Maintenance(ctx context.Context, group string, on bool) error {
 	return c.do(ctx, http.MethodPost, "/v1/maintenance", MaintenanceRequest{Group: group, On: on}, nil)
+}
+
+// Fence asks the leader to fence node; it returns once the node is confirmed off.
+func (c *Client) Fence(ctx context.Context, node string) error {
+	return c.do(ctx, http.MethodPost, "/v1/fence", FenceRequest{Node: node}, nil)
 }

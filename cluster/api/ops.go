@@ -78,6 +78,38 @@ func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) {
 	s.write(w, r, &state.SetMaintenance{Group: req.Group, On: req.On, Time: s.d.Now()})
 }
 
+func (s *Server) fence(w http.ResponseWriter, r *http.Request) {
+	var req FenceRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if !s.nodeExists(req.Node) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no node named %q in the cluster", req.Node))
+		return
+	}
+	if !s.d.Raft.IsLeader() {
+		if err := s.d.Applier.PostLeader(r.Context(), "/v1/fence", req); err != nil {
+			writeError(w, http.StatusConflict, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		return
+	}
+	if req.Node == s.d.Config.NodeName {
+		writeError(w, http.StatusConflict, fmt.Errorf("%s is the leader and never fences itself: run the fence from another node after moving leadership, or power it off by hand", req.Node))
+		return
+	}
+	if s.d.Fence == nil {
+		writeError(w, http.StatusConflict, fmt.Errorf("no fencing configured"))
+		return
+	}
+	if err := s.d.Fence(r.Context(), req.Node, "manual fence by operator"); err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
 func (s *Server) nodeExists(name string) bool {
 	for _, n := range s.d.Config.Nodes {
 		if n.Name == name {

@@ -27,8 +27,12 @@ type Deps struct {
 	// View builds this node's status (local facts); see status.go.
 	View    func() Status
 	Members func() []Member
-	Logger  hclog.Logger
-	Now     func() time.Time
+	Local   func() Local
+	// Fence fences a node from the leader and returns once it is confirmed
+	// off and committed; nil when no fencing is configured.
+	Fence  func(ctx context.Context, node, reason string) error
+	Logger hclog.Logger
+	Now    func() time.Time
 }
 
 // Server serves the API.
@@ -49,6 +53,7 @@ func NewServer(d Deps) *Server {
 	s.mux.HandleFunc("POST /v1/node/standby", s.standby)
 	s.mux.HandleFunc("POST /v1/resource/{op}", s.resource)
 	s.mux.HandleFunc("POST /v1/maintenance", s.maintenance)
+	s.mux.HandleFunc("POST /v1/fence", s.fence)
 	return s
 }
 
@@ -83,6 +88,9 @@ func (s *Server) ServeRPC(ctx context.Context, l net.Listener) error {
 	mux.Handle("/v1/", s.mux)
 	mux.HandleFunc("POST /v1/internal/apply", s.internalApply)
 	mux.HandleFunc("GET /v1/internal/readindex", s.readIndex)
+	mux.HandleFunc("GET /v1/internal/local", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.d.Local())
+	})
 	return s.serve(ctx, l, mux)
 }
 
@@ -105,7 +113,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		// Ask the leader: it alone sees every node's cluster link.
 		if id, addr := s.d.Raft.Leader(); addr != "" && s.d.Applier.Dial != nil {
 			var st Status
-			if err := s.forwardGet(r.Context(), id, addr, "/v1/status?stale=1", &st); err == nil {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := s.d.Applier.Get(ctx, id, addr, "/v1/status?stale=1", &st); err == nil {
 				st.Node = s.d.Config.NodeName + " (via " + id + ")"
 				writeJSON(w, http.StatusOK, st)
 				return
@@ -113,24 +123,6 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, s.d.View())
-}
-
-func (s *Server) forwardGet(ctx context.Context, id, addr, path string, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+id+path, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := s.d.Applier.client(addr, id).Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return decodeError(resp)
-	}
-	return json.NewDecoder(resp.Body).Decode(out)
 }
 
 func (s *Server) members(w http.ResponseWriter, _ *http.Request) {

@@ -12,8 +12,33 @@ type Status struct {
 	Maintenance bool          `json:"maintenance"`
 	Nodes       []NodeStatus  `json:"nodes"`
 	Groups      []GroupStatus `json:"groups"`
+	Checks      []CheckStatus `json:"checks,omitempty"`
 	Fencing     []FenceRecord `json:"fencing,omitempty"`
 	Warnings    []string      `json:"warnings,omitempty"`
+}
+
+// CheckStatus is one health check on one node.
+type CheckStatus struct {
+	Node        string    `json:"node"`
+	Group       string    `json:"group,omitempty"` // "" = node-wide
+	Name        string    `json:"name"`
+	State       string    `json:"state"` // unknown | healthy | unhealthy
+	Consecutive int       `json:"consecutive"`
+	Output      string    `json:"output,omitempty"`
+	At          time.Time `json:"at,omitempty"`
+	Since       time.Time `json:"since,omitempty"`
+}
+
+// Local is one node's own view, fetched by the leader to build Status.
+type Local struct {
+	Node      string                       `json:"node"`
+	Checks    []CheckStatus                `json:"checks"`
+	Resources map[string]map[string]string `json:"resources"` // group -> resource -> state
+}
+
+// FenceRequest is the body of POST /v1/fence.
+type FenceRequest struct {
+	Node string `json:"node"`
 }
 
 // NodeStatus is one node as the cluster sees it.

@@ -44,8 +44,8 @@ type Store interface {
 type Fencer interface {
 	// Configured reports whether the node has fencing devices.
 	Configured(node string) bool
-	// Fence powers the node off (levels, delays, retries) and commits the
-	// history; nil means confirmed off.
+	// Fence powers the node off (levels, delays, retries), commits the
+	// history and the node's fenced state; nil means confirmed off.
 	Fence(ctx context.Context, node, reason string) error
 }
 

@@ -109,6 +109,13 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 		return nil
 	}
 	n := data.Nodes[h]
+	if n != nil && n.Status == state.NodeOnline && g.State == state.GroupBlocked && !g.Maintenance && !data.Maintenance &&
+		c.d.Fencer != nil && c.d.Fencer.Configured(h) && h != c.d.Config.NodeName {
+		// A stop that failed (or on_fail = fence): the only way to be sure the
+		// group is down is to power its node off.
+		c.startFence(ctx, h, fmt.Sprintf("group %s blocked on %s: %s", g.Name, h, g.Reason))
+		return nil
+	}
 	if n == nil || n.Status == state.NodeOnline {
 		return nil
 	}
@@ -138,9 +145,6 @@ func (c *Coordinator) startFence(ctx context.Context, node, reason string) {
 	done := c.fenceDone
 	go func() {
 		err := c.d.Fencer.Fence(ctx, node, reason)
-		if err == nil {
-			err = c.apply(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason, Time: c.d.Now()})
-		}
 		if err != nil {
 			c.d.Logger.Error("fencing failed; its groups stay stopped", "node", node, "error", err)
 			time.Sleep(time.Second) // back-off before the loop tries again

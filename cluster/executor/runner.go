@@ -220,6 +220,11 @@ func (r *runner) fail(ctx context.Context, g *state.Group, i int, why string) {
 	if err := r.d.Report(ctx, cmd); err != nil {
 		r.log.Warn("cannot record failure", "error", err)
 	}
+	if x.cfg.OnFail == "fence" {
+		// The leader fences this node; until then keep hands off.
+		r.report(ctx, g, state.GroupBlocked, "on_fail = fence after "+why)
+		return
+	}
 	if x.cfg.OnFail == "standby" {
 		_ = r.d.Report(ctx, &state.SetStandby{Node: me, Standby: true, Time: r.d.Now()})
 	}
