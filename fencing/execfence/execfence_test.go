@@ -34,7 +34,7 @@ func ipmilanDevice(t *testing.T, bed *fencetest.Bed, password string) fencing.De
 			"params.username": bed.BMC.User,
 			"params.lanplus":  "1",
 			"params.cipher":   bed.BMC.CipherSuite,
-			"params.verbose":  "1",   // makes it print its ipmitool command lines, -P included
+			"params.verbose":  "1",   // its ipmitool command lines land in our error text
 			"timeout":         "30s", // vigil's own key: must not reach the agent
 		},
 		Secrets: map[string][]byte{"password": []byte(password)},
