@@ -149,7 +149,7 @@ func (c *Cluster) writeMaterial() error {
 	}
 	for _, n := range c.Nodes {
 		if useCLI {
-			_, err := c.local("tls", "cert", "create", "-dir", c.tlsDir(), "-node", n.Name, "-ip", n.Host.IP(Pub))
+			_, err := c.local("tls", "cert", "create", "-dir", c.tlsDir(), "-node", n.Name, "-ip", n.Host.IP(Pub), "-ip", n.Host.IP(HB))
 			if err == nil {
 				continue
 			}
@@ -298,6 +298,9 @@ func (c *Cluster) CLIContext(ctx context.Context, node string, args ...string) (
 	argv = append(argv, "-address", "unix://"+n.Socket)
 	argv = append(argv, args[words:]...)
 	cmd := exec.CommandContext(ctx, "ip", argv...)
+	// Both the flag and the environment name the socket, so a command that
+	// takes the flag elsewhere in its argument list still finds the agent.
+	cmd.Env = append(os.Environ(), "VIGIL_ADDR=unix://"+n.Socket)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
