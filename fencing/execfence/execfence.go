@@ -28,6 +28,9 @@ const (
 	waitDelay    = 2 * time.Second // after a kill, how long stray holders of the pipes may delay Wait
 	maxOutput    = 64 << 10
 	errOutput    = 600 // bytes of agent output quoted in an error
+	// offTimeout bounds an Off whose ctx has no deadline: a fence that never
+	// returns would stall the coordinator as surely as one that lies.
+	offTimeout = 120 * time.Second
 )
 
 // fence-agents exit codes for action=status (fencing/fence.py).
@@ -107,6 +110,11 @@ func New(d fencing.Device) (fencing.Fencer, error) {
 // confirmed off whatever the agent does.
 func (f *Fencer) Off(ctx context.Context) error {
 	start := time.Now()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, offTimeout)
+		defer cancel()
+	}
 	code, out, err := f.run(ctx, "off")
 	if err != nil {
 		return err

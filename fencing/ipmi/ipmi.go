@@ -24,6 +24,9 @@ const (
 	defaultCipherSuite = "3" // without -C 3 ipmitool takes ~10 s per call; bmclib would also try 17
 	callTimeout        = 10 * time.Second
 	pollInterval       = 200 * time.Millisecond
+	// offTimeout bounds an Off whose ctx has no deadline: a fence that never
+	// returns would stall the coordinator as surely as one that lies.
+	offTimeout = 60 * time.Second
 )
 
 // Fencer powers one node off through its BMC.
@@ -126,6 +129,11 @@ func (f *Fencer) session(ctx context.Context, fn func(*bmclib.Client) error) (er
 // A target that is already off is left alone.
 func (f *Fencer) Off(ctx context.Context) error {
 	start := time.Now()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, offTimeout)
+		defer cancel()
+	}
 	return f.session(ctx, func(cl *bmclib.Client) error {
 		if p, err := f.state(ctx, cl); err == nil && p == fencing.PowerOff {
 			f.log.Info("target already powered off", "duration", time.Since(start))
