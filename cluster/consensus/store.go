@@ -79,6 +79,9 @@ const (
 	boltMagic      = 0xED0CDAED
 	boltVersion    = 2
 	boltMetaSize   = 64 // magic..checksum
+	// Page flag and "no freelist stored" marker.
+	boltFreelistFlag = 0x10
+	boltNoFreelist   = ^uint64(0)
 )
 
 type boltMeta struct {
@@ -118,28 +121,75 @@ func checkBoltFile(path string) error {
 }
 
 func checkBoltMeta(f io.ReaderAt, size int64) error {
+	m, err := activeBoltMeta(f)
+	if err != nil {
+		return err
+	}
+	if need := int64(m.pgid) * int64(m.pageSize); size < need {
+		return fmt.Errorf("file is truncated: %d bytes, but its meta page says it spans %d bytes", size, need)
+	}
+	if m.root >= m.pgid || (m.freelist >= m.pgid && m.freelist != boltNoFreelist) {
+		return fmt.Errorf("meta page points past the end of the data (root %d, freelist %d, pages %d)", m.root, m.freelist, m.pgid)
+	}
+	if m.freelist == boltNoFreelist {
+		return nil
+	}
+	return checkBoltFreelist(f, m)
+}
+
+// activeBoltMeta returns the meta page bbolt will use: the valid one with
+// the higher transaction id.
+func activeBoltMeta(f io.ReaderAt) (boltMeta, error) {
 	m0, err0 := readBoltMeta(f, 0)
 	pageSize := int64(os.Getpagesize())
 	if err0 == nil {
 		pageSize = int64(m0.pageSize)
 	}
 	m1, err1 := readBoltMeta(f, pageSize)
-	var m boltMeta
 	switch {
 	case err0 != nil && err1 != nil:
-		return fmt.Errorf("no valid bolt meta page (page 0: %v; page 1: %v)", err0, err1)
+		return boltMeta{}, fmt.Errorf("no valid bolt meta page (page 0: %v; page 1: %v)", err0, err1)
 	case err0 != nil:
-		m = m1
+		return m1, nil
 	case err1 != nil || m0.txid >= m1.txid:
-		m = m0
-	default:
-		m = m1
+		return m0, nil
 	}
-	if need := int64(m.pgid) * int64(m.pageSize); size < need {
-		return fmt.Errorf("file is truncated: %d bytes, but its meta page says it spans %d bytes", size, need)
+	return m1, nil
+}
+
+// checkBoltFreelist checks what bbolt's freelist.read trusts: it runs inside
+// bbolt.Open, where a panic cannot be recovered cleanly (the file stays
+// mapped and locked).
+func checkBoltFreelist(f io.ReaderAt, m boltMeta) error {
+	ps := int64(m.pageSize)
+	off := int64(m.freelist) * ps
+	hdr := make([]byte, boltPageHeader+8)
+	if _, err := f.ReadAt(hdr, off); err != nil {
+		return fmt.Errorf("read freelist page %d: %w", m.freelist, err)
 	}
-	if m.root >= m.pgid || m.freelist >= m.pgid {
-		return fmt.Errorf("meta page points past the end of the data (root %d, freelist %d, pages %d)", m.root, m.freelist, m.pgid)
+	ne := binary.NativeEndian
+	flags, count, overflow := ne.Uint16(hdr[8:]), uint64(ne.Uint16(hdr[10:])), uint64(ne.Uint32(hdr[12:]))
+	if flags&boltFreelistFlag == 0 {
+		return fmt.Errorf("page %d is not a freelist page (flags %#x)", m.freelist, flags)
+	}
+	if m.freelist+overflow >= m.pgid {
+		return fmt.Errorf("freelist page %d overflows past the end of the data", m.freelist)
+	}
+	first := uint64(0)
+	if count == 0xFFFF {
+		count, first = ne.Uint64(hdr[boltPageHeader:]), 1
+	}
+	if room := (uint64(ps)*(overflow+1) - boltPageHeader) / 8; count > room || first+count > room {
+		return fmt.Errorf("freelist page %d claims %d entries, room for %d", m.freelist, count, room)
+	}
+	ids := make([]byte, count*8)
+	if _, err := f.ReadAt(ids, off+boltPageHeader+int64(first)*8); err != nil {
+		return fmt.Errorf("read freelist: %w", err)
+	}
+	for i := range count {
+		if id := ne.Uint64(ids[i*8:]); id < 2 || id >= m.pgid {
+			return fmt.Errorf("freelist lists page %d, outside 2..%d", id, m.pgid-1)
+		}
 	}
 	return nil
 }
@@ -182,12 +232,20 @@ func walkBolt(path string) error {
 	done := make(chan error, 1)
 	go func() {
 		debug.SetPanicOnFault(true)
+		var db *bbolt.DB
 		defer func() {
 			if p := recover(); p != nil {
+				// View rolled its transaction back while panicking, so Close
+				// unmaps the file and drops its lock. A panic inside Open
+				// would leave both (checkBoltMeta covers what Open reads).
+				if db != nil {
+					func() { defer func() { _ = recover() }(); _ = db.Close() }()
+				}
 				done <- corruptError(path, fmt.Errorf("reading it failed: %v", p))
 			}
 		}()
-		db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: boltLockTimeout})
+		// Read-only: a shared lock, and Open reads nothing but the meta pages.
+		db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: boltLockTimeout, ReadOnly: true})
 		if err != nil {
 			done <- boltOpenError(path, err)
 			return
