@@ -23,13 +23,15 @@ import (
 func main() {
 	path := flag.String("config", "", "simulator config file (JSON)")
 	flag.Parse()
-	if err := run(*path); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *path); err != nil {
 		fmt.Fprintln(os.Stderr, "ec2sim:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path string) error {
+func run(ctx context.Context, path string) error {
 	if path == "" {
 		return errors.New("-config is required")
 	}
@@ -45,8 +47,6 @@ func run(path string) error {
 		return err
 	}
 	defer sim.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	type srv struct {
 		addr string
