@@ -139,6 +139,9 @@ func (d *delegate) push(kind eventKind, n *memberlist.Node) {
 		name: n.Name,
 		addr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))),
 		meta: append([]byte(nil), n.Meta...),
+		// v0.6.0 never fills Node.State (its nodeState.State shadows it);
+		// honour it should a later version report StateLeft.
+		left: n.State == memberlist.StateLeft,
 		at:   time.Now(),
 	})
 	d.m.events.poke()
@@ -157,6 +160,7 @@ type event struct {
 	name string
 	addr string
 	meta []byte
+	left bool
 	at   time.Time
 }
 

@@ -14,6 +14,7 @@ func BenchmarkDeadDetection(b *testing.B) {
 	cfgs := udpCluster(b, "n1", "n2", "n3")
 	n1, _ := start(b, cfgs[0]), start(b, cfgs[1])
 	var dead, suspect time.Duration
+	b.StopTimer()
 	for i := 0; i < b.N; i++ {
 		n3 := start(b, cfgs[2])
 		waitFor(b, n1, 10*time.Second, "all alive", allAlive("n1", "n2", "n3"))

@@ -88,8 +88,16 @@ func start(t testing.TB, cfg Config) *node {
 	if err != nil {
 		t.Fatalf("New(%s): %v", cfg.Name, err)
 	}
+	n := startMembership(t, m, cfg)
+	n.meta = box
+	return n
+}
+
+// startMembership runs an already built m (cfg is what it was built from).
+func startMembership(t testing.TB, m *Membership, cfg Config) *node {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &node{name: cfg.Name, cfg: cfg, meta: box, m: m, cancel: cancel, done: make(chan error, 1)}
+	n := &node{name: cfg.Name, cfg: cfg, m: m, cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- m.Run(ctx) }()
 	select {
 	case <-m.Ready():

@@ -160,6 +160,17 @@ func New(cfg Config) (*Membership, error) {
 	if err != nil {
 		return nil, fmt.Errorf("membership: BindAddr: %w", err)
 	}
+	if cfg.Transport != nil {
+		// A custom transport decides what memberlist advertises; use that
+		// to recognise ourselves in Peers and in events.
+		h, p, _ := net.SplitHostPort(self)
+		port, _ := strconv.Atoi(p)
+		ip, aport, err := cfg.Transport.FinalAdvertiseAddr(h, port)
+		if err != nil {
+			return nil, fmt.Errorf("membership: transport advertise address: %w", err)
+		}
+		self = net.JoinHostPort(ip.String(), strconv.Itoa(aport))
+	}
 	m := &Membership{
 		cfg:     cfg,
 		log:     cfg.Logger,
@@ -216,7 +227,8 @@ func validTiming(t configs.Timing) error {
 	return nil
 }
 
-// Ready is closed once memberlist is running and the first join attempt is done.
+// Ready is closed once memberlist is running and the first join attempt is
+// done (never, if Run fails to start memberlist).
 func (m *Membership) Ready() <-chan struct{} { return m.ready }
 
 // Changes receives (coalesced) whenever Members() may have changed.

@@ -159,3 +159,25 @@ func TestMemNetworkResolve(t *testing.T) {
 		t.Error("address without port accepted")
 	}
 }
+
+// memberlist forgets dead nodes after GossipToTheDeadTime; a configured peer
+// must stay listed (as dead) after that.
+func TestMemConfiguredPeerOutlivesReap(t *testing.T) {
+	net := NewMemNetwork()
+	cfgs := memCluster(net, "n1", "n2")
+	cfgs[0].Logger = testLogger(t, "n1")
+	m1, err := New(cfgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1.mlConf.GossipToTheDeadTime = 300 * time.Millisecond
+	n2 := start(t, cfgs[1])
+	n1 := startMembership(t, m1, cfgs[0])
+	waitFor(t, n1, 5*time.Second, "n2 alive", stateIs("n2", StateAlive))
+	n2.kill(t)
+	waitFor(t, n1, 5*time.Second, "n2 dead", stateIs("n2", StateDead))
+	time.Sleep(2 * time.Second) // several reap rounds (probe list wrap-arounds)
+	if mb, ok := n1.member("n2"); !ok || mb.State != StateDead {
+		t.Fatalf("n2 after reap: %+v (listed=%v)", mb, ok)
+	}
+}

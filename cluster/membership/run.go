@@ -124,6 +124,7 @@ func (m *Membership) applyEvents() {
 			r.mlAlive = true
 		case evLeave:
 			r.mlAlive = false
+			r.leaving = r.leaving || ev.left
 		}
 		if m.setState(r, ev.at) {
 			changed = true
