@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,23 +13,32 @@ import (
 	"strings"
 )
 
-// Client talks to an agent's API. Addr is "unix:///path/to/vigil.sock".
+// Client talks to an agent's API: "unix:///path/to/vigil.sock", or
+// "https://host:port" with mutual TLS (tlsConf from tlsutil.Load).
 type Client struct {
 	addr string
+	base string
 	http *http.Client
 }
 
-// NewClient returns a client for addr ("unix:///path" or a plain socket path).
-func NewClient(addr string) (*Client, error) {
+// NewClient returns a client for addr.
+func NewClient(addr string, tlsConf *tls.Config) (*Client, error) {
+	if strings.HasPrefix(addr, "https://") {
+		if tlsConf == nil {
+			return nil, fmt.Errorf("API address %s needs client TLS: set -ca-file, -cert-file and -key-file (or VIGIL_CACERT, VIGIL_CLIENT_CERT, VIGIL_CLIENT_KEY)", addr)
+		}
+		return &Client{addr: addr, base: strings.TrimSuffix(addr, "/"),
+			http: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}}}, nil
+	}
 	path := strings.TrimPrefix(addr, "unix://")
 	if path == "" || strings.Contains(path, "://") {
-		return nil, fmt.Errorf("unsupported API address %q: use unix:///path/to/vigil.sock", addr)
+		return nil, fmt.Errorf("unsupported API address %q: use unix:///path/to/vigil.sock or https://host:port", addr)
 	}
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	}}
-	return &Client{addr: path, http: &http.Client{Transport: tr}}, nil // deadlines come from ctx
+	return &Client{addr: path, base: "http://vigil", http: &http.Client{Transport: tr}}, nil // deadlines come from ctx
 }
 
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
@@ -42,7 +52,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	} else {
 		body = bytes.NewReader(nil)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://vigil"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,12 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 	return s.serve(ctx, l, s.mux)
 }
 
+// ServeTLS serves the CLI API on a TCP listener that already does mutual TLS
+// (clients present a certificate signed by the cluster CA).
+func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
+	return s.serve(ctx, l, s.mux)
+}
+
 // ServeRPC serves node-to-node requests (forwarded reads and writes) on the
 // cluster port's mTLS RPC channel.
 func (s *Server) ServeRPC(ctx context.Context, l net.Listener) error {
