@@ -1,0 +1,348 @@
+// Package agent wires one vigil node together: replicated state, raft on the
+// cluster link, memberlist on the heartbeat link, health checks, the leader's
+// coordinator, the local executor and the API. It owns no logic of its own.
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+
+	"github.com/vigil-ha/vigil/cluster/api"
+	"github.com/vigil-ha/vigil/cluster/consensus"
+	"github.com/vigil-ha/vigil/cluster/coordinator"
+	"github.com/vigil-ha/vigil/cluster/executor"
+	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/cluster/tlsutil"
+	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/fencing"
+	"github.com/vigil-ha/vigil/health"
+	"github.com/vigil-ha/vigil/resources"
+)
+
+// Deps are what cmd/vigil hands the agent.
+type Deps struct {
+	Config    *configs.Config
+	Logger    hclog.Logger
+	Resources resources.Registry
+	Fencers   fencing.Registry
+	Checks    health.Registry
+	Version   string
+	// Net replaces the real network, for the in-memory multi-node harness.
+	Net *TestNet
+}
+
+// TestNet carries in-memory transports for tests. Production leaves it nil.
+type TestNet struct {
+	Raft   raft.Transport
+	Gossip memberlist.NodeAwareTransport
+	RPC    net.Listener // this node's end of forwarded API requests
+	Dial   api.DialFunc // reaches other nodes' RPC listeners
+}
+
+// Agent is one running node.
+type Agent struct {
+	d   Deps
+	cfg *configs.Config
+	log hclog.Logger
+
+	fsm     *state.FSM
+	raft    *consensus.Node
+	mem     *membership.Membership
+	health  *health.Runner
+	exec    *executor.Executor
+	coord   *coordinator.Coordinator
+	fence   *fencer
+	api     *api.Server
+	applier *api.Applier
+	tls     *tls.Config
+
+	healthMu sync.Mutex
+	healthy  map[string]bool // group ("" node-wide) -> healthy here, for gossip
+}
+
+// New builds every component (validating agents, checks and fence devices)
+// without starting anything.
+func New(d Deps) (*Agent, error) {
+	cfg := d.Config
+	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}}
+	if !cfg.Cluster.TLS.Empty() {
+		t, err := tlsutil.Load(cfg.Cluster.TLS.CAFile, cfg.Cluster.TLS.CertFile, cfg.Cluster.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cluster tls: %w", err)
+		}
+		a.tls = t
+	}
+	a.fsm = state.NewFSM(a.log.Named("state"))
+
+	var peers []consensus.Peer
+	var hbPeers []string
+	for _, n := range cfg.Nodes {
+		peers = append(peers, consensus.Peer{ID: n.Name, Address: n.Address})
+		if n.Name != cfg.NodeName {
+			hbPeers = append(hbPeers, n.Heartbeat)
+		}
+	}
+	var err error
+	rc := consensus.Config{
+		NodeID: cfg.NodeName, BindAddr: cfg.Cluster.Bind, DataDir: cfg.DataDir, InMem: cfg.Dev,
+		TLS: a.tls, Peers: peers, Timing: cfg.Cluster.Timing, FSM: a.fsm, Logger: a.log.Named("raft"),
+	}
+	mc := membership.Config{
+		Name: cfg.NodeName, BindAddr: cfg.Cluster.Heartbeat, Peers: hbPeers, Key: cfg.Cluster.GossipKey,
+		Label: cfg.Cluster.Name, Timing: cfg.Cluster.Timing, Meta: a.meta, Logger: a.log.Named("memberlist"),
+	}
+	if d.Net != nil {
+		rc.Transport, rc.InMem, mc.Transport = d.Net.Raft, true, d.Net.Gossip
+	}
+	if a.raft, err = consensus.New(rc); err != nil {
+		return nil, err
+	}
+	if a.mem, err = membership.New(mc); err != nil {
+		return nil, err
+	}
+	if a.health, err = a.newHealth(); err != nil {
+		return nil, err
+	}
+	applier := &api.Applier{Raft: a.raft, Dial: a.dialRPC}
+	a.applier = applier
+	if a.fence, err = newFencer(cfg, d.Fencers, applier, a.log.Named("fencing")); err != nil {
+		return nil, err
+	}
+	a.exec, err = executor.New(executor.Deps{
+		Config: cfg, Store: a.fsm, Lease: a.lease, Sync: a.sync, Report: applier.Apply,
+		Agents: d.Resources, RunDir: filepath.Join(cfg.DataDir, "run"), Logger: a.log.Named("executor"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	cd := coordinator.Deps{
+		Config: cfg, Raft: a.raft, Links: a.links, Members: a.mem.Members, MemberChanges: a.mem.Changes(),
+		Store: a.fsm, Logger: a.log.Named("coordinator"),
+	}
+	if a.fence.any() {
+		cd.Fencer = nodeFencer{a}
+	}
+	a.coord = coordinator.New(cd)
+	ad := api.Deps{Config: cfg, Store: a.fsm, Raft: a.raft, Applier: applier,
+		View: a.view, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
+	if a.fence.any() {
+		ad.Fence = a.fenceNode
+	}
+	a.api = api.NewServer(ad)
+	return a, nil
+}
+
+func (a *Agent) newHealth() (*health.Runner, error) {
+	var named []health.Named
+	for _, c := range a.allChecks() {
+		chk, err := a.d.Checks.New(c.Type, health.Spec{Name: c.Name, Params: c.Params, Logger: a.log.Named("check." + c.Name)})
+		if err != nil {
+			return nil, fmt.Errorf("check %q (%s): %w", c.Name, c.Type, err)
+		}
+		named = append(named, health.Named{Name: c.Name, Group: c.Group, Check: chk,
+			Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall})
+	}
+	return health.NewRunner(health.RunnerConfig{Checks: named, Logger: a.log.Named("health")})
+}
+
+// allChecks lists the checks this node runs: every group's checks (so the
+// coordinator knows which standby is healthy) and the node-wide ones. A
+// witness hosts no groups and runs only node-wide checks.
+func (a *Agent) allChecks() []configs.Check {
+	var out []configs.Check
+	for _, g := range a.cfg.Groups {
+		if !a.cfg.Local().Witness {
+			out = append(out, g.Checks...)
+		}
+	}
+	return append(out, a.cfg.Checks...)
+}
+
+// Run runs every component until ctx ends or one of them fails.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(a.cfg.DataDir, "run"), 0o700); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	run("raft", a.raft.Run)
+	run("memberlist", a.mem.Run)
+	select {
+	case <-a.raft.Ready():
+	case err := <-errs:
+		cancel()
+		wg.Wait()
+		return err
+	case <-ctx.Done():
+		wg.Wait()
+		return nil
+	}
+	run("health", a.health.Run)
+	run("health-gossip", a.gossipHealth)
+	run("executor", a.exec.Run)
+	run("coordinator", a.coord.Run)
+	run("api", func(ctx context.Context) error { return a.api.ServeUnix(ctx, a.socket()) })
+	run("rpc", func(ctx context.Context) error { return a.api.ServeRPC(ctx, a.rpcListener()) })
+	if addr := a.cfg.Cluster.API.Address; addr != "" && a.tls != nil {
+		l, err := tls.Listen("tcp", addr, a.tls)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("api address: %w", err)
+		}
+		run("api-tls", func(ctx context.Context) error { return a.api.ServeTLS(ctx, l) })
+	}
+	a.log.Info("vigil agent running", "node", a.cfg.NodeName, "cluster", a.cfg.Cluster.Name,
+		"bind", a.cfg.Cluster.Bind, "heartbeat", a.cfg.Cluster.Heartbeat, "api", a.socket(), "timing", a.cfg.Cluster.Timing.Preset)
+
+	var err error
+	select {
+	case err = <-errs:
+		a.log.Error("component failed; shutting down", "error", err)
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+	}
+	cancel()
+	wg.Wait()
+	return err
+}
+
+func (a *Agent) socket() string {
+	if a.cfg.Cluster.API.Socket != "" {
+		return a.cfg.Cluster.API.Socket
+	}
+	return filepath.Join(a.cfg.DataDir, "vigil.sock")
+}
+
+// lease: the leader holds it while it is leader (raft's own leader lease makes
+// an isolated leader step down); a follower holds it while it heard from the
+// leader within Timing.Lease.
+func (a *Agent) lease() bool {
+	if a.raft.IsLeader() {
+		return true
+	}
+	last := a.raft.LastLeaderContact()
+	return !last.IsZero() && time.Since(last) < a.cfg.Cluster.Timing.Lease
+}
+
+// nodeFencer is the coordinator's view of fencing.
+type nodeFencer struct{ a *Agent }
+
+func (f nodeFencer) Configured(node string) bool { return f.a.fence.Configured(node) }
+func (f nodeFencer) Fence(ctx context.Context, node, reason string) error {
+	return f.a.fenceNode(ctx, node, reason)
+}
+
+// fenceNode fences node (operator request or coordinator) and commits the
+// verdict: groups it held can then be released.
+func (a *Agent) fenceNode(ctx context.Context, node, reason string) error {
+	if err := a.fence.Fence(ctx, node, reason); err != nil {
+		return err
+	}
+	return a.applier.Apply(ctx, &state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason, Time: time.Now()})
+}
+
+// sync waits until the local state has applied the leader's read index.
+func (a *Agent) sync(ctx context.Context) error {
+	idx, err := a.applier.ReadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	for a.raft.AppliedIndex() < idx {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("state not caught up to index %d: %w", idx, ctx.Err())
+		case <-a.fsm.Watch():
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (a *Agent) links() map[string]coordinator.Link {
+	out := map[string]coordinator.Link{}
+	for id, l := range a.raft.PeerContact() {
+		out[id] = coordinator.Link{OK: l.OK, Since: l.Since}
+	}
+	return out
+}
+
+func (a *Agent) dialRPC(ctx context.Context, addr, serverName string) (net.Conn, error) {
+	if a.d.Net != nil {
+		return a.d.Net.Dial(ctx, addr, serverName)
+	}
+	return consensus.DialRPC(ctx, addr, serverName, a.tls)
+}
+
+func (a *Agent) rpcListener() net.Listener {
+	if a.d.Net != nil {
+		return a.d.Net.RPC
+	}
+	return a.raft.RPCListener()
+}
+
+func (a *Agent) meta() membership.Meta {
+	role := "node"
+	if a.cfg.Local().Witness {
+		role = "witness"
+	}
+	a.healthMu.Lock()
+	h := make(map[string]bool, len(a.healthy))
+	for k, v := range a.healthy {
+		h[k] = v
+	}
+	a.healthMu.Unlock()
+	return membership.Meta{Role: role, Version: a.d.Version, Health: h}
+}
+
+// gossipHealth publishes check verdicts in our memberlist metadata, where the
+// leader's coordinator reads them within a gossip round.
+func (a *Agent) gossipHealth(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.health.Changes():
+		}
+		h := map[string]bool{}
+		for _, s := range a.health.Snapshot() {
+			if s.State == "unknown" {
+				continue
+			}
+			ok, seen := h[s.Group]
+			h[s.Group] = (ok || !seen) && s.State == "healthy"
+		}
+		a.healthMu.Lock()
+		a.healthy = h
+		a.healthMu.Unlock()
+		if err := a.mem.UpdateMeta(time.Second); err != nil && !errors.Is(err, membership.ErrNotRunning) {
+			a.log.Warn("cannot gossip health", "error", err)
+		}
+	}
+}

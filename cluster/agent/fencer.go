@@ -1,0 +1,92 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/cluster/api"
+	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/fencing"
+)
+
+// fencer binds each node's configured fencing levels to device instances and
+// records every attempt in the replicated history.
+type fencer struct {
+	cfg     *configs.Config
+	levels  map[string][]fencing.Level
+	applier *api.Applier
+	log     hclog.Logger
+
+	mu  sync.Mutex
+	rnd *rand.Rand
+}
+
+func newFencer(cfg *configs.Config, reg fencing.Registry, applier *api.Applier, log hclog.Logger) (*fencer, error) {
+	devs := map[string]configs.Fence{}
+	for _, f := range cfg.Fences {
+		devs[f.Name] = f
+	}
+	f := &fencer{cfg: cfg, levels: map[string][]fencing.Level{}, applier: applier, log: log,
+		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))}
+	for _, n := range cfg.Nodes {
+		for _, lv := range n.Fence {
+			var level fencing.Level
+			for _, name := range lv.Devices {
+				dc := devs[name]
+				fd, err := reg.New(dc.Type, fencing.Device{Name: name, Target: n.Name, Params: dc.Params,
+					Secrets: dc.Secrets, Logger: log.Named(name)})
+				if err != nil {
+					return nil, fmt.Errorf("fence device %q for node %q: %w", name, n.Name, err)
+				}
+				level = append(level, fencing.NamedFencer{Device: name, Fencer: fd, Timeout: dc.Timeout, Retries: dc.Retries})
+			}
+			f.levels[n.Name] = append(f.levels[n.Name], level)
+		}
+	}
+	return f, nil
+}
+
+func (f *fencer) any() bool { return len(f.levels) > 0 }
+
+// Configured reports whether node has fencing devices.
+func (f *fencer) Configured(node string) bool { return len(f.levels[node]) > 0 }
+
+// Fence waits the node's fence delay, runs its levels, and commits every attempt.
+func (f *fencer) Fence(ctx context.Context, node, reason string) error {
+	var nc configs.Node
+	for _, n := range f.cfg.Nodes {
+		if n.Name == node {
+			nc = n
+		}
+	}
+	f.mu.Lock()
+	delay := fencing.Delay(nc.FenceDelay, nc.FenceDelayMax, f.rnd)
+	f.mu.Unlock()
+	if delay > 0 {
+		f.log.Info("waiting fence delay", "target", node, "delay", delay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+	f.log.Warn("fencing node", "target", node, "reason", reason)
+	attempts, err := fencing.Fence(ctx, f.levels[node], f.log)
+	for _, at := range attempts {
+		rec := state.FenceRecord{Time: time.Now(), Target: node, Device: at.Device, Reason: reason,
+			OK: at.Err == nil, Duration: at.Duration}
+		if at.Err != nil {
+			rec.Error = at.Err.Error()
+		}
+		if cerr := f.applier.Apply(ctx, &state.RecordFence{FenceRecord: rec}); cerr != nil {
+			f.log.Error("cannot record fencing result", "error", cerr)
+		}
+	}
+	return err
+}

@@ -1,0 +1,376 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/resources"
+)
+
+// The in-memory harness runs whole agents (raft over InmemTransport, memberlist
+// over MemTransport, forwarded API over pipes) with a resource that records
+// where it runs, and checks the safety invariants at every sample.
+
+// holders records which nodes run each group's "mem" resource.
+type holders struct {
+	mu      sync.Mutex
+	running map[string]map[string]bool // group -> node set
+}
+
+func (h *holders) set(group, node string, on bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.running[group] == nil {
+		h.running[group] = map[string]bool{}
+	}
+	if on {
+		h.running[group][node] = true
+	} else {
+		delete(h.running[group], node)
+	}
+}
+
+func (h *holders) on(group string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for n := range h.running[group] {
+		out = append(out, n)
+	}
+	return out
+}
+
+type memAgent struct {
+	h           *holders
+	group, node string
+}
+
+func (m *memAgent) Start(context.Context) error { m.h.set(m.group, m.node, true); return nil }
+func (m *memAgent) Stop(context.Context) error  { m.h.set(m.group, m.node, false); return nil }
+func (m *memAgent) Monitor(context.Context) (resources.State, error) {
+	for _, n := range m.h.on(m.group) {
+		if n == m.node {
+			return resources.Running, nil
+		}
+	}
+	return resources.Stopped, nil
+}
+
+// rpcNet is an in-memory stand-in for the cluster port's RPC channel.
+type rpcNet struct {
+	mu        sync.Mutex
+	listeners map[string]*pipeListener
+	isolated  map[string]bool
+}
+
+type pipeListener struct {
+	addr  string
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return pipeAddr(l.addr) }
+
+type pipeAddr string
+
+func (a pipeAddr) Network() string { return "pipe" }
+func (a pipeAddr) String() string  { return string(a) }
+
+func (n *rpcNet) listen(addr string) *pipeListener {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := &pipeListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+	n.listeners[addr] = l
+	return l
+}
+
+func (n *rpcNet) dialer(from string) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, addr, _ string) (net.Conn, error) {
+		n.mu.Lock()
+		l := n.listeners[addr]
+		cut := n.isolated[from] || n.isolated[addr]
+		n.mu.Unlock()
+		if l == nil || cut {
+			return nil, errors.New("connection refused (harness partition)")
+		}
+		a, b := net.Pipe()
+		select {
+		case l.conns <- b:
+			return a, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-l.done:
+			return nil, net.ErrClosed
+		}
+	}
+}
+
+type harness struct {
+	t      *testing.T
+	names  []string
+	agents map[string]*Agent
+	raftTr map[string]*raft.InmemTransport
+	gossip *membership.MemNetwork
+	rpc    *rpcNet
+	held   *holders
+
+	mu         sync.Mutex
+	leaders    map[uint64]string // term -> leader seen
+	violations []string
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{t: t, names: []string{"n1", "n2", "w"}, agents: map[string]*Agent{},
+		raftTr: map[string]*raft.InmemTransport{}, gossip: membership.NewMemNetwork(),
+		rpc:  &rpcNet{listeners: map[string]*pipeListener{}, isolated: map[string]bool{}},
+		held: &holders{running: map[string]map[string]bool{}}, leaders: map[uint64]string{}}
+	timing, _ := configs.TimingPreset("fast")
+	var nodes []configs.Node
+	for _, n := range h.names {
+		nodes = append(nodes, configs.Node{Name: n, Address: n + ":7300", Heartbeat: n + ":7301", Witness: n == "w"})
+		_, tr := raft.NewInmemTransport(raft.ServerAddress(n + ":7300"))
+		h.raftTr[n] = tr
+	}
+	for a, ta := range h.raftTr {
+		for b, tb := range h.raftTr {
+			if a != b {
+				ta.Connect(tb.LocalAddr(), tb)
+			}
+		}
+	}
+	group := configs.Group{Name: "web", Prefer: "n1", MigrationThreshold: 3, Resources: []configs.Resource{{
+		Type: "mem", Name: "svc", StartTimeout: time.Second, StopTimeout: time.Second,
+		MonitorTimeout: time.Second, MonitorInterval: 100 * time.Millisecond, OnFail: "restart"}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for _, n := range h.names {
+		dir, err := os.MkdirTemp("", "vh-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		cfg := &configs.Config{NodeName: n, DataDir: dir, Dev: true,
+			Cluster: configs.Cluster{Name: "harness", Bind: n + ":7300", Heartbeat: n + ":7301", Timing: timing,
+				API: configs.API{Socket: filepath.Join(dir, "s")}},
+			Nodes: nodes, Groups: []configs.Group{group}}
+		node := n
+		reg := resources.Registry{"mem": func(s resources.Spec) (resources.Agent, error) {
+			return &memAgent{h: h.held, group: s.Group, node: node}, nil
+		}}
+		a, err := New(Deps{Config: cfg, Logger: hclog.New(&hclog.LoggerOptions{Name: n, Level: hclog.Warn}),
+			Resources: reg, Net: &TestNet{Raft: h.raftTr[n], Gossip: h.gossip.Transport(n + ":7301"),
+				RPC: h.rpc.listen(n + ":7300"), Dial: h.rpc.dialer(n + ":7300")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.agents[n] = a
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Run(ctx); err != nil {
+				t.Errorf("%s: %v", node, err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); h.watch(ctx) }()
+	return h
+}
+
+// watch samples the invariants every millisecond: at most one leader per
+// term, and the group active on at most one node.
+func (h *harness) watch(ctx context.Context) {
+	for ctx.Err() == nil {
+		for _, n := range h.names {
+			r := h.agents[n].raft
+			t1 := r.Term()
+			lead := r.IsLeader()
+			if lead && r.Term() == t1 {
+				h.mu.Lock()
+				if prev, ok := h.leaders[t1]; ok && prev != n {
+					h.violations = append(h.violations, fmt.Sprintf("two leaders in term %d: %s and %s", t1, prev, n))
+				}
+				h.leaders[t1] = n
+				h.mu.Unlock()
+			}
+		}
+		if on := h.held.on("web"); len(on) > 1 {
+			h.mu.Lock()
+			h.violations = append(h.violations, fmt.Sprintf("%s group web active on %v", time.Now().Format("15:04:05.000"), on))
+			h.mu.Unlock()
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func (h *harness) check() {
+	h.t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.violations) > 0 {
+		for _, e := range h.agents["w"].fsm.Read().Events {
+			h.t.Logf("%s %s %s", e.Time.Format("15:04:05.000"), e.Kind, e.Message)
+		}
+		h.t.Fatalf("invariant violated: %v", h.violations[:min(5, len(h.violations))])
+	}
+}
+
+func (h *harness) isolate(n string) {
+	for m, tr := range h.raftTr {
+		if m != n {
+			tr.Disconnect(h.raftTr[n].LocalAddr())
+			h.raftTr[n].Disconnect(tr.LocalAddr())
+		}
+	}
+	h.gossip.Isolate(n + ":7301")
+	h.rpc.mu.Lock()
+	h.rpc.isolated[n+":7300"] = true
+	h.rpc.mu.Unlock()
+}
+
+func (h *harness) heal() {
+	for a, ta := range h.raftTr {
+		for b, tb := range h.raftTr {
+			if a != b {
+				ta.Connect(tb.LocalAddr(), tb)
+			}
+		}
+	}
+	h.gossip.Heal()
+	h.rpc.mu.Lock()
+	h.rpc.isolated = map[string]bool{}
+	h.rpc.mu.Unlock()
+}
+
+func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		h.check()
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.check()
+}
+
+// leader returns the leader among the given nodes, or "".
+func (h *harness) leader(among ...string) string {
+	for _, n := range among {
+		if h.agents[n].raft.IsLeader() {
+			return n
+		}
+	}
+	return ""
+}
+
+func (h *harness) startedOn(node string) bool {
+	g := h.agents[node].fsm.Read().Groups["web"]
+	on := h.held.on("web")
+	return g != nil && g.Node == node && g.State == state.GroupStarted && len(on) == 1 && on[0] == node
+}
+
+func others(all []string, not string) []string {
+	var out []string
+	for _, n := range all {
+		if n != not {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestHarnessFailoverKeepsInvariants(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node harness takes ~20s")
+	}
+	h := newHarness(t)
+	h.waitFor("a leader", 10*time.Second, func() bool { return h.leader(h.names...) != "" })
+	h.waitFor("web started on n1 (preferred)", 10*time.Second, func() bool { return h.startedOn("n1") })
+
+	var acked []string // events whose commit was acknowledged
+	commit := func(via string, msg string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.agents[via].applier.Apply(ctx, &state.RecordEvent{Kind: "test", Message: msg, Time: time.Now()}); err != nil {
+			t.Fatalf("commit via %s: %v", via, err)
+		}
+		acked = append(acked, msg)
+	}
+	commit("n2", "before any fault") // forwarded from a follower or applied on the leader
+
+	for round := 0; round < 4; round++ {
+		holder := h.agents["n1"].fsm.Read().Groups["web"].Node
+		if round%2 == 1 {
+			holder = h.leader(h.names...) // also cut the leader itself
+		}
+		rest := others(h.names, holder)
+		t.Logf("round %d: isolating %s", round, holder)
+		h.isolate(holder)
+		h.waitFor("a leader among "+fmt.Sprint(rest), 10*time.Second, func() bool { return h.leader(rest...) != "" })
+		if holder != "w" {
+			target := others([]string{"n1", "n2"}, holder)[0]
+			h.waitFor("web started on "+target, 10*time.Second, func() bool { return h.startedOn(target) })
+		}
+		commit(rest[0], fmt.Sprintf("round %d with %s isolated", round, holder))
+		h.heal()
+		h.waitFor("all nodes caught up", 10*time.Second, func() bool {
+			for _, n := range h.names {
+				if !hasEvents(h.agents[n].fsm.Read(), acked) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	// The standby flag is a committed decision: it must move the group and survive.
+	commit("w", "standby next")
+	holder := h.agents["w"].fsm.Read().Groups["web"].Node
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.agents["w"].applier.Apply(ctx, &state.SetStandby{Node: holder, Standby: true, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	target := others([]string{"n1", "n2"}, holder)[0]
+	h.waitFor("standby moved web to "+target, 10*time.Second, func() bool { return h.startedOn(target) })
+	h.check()
+}
+
+func hasEvents(d *state.Data, msgs []string) bool {
+	seen := map[string]bool{}
+	for _, e := range d.Events {
+		seen[e.Message] = true
+	}
+	for _, m := range msgs {
+		if !seen[m] {
+			return false
+		}
+	}
+	return true
+}

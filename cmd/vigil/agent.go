@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/hashicorp/cli"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/cluster/agent"
+	"github.com/vigil-ha/vigil/configs"
+)
+
+type agentCmd struct{ ui cli.Ui }
+
+func (c *agentCmd) Synopsis() string { return "Run the vigil agent" }
+func (c *agentCmd) Help() string {
+	return strings.TrimSpace(`
+Usage: vigil agent -config PATH
+       vigil agent -dev [-data-dir DIR]
+
+  Runs the vigil agent: cluster membership, raft, the leader's coordinator,
+  the local executor and the API.
+
+  -config PATH    an HCL file, or a directory of *.hcl files
+  -dev            single-node cluster on 127.0.0.1 with a demo group; no
+                  config, keys or certificates needed (not for production)
+  -data-dir DIR   with -dev: where to keep state (default: a new temp dir)
+  -log-level L    trace, debug, info, warn, error (overrides the config)
+  -log-json       log as JSON
+`)
+}
+
+func (c *agentCmd) Run(args []string) int {
+	fs := newFlagSet("agent", c.ui)
+	var path, dataDir, level string
+	var dev, jsonLog bool
+	fs.StringVar(&path, "config", "", "")
+	fs.BoolVar(&dev, "dev", false, "")
+	fs.StringVar(&dataDir, "data-dir", "", "")
+	fs.StringVar(&level, "log-level", "", "")
+	fs.BoolVar(&jsonLog, "log-json", false, "")
+	if _, ok := parse(c.ui, fs, args, 0, 0, c.Help()); !ok {
+		return 1
+	}
+	cfg, err := loadAgentConfig(path, dev, dataDir)
+	if err != nil {
+		return fail(c.ui, err)
+	}
+	if level == "" {
+		level = cfg.LogLevel
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Level: hclog.LevelFromString(level), JSONFormat: jsonLog, Output: os.Stderr})
+	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: resourceRegistry(),
+		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version})
+	if err != nil {
+		return fail(c.ui, err)
+	}
+	if dev {
+		c.ui.Output(fmt.Sprintf("vigil dev agent: data in %s; in another terminal run:\n  vigil status -address unix://%s/vigil.sock\n",
+			cfg.DataDir, cfg.DataDir))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := a.Run(ctx); err != nil {
+		return fail(c.ui, err)
+	}
+	return 0
+}
+
+func loadAgentConfig(path string, dev bool, dataDir string) (*configs.Config, error) {
+	switch {
+	case dev && path != "":
+		return nil, errors.New("use either -dev or -config, not both")
+	case dev:
+		if dataDir == "" {
+			d, err := os.MkdirTemp("", "vigil-dev-")
+			if err != nil {
+				return nil, err
+			}
+			dataDir = d
+		}
+		cfg := configs.Dev(dataDir)
+		return cfg, configs.Validate(cfg)
+	case path == "":
+		return nil, errors.New("no configuration: pass -config PATH, or -dev to try vigil on this machine")
+	}
+	cfg, err := configs.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+var _ = flag.ContinueOnError

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hashicorp/cli"
+
+	"github.com/vigil-ha/vigil/cluster/api"
+	"github.com/vigil-ha/vigil/cluster/tlsutil"
+)
+
+// defaultSocket is where a packaged agent listens (data_dir /var/lib/vigil).
+const defaultSocket = "unix:///var/lib/vigil/vigil.sock"
+
+// clientFlags are shared by every command that talks to an agent.
+type clientFlags struct {
+	address, ca, cert, key string
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet) {
+	def := os.Getenv("VIGIL_ADDR")
+	if def == "" {
+		def = defaultSocket
+	}
+	fs.StringVar(&c.address, "address", def, "agent API address (unix:///path/vigil.sock or https://host:port); env VIGIL_ADDR")
+	fs.StringVar(&c.ca, "ca-file", os.Getenv("VIGIL_CACERT"), "")
+	fs.StringVar(&c.cert, "cert-file", os.Getenv("VIGIL_CLIENT_CERT"), "")
+	fs.StringVar(&c.key, "key-file", os.Getenv("VIGIL_CLIENT_KEY"), "")
+}
+
+func (c *clientFlags) client() (*api.Client, error) {
+	var conf *tls.Config
+	if c.ca != "" || c.cert != "" || c.key != "" {
+		t, err := tlsutil.Load(c.ca, c.cert, c.key)
+		if err != nil {
+			return nil, fmt.Errorf("client TLS: %w", err)
+		}
+		conf = t
+	}
+	return api.NewClient(c.address, conf)
+}
+
+func newFlagSet(name string, ui cli.Ui) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed once, by fail
+	return fs
+}
+
+// parse parses flags (before or after the positional arguments, so
+// `vigil node standby lb1 -address ...` works) and checks the count.
+func parse(ui cli.Ui, fs *flag.FlagSet, args []string, min, max int, usage string) ([]string, bool) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			ui.Error(fmt.Sprintf("vigil %s: %v\n%s", fs.Name(), err, usage))
+			return nil, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			rest = append(rest, args[1:]...)
+			break
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+	if len(rest) < min || (max >= 0 && len(rest) > max) {
+		ui.Error(fmt.Sprintf("vigil %s: wrong number of arguments\n%s", fs.Name(), usage))
+		return nil, false
+	}
+	return rest, true
+}
+
+func fail(ui cli.Ui, err error) int {
+	ui.Error("Error: " + err.Error())
+	return 1
+}
+
+func ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 15*time.Second)
+}
