@@ -326,8 +326,19 @@ func (c *Cluster) Status(node string) (api.Status, error) {
 
 // StatusContext is Status bounded by ctx.
 func (c *Cluster) StatusContext(ctx context.Context, node string) (api.Status, error) {
+	return c.status(ctx, node, "status", "-json")
+}
+
+// LocalStatus is `vigil status -json -stale`: node's own view, without
+// asking the leader (which may be dead: forwarding then waits for a dial
+// timeout).
+func (c *Cluster) LocalStatus(ctx context.Context, node string) (api.Status, error) {
+	return c.status(ctx, node, "status", "-json", "-stale")
+}
+
+func (c *Cluster) status(ctx context.Context, node string, args ...string) (api.Status, error) {
 	var st api.Status
-	out, err := c.CLIContext(ctx, node, "status", "-json")
+	out, err := c.CLIContext(ctx, node, args...)
 	if err != nil {
 		return st, err
 	}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,8 +33,8 @@ func poll(timeout, every time.Duration, cond func() error) error {
 	}
 }
 
-// WaitLeader waits until every running agent reports the same leader, one
-// of the running agents, and returns its name.
+// WaitLeader waits until every running agent's own view (status -stale)
+// names the same leader, one of the running agents, and returns its name.
 func (c *Cluster) WaitLeader(timeout time.Duration) string {
 	c.Lab.tb.Helper()
 	var leader string
@@ -67,7 +68,7 @@ func (c *Cluster) agreedLeader() (string, error) {
 	}
 	leader := ""
 	for _, name := range up {
-		st, err := c.Status(name)
+		st, err := c.LocalStatus(context.Background(), name)
 		if err != nil {
 			return "", err
 		}
