@@ -86,7 +86,7 @@ func testLogger(name string) hclog.Logger {
 }
 
 // freeAddrs reserves n loopback ports by listening and closing.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	var out []string
 	var lns []net.Listener
@@ -109,7 +109,7 @@ type testPKI struct {
 	dir, caCert, caKey string
 }
 
-func newTestPKI(t *testing.T) testPKI {
+func newTestPKI(t testing.TB) testPKI {
 	t.Helper()
 	dir := t.TempDir()
 	c, k, err := tlsutil.CreateCA(dir)
@@ -119,7 +119,7 @@ func newTestPKI(t *testing.T) testPKI {
 	return testPKI{dir: dir, caCert: c, caKey: k}
 }
 
-func (p testPKI) config(t *testing.T, node string) *tls.Config {
+func (p testPKI) config(t testing.TB, node string) *tls.Config {
 	t.Helper()
 	c, k, err := tlsutil.CreateCert(p.caCert, p.caKey, p.dir, node, []net.IP{net.ParseIP("127.0.0.1")}, nil)
 	if err != nil {
@@ -143,7 +143,7 @@ type running struct {
 
 // start runs a node built from cfg (with a fresh FSM) until stop or the end
 // of the test, and waits until raft is running.
-func start(t *testing.T, cfg Config) *running {
+func start(t testing.TB, cfg Config) *running {
 	t.Helper()
 	fsm := &testFSM{}
 	cfg.FSM = fsm
@@ -188,7 +188,7 @@ func start(t *testing.T, cfg Config) *running {
 }
 
 // tlsCluster starts n nodes on loopback with mutual TLS and on-disk stores.
-func tlsCluster(t *testing.T, n int) ([]*running, testPKI) {
+func tlsCluster(t testing.TB, n int) ([]*running, testPKI) {
 	t.Helper()
 	pki := newTestPKI(t)
 	addrs := freeAddrs(t, n)
@@ -213,7 +213,7 @@ func tlsCluster(t *testing.T, n int) ([]*running, testPKI) {
 func nodeName(i int) string { return "n" + string(rune('1'+i)) }
 
 // waitFor polls cond every 10ms until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -225,7 +225,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // leaderOf waits for exactly one leader among nodes and returns it.
-func leaderOf(t *testing.T, nodes []*running, d time.Duration) *running {
+func leaderOf(t testing.TB, nodes []*running, d time.Duration) *running {
 	t.Helper()
 	var leader *running
 	waitFor(t, d, "a single leader", func() bool {
@@ -251,7 +251,7 @@ func others(nodes []*running, not *running) []*running {
 	return out
 }
 
-func waitApplied(t *testing.T, nodes []*running, cmd string) {
+func waitApplied(t testing.TB, nodes []*running, cmd string) {
 	t.Helper()
 	for _, n := range nodes {
 		waitFor(t, 10*time.Second, n.id+" to apply "+cmd, func() bool { return n.fsm.has(cmd) })

@@ -197,7 +197,8 @@ func (n *Node) bootstrap(rc *raft.Config, st *stores, trans raft.Transport) erro
 	return nil
 }
 
-// Ready is closed once raft is running.
+// Ready is closed once raft is running. It stays open if Run fails early,
+// so wait on it together with Run's result.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
 
 // RPCListener yields the cluster port's RPC connections (protocol 0x02),
@@ -231,7 +232,8 @@ func (n *Node) leaderErr(err error) error {
 	return err
 }
 
-// Apply commits cmd through raft and returns the FSM's response. On a
+// Apply commits cmd through raft and returns the FSM's response (which may
+// itself be an error value the FSM returned for a refused command). On a
 // follower it fails fast with ErrNotLeader. raft.ErrLeadershipLost means the
 // entry may or may not commit; callers must not assume either.
 func (n *Node) Apply(cmd []byte, timeout time.Duration) (any, error) {
@@ -239,7 +241,11 @@ func (n *Node) Apply(cmd []byte, timeout time.Duration) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.State() != raft.Leader {
+	switch r.State() {
+	case raft.Leader:
+	case raft.Shutdown:
+		return nil, ErrNotRunning
+	default:
 		return nil, n.leaderErr(raft.ErrNotLeader)
 	}
 	f := r.Apply(cmd, timeout)

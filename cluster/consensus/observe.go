@@ -40,7 +40,7 @@ func (n *Node) observe(ctx context.Context, ch <-chan raft.Observation, obs *raf
 		case <-ctx.Done():
 			return
 		case o := <-ch:
-			n.apply(o, time.Now())
+			n.noteObservation(o, time.Now())
 		}
 		if d := obs.GetNumDropped(); d != dropped {
 			n.log.Warn("raft observations dropped; peer contact may be stale", "dropped_total", d)
@@ -49,7 +49,7 @@ func (n *Node) observe(ctx context.Context, ch <-chan raft.Observation, obs *raf
 	}
 }
 
-func (n *Node) apply(o raft.Observation, now time.Time) {
+func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 	c := &n.contact
 	switch d := o.Data.(type) {
 	case raft.LeaderObservation:
