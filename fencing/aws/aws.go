@@ -106,9 +106,17 @@ func power(st types.InstanceStateName) fencing.Power {
 	return fencing.PowerUnknown
 }
 
+// DefaultTimeout bounds Off when the caller's ctx has no deadline.
+const DefaultTimeout = 2 * time.Minute
+
 // Off stops the instance and returns once it reads stopped (or ctx ends).
 func (f *Fencer) Off(ctx context.Context) error {
 	start := time.Now()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
 	c, err := f.clients.Get(ctx)
 	if err != nil {
 		return err

@@ -168,3 +168,21 @@ func TestNewNeedsInstanceID(t *testing.T) {
 		t.Fatal("accepted a device without instance_id")
 	}
 }
+
+func TestRaceGuardRefusesWithoutIMDS(t *testing.T) {
+	h := ec2sim.Serve(t, ec2sim.PairConfig(), ec2sim.Hooks{})
+	f := fencerFor(t, h, "i-a", "i-b")
+	f.clients.Options.IMDSEndpoint = "http://127.0.0.1:1" // nothing listens
+	f.clients.Options.IMDSTimeout = 200 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := f.Off(ctx)
+	if err == nil || !strings.Contains(err.Error(), "cannot read own instance id") {
+		t.Fatalf("Off without IMDS = %v", err)
+	}
+	if h.InstanceState("i-b") != "running" {
+		t.Fatal("fenced without a race guard")
+	}
+	t.Logf("refused after %v", time.Since(start))
+}

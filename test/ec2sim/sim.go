@@ -4,6 +4,18 @@
 // aws-sdk-go-v2 client, and it offers fault knobs (latency, throttling,
 // eventual consistency, injected errors, stuck stops), power hooks and an
 // ordered event log.
+//
+// Use it in Go tests through Serve (httptest listeners) or New + ServeHTTP +
+// IMDSHandler; standalone through cmd/ec2sim with a JSON Config file
+// (example.json). Admin endpoints on the API listener, for labs:
+//
+//	GET  /_sim/knobs                 current Knobs as JSON
+//	POST /_sim/knobs                 JSON Knobs; absent fields keep their value
+//	GET  /_sim/log                   the event log (API calls and state transitions)
+//	POST /_sim/instances/ID/state?state=running   force a state, no hooks
+//
+// Every API call must carry an Authorization header (any signature is
+// accepted), as the SDK always sends one.
 package ec2sim
 
 import (
@@ -99,9 +111,15 @@ func (s *Sim) Knobs() Knobs {
 func (s *Sim) SetKnobs(k Knobs) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.knobs = cloneKnobs(k)
+	var wasStuck []*instance
 	for _, in := range s.w.instances {
-		if in.State == "stopping" && !s.stuckLocked(in) {
+		if in.State == "stopping" && s.stuckLocked(in) {
+			wasStuck = append(wasStuck, in)
+		}
+	}
+	s.knobs = cloneKnobs(k)
+	for _, in := range wasStuck {
+		if !s.stuckLocked(in) {
 			s.scheduleStopLocked(in)
 		}
 	}

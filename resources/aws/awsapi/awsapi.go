@@ -31,13 +31,15 @@ type Options struct {
 	Credentials  aws.CredentialsProvider
 	MaxAttempts  int           // per call; default 5
 	MaxBackoff   time.Duration // retry back-off cap; default 500ms
+	IMDSTimeout  time.Duration // per IMDS lookup; default DefaultIMDSTimeout
 }
 
 // Clients are ready-to-use clients.
 type Clients struct {
-	EC2    *ec2.Client
-	IMDS   *imds.Client
-	Region string
+	EC2         *ec2.Client
+	IMDS        *imds.Client
+	Region      string
+	imdsTimeout time.Duration
 }
 
 // Load builds the clients. It may call IMDS (for the region).
@@ -47,6 +49,9 @@ func Load(ctx context.Context, o Options) (*Clients, error) {
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 500 * time.Millisecond
+	}
+	if o.IMDSTimeout == 0 {
+		o.IMDSTimeout = DefaultIMDSTimeout
 	}
 	var opts []func(*config.LoadOptions) error
 	if o.Region != "" {
@@ -74,7 +79,9 @@ func Load(ctx context.Context, o Options) (*Clients, error) {
 		}
 	})
 	if cfg.Region == "" {
-		r, err := md.GetRegion(ctx, &imds.GetRegionInput{})
+		rctx, cancel := context.WithTimeout(ctx, o.IMDSTimeout)
+		defer cancel()
+		r, err := md.GetRegion(rctx, &imds.GetRegionInput{})
 		if err != nil {
 			return nil, fmt.Errorf("no region configured and IMDS region lookup failed: %w", err)
 		}
@@ -85,7 +92,7 @@ func Load(ctx context.Context, o Options) (*Clients, error) {
 			eo.BaseEndpoint = aws.String(o.EC2Endpoint)
 		}
 	})
-	return &Clients{EC2: c, IMDS: md, Region: cfg.Region}, nil
+	return &Clients{EC2: c, IMDS: md, Region: cfg.Region, imdsTimeout: o.IMDSTimeout}, nil
 }
 
 // Lazy loads clients on first use, so constructors do no I/O, and retries
@@ -113,6 +120,8 @@ func (l *Lazy) Get(ctx context.Context) (*Clients, error) {
 
 // Metadata reads one IMDS meta-data path, trimmed.
 func (c *Clients) Metadata(ctx context.Context, path string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.imdsTimeout)
+	defer cancel()
 	out, err := c.IMDS.GetMetadata(ctx, &imds.GetMetadataInput{Path: path})
 	if err != nil {
 		return "", fmt.Errorf("imds %s: %w", path, err)
@@ -147,6 +156,10 @@ func ErrorCode(err error) string {
 	}
 	return ""
 }
+
+// DefaultIMDSTimeout bounds one IMDS lookup: off EC2 (or with IMDS blocked) the
+// SDK would otherwise retry until the caller's whole deadline is spent.
+const DefaultIMDSTimeout = 2 * time.Second
 
 // PollInterval is how often agents and the fencer re-read EC2 state.
 const PollInterval = 250 * time.Millisecond
