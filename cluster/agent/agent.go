@@ -69,7 +69,8 @@ type Agent struct {
 	tls     *tls.Config
 
 	healthMu sync.Mutex
-	healthy  map[string]bool // group ("" node-wide) -> healthy here, for gossip
+	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
+	failing  map[string]string // group -> failing check names
 }
 
 // New builds every component (validating agents, checks and fence devices)
@@ -317,8 +318,15 @@ func (a *Agent) meta() membership.Meta {
 	for k, v := range a.healthy {
 		h[k] = v
 	}
+	extra := map[string]string{}
+	for g, names := range a.failing {
+		if len(names) > 60 {
+			names = names[:60] // metadata is capped at 512 bytes
+		}
+		extra[coordinator.FailingPrefix+g] = names
+	}
 	a.healthMu.Unlock()
-	return membership.Meta{Role: role, Version: a.d.Version, Health: h}
+	return membership.Meta{Role: role, Version: a.d.Version, Health: h, Extra: extra}
 }
 
 // gossipHealth publishes check verdicts in our memberlist metadata, where the
@@ -331,15 +339,22 @@ func (a *Agent) gossipHealth(ctx context.Context) error {
 		case <-a.health.Changes():
 		}
 		h := map[string]bool{}
+		failing := map[string]string{}
 		for _, s := range a.health.Snapshot() {
 			if s.State == "unknown" {
 				continue
 			}
 			ok, seen := h[s.Group]
 			h[s.Group] = (ok || !seen) && s.State == "healthy"
+			if s.State != "healthy" {
+				if failing[s.Group] != "" {
+					failing[s.Group] += ","
+				}
+				failing[s.Group] += s.Name
+			}
 		}
 		a.healthMu.Lock()
-		a.healthy = h
+		a.healthy, a.failing = h, failing
 		a.healthMu.Unlock()
 		if err := a.mem.UpdateMeta(time.Second); err != nil && !errors.Is(err, membership.ErrNotRunning) {
 			a.log.Warn("cannot gossip health", "error", err)

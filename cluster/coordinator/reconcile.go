@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vigil-ha/vigil/cluster/membership"
@@ -171,10 +172,26 @@ func (c *Coordinator) expireFailures(data *state.Data, now time.Time) error {
 	return nil
 }
 
+// FailingPrefix marks node metadata entries naming a group's failing checks
+// ("failing.web" = "site,backend").
+const FailingPrefix = "failing."
+
 // facts reads health results from each node's gossiped metadata.
 func (c *Coordinator) facts(members map[string]membership.Member) placement.Facts {
-	f := placement.Facts{Healthy: map[string]map[string]bool{}, NodeHealthy: map[string]bool{}}
+	f := placement.Facts{Healthy: map[string]map[string]bool{}, NodeHealthy: map[string]bool{},
+		Failing: map[string]map[string]string{}}
 	for name, m := range members {
+		if m.State == membership.StateDead || m.State == membership.StateLeft {
+			continue // its last word on health is stale
+		}
+		for k, v := range m.Meta.Extra {
+			if grp, ok := strings.CutPrefix(k, FailingPrefix); ok {
+				if f.Failing[name] == nil {
+					f.Failing[name] = map[string]string{}
+				}
+				f.Failing[name][grp] = v
+			}
+		}
 		for grp, ok := range m.Meta.Health {
 			if grp == "" {
 				f.NodeHealthy[name] = ok

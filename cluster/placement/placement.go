@@ -6,6 +6,7 @@ package placement
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vigil-ha/vigil/cluster/state"
@@ -21,6 +22,9 @@ type Facts struct {
 	Healthy map[string]map[string]bool
 	// NodeHealthy[node] is false when a node-wide check failed.
 	NodeHealthy map[string]bool
+	// Failing[node][group] names the failing checks ("" group: node-wide),
+	// so history says which check drove a move.
+	Failing map[string]map[string]string
 }
 
 // Input is everything Plan needs.
@@ -82,7 +86,7 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 	if cur != "" {
 		if !contains(cands, cur) {
 			why := reasons[cur]
-			healthOnly := why == "failing health checks"
+			healthOnly := strings.HasPrefix(why, healthReason)
 			if healthOnly {
 				if len(cands) == 0 {
 					return nil, "failing health checks on " + cur + " and no healthy node to move to"
@@ -110,11 +114,20 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 	}
 	health := false
 	for _, r := range reasons {
-		if r == "failing health checks" {
+		if strings.HasPrefix(r, healthReason) {
 			health = true
 		}
 	}
 	return &Action{Group: gc.Name, Node: target, Reason: "placing on " + target, Health: health && g.Moves > 0}, ""
+}
+
+const healthReason = "failing health checks"
+
+func failing(f Facts, node, group string) string {
+	if names := f.Failing[node][group]; names != "" {
+		return " (" + names + ")"
+	}
+	return ""
 }
 
 // candidates lists the nodes able to run the group, in config order, and
@@ -149,10 +162,10 @@ func ineligible(in Input, gc configs.Group, g *state.Group, n configs.Node) stri
 		return fmt.Sprintf("reached migration_threshold (%d failures)", g.FailCount(n.Name))
 	}
 	if h, ok := in.Facts.NodeHealthy[n.Name]; ok && !h {
-		return "failing health checks"
+		return healthReason + failing(in.Facts, n.Name, "")
 	}
 	if h, ok := in.Facts.Healthy[n.Name][gc.Name]; ok && !h {
-		return "failing health checks"
+		return healthReason + failing(in.Facts, n.Name, gc.Name)
 	}
 	for _, c := range in.Config.Colocations {
 		if c.Group != gc.Name {
