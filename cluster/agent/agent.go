@@ -98,7 +98,7 @@ func New(d Deps) (*Agent, error) {
 	var err error
 	rc := consensus.Config{
 		NodeID: cfg.NodeName, BindAddr: cfg.Cluster.Bind, DataDir: cfg.DataDir, InMem: cfg.Dev,
-		TLS: a.tls, Peers: peers, Timing: cfg.Cluster.Timing, FSM: a.fsm, Logger: a.log.Named("raft"),
+		TLS: a.tls, Peers: peers, Timing: cfg.Cluster.Timing, FSM: a.fsm, Logger: a.log,
 	}
 	mc := membership.Config{
 		Name: cfg.NodeName, BindAddr: cfg.Cluster.Heartbeat, Peers: hbPeers, Key: cfg.Cluster.GossipKey,

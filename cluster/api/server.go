@@ -115,11 +115,14 @@ func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler) erro
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("stale") == "" && !s.d.Raft.IsLeader() {
-		// Ask the leader: it alone sees every node's cluster link.
+	// Ask the leader (it alone sees every node's cluster link), unless we have
+	// not heard from it lately: then it is likely gone and our own view is the
+	// best answer, at once rather than after a timeout.
+	recent := time.Since(s.d.Raft.LastLeaderContact()) < s.d.Config.Cluster.Timing.Lease
+	if r.URL.Query().Get("stale") == "" && !s.d.Raft.IsLeader() && recent {
 		if id, addr := s.d.Raft.Leader(); addr != "" && s.d.Applier.Dial != nil {
 			var st Status
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 			defer cancel()
 			if err := s.d.Applier.Get(ctx, id, addr, "/v1/status?stale=1", &st); err == nil {
 				st.Node = s.d.Config.NodeName + " (via " + id + ")"
