@@ -179,7 +179,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(a.cfg.DataDir, "run"), 0o700); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	// Components run under their own context so that a clean shutdown can
+	// first hand the groups over (drain) while everything still works.
+	outer := ctx
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errs := make(chan error, 8)
 	var wg sync.WaitGroup
@@ -200,10 +203,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 		return err
-	case <-ctx.Done():
+	case <-outer.Done():
+		cancel()
 		wg.Wait()
 		return nil
 	}
+	run("announce", a.announce)
 	run("health", a.health.Run)
 	run("health-gossip", a.gossipHealth)
 	run("executor", a.exec.Run)
@@ -226,12 +231,78 @@ func (a *Agent) Run(ctx context.Context) error {
 	select {
 	case err = <-errs:
 		a.log.Error("component failed; shutting down", "error", err)
-	case <-ctx.Done():
-		a.log.Info("shutting down")
+	case <-outer.Done():
+		a.log.Info("shutting down: handing groups over")
+		a.drain()
 	}
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// announce clears a leaving mark from an earlier clean shutdown, so the node
+// is eligible again. It retries until a leader takes the write.
+func (a *Agent) announce(ctx context.Context) error {
+	for {
+		n := a.fsm.Read().Nodes[a.cfg.NodeName]
+		if n == nil || !n.Leaving {
+			return nil
+		}
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := a.applier.Apply(wctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: false, Time: time.Now()})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// drain hands this node's groups to others before a clean shutdown (like
+// Pacemaker moving resources off a node being stopped): mark the node
+// leaving, then wait until it holds nothing or the stop timeouts run out.
+func (a *Agent) drain() {
+	holds := func() bool {
+		for _, g := range a.fsm.Read().Groups {
+			if g.Holder == a.cfg.NodeName {
+				return true
+			}
+		}
+		return false
+	}
+	if !holds() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.drainTimeout())
+	defer cancel()
+	if err := a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: true, Time: time.Now()}); err != nil {
+		a.log.Warn("cannot hand groups over (no quorum?); stopping them locally", "error", err)
+		return
+	}
+	for holds() {
+		select {
+		case <-ctx.Done():
+			a.log.Warn("groups not handed over in time; stopping them locally")
+			return
+		case <-a.fsm.Watch():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	a.log.Info("groups handed over")
+}
+
+func (a *Agent) drainTimeout() time.Duration {
+	d := 2 * time.Second
+	for _, g := range a.cfg.Groups {
+		for _, r := range g.Resources {
+			d += r.StopTimeout
+		}
+	}
+	return min(d, time.Minute)
 }
 
 func (a *Agent) socket() string {

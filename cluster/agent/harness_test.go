@@ -136,6 +136,7 @@ type harness struct {
 	gossip *membership.MemNetwork
 	rpc    *rpcNet
 	held   *holders
+	stop   map[string]func() // per-agent shutdown, waits for Run to return
 
 	mu         sync.Mutex
 	leaders    map[uint64]string // term -> leader seen
@@ -146,7 +147,8 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, names: []string{"n1", "n2", "w"}, agents: map[string]*Agent{},
 		raftTr: map[string]*raft.InmemTransport{}, gossip: membership.NewMemNetwork(),
 		rpc:  &rpcNet{listeners: map[string]*pipeListener{}, isolated: map[string]bool{}},
-		held: &holders{running: map[string]map[string]bool{}}, leaders: map[uint64]string{}}
+		held: &holders{running: map[string]map[string]bool{}}, leaders: map[uint64]string{},
+		stop: map[string]func(){}}
 	timing, _ := configs.TimingPreset("fast")
 	var nodes []configs.Node
 	for _, n := range h.names {
@@ -188,10 +190,14 @@ func newHarness(t *testing.T) *harness {
 			t.Fatal(err)
 		}
 		h.agents[n] = a
+		actx, acancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		h.stop[n] = func() { acancel(); <-done }
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := a.Run(ctx); err != nil {
+			defer close(done)
+			if err := a.Run(actx); err != nil {
 				t.Errorf("%s: %v", node, err)
 			}
 		}()
@@ -373,4 +379,27 @@ func hasEvents(d *state.Data, msgs []string) bool {
 		}
 	}
 	return true
+}
+
+// TestHarnessCleanShutdownHandsOver stops the holder's agent cleanly: its
+// group moves at once (no lease wait) and never runs on two nodes.
+func TestHarnessCleanShutdownHandsOver(t *testing.T) {
+	h := newHarness(t)
+	h.waitFor("web started on n1", 10*time.Second, func() bool { return h.startedOn("n1") })
+	start := time.Now()
+	h.stop["n1"]()
+	took := time.Since(start)
+	h.waitFor("web started on n2", 5*time.Second, func() bool { return h.startedOn("n2") })
+	t.Logf("n1 agent stopped in %s; web running on n2 %s after the stop began", took, time.Since(start))
+	h.check()
+	hist := h.agents["n2"].fsm.Read().Events
+	found := false
+	for _, e := range hist {
+		if e.Kind == "node-leaving" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("history does not record the clean shutdown")
+	}
 }

@@ -157,6 +157,8 @@ func ineligible(in Input, gc configs.Group, g *state.Group, n configs.Node) stri
 		return "is " + ns.Status
 	case ns.Standby:
 		return "is in standby"
+	case ns.Leaving:
+		return "is shutting down"
 	}
 	if gc.MigrationThreshold > 0 && g.FailCount(n.Name) >= gc.MigrationThreshold {
 		return fmt.Sprintf("reached migration_threshold (%d failures)", g.FailCount(n.Name))

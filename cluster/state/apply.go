@@ -124,6 +124,17 @@ func (d *Data) apply(idx uint64, c Command) error {
 			msg = fmt.Sprintf("group %s pinned to %s by operator", c.Group, c.Node)
 		}
 		d.event(idx, c.Time, "pin", c.Node, c.Group, msg)
+	case *SetLeaving:
+		n := d.node(c.Node)
+		if n.Leaving == c.Leaving {
+			return nil
+		}
+		n.Leaving = c.Leaving
+		msg := "node " + c.Node + " is shutting down: moving its groups away"
+		if !c.Leaving {
+			msg = "node " + c.Node + " agent started"
+		}
+		d.event(idx, c.Time, "node-leaving", c.Node, "", msg)
 	case *Restart:
 		g := d.group(c.Group)
 		g.Restarts++

@@ -28,6 +28,7 @@ const (
 	TypePin
 	TypeRecordEvent
 	TypeRestart
+	TypeSetLeaving
 )
 
 // Command is implemented by every typed command.
@@ -118,6 +119,15 @@ type Pin struct {
 	Time  time.Time `json:"time"`
 }
 
+// SetLeaving marks a node that is shutting down cleanly: it hosts nothing
+// new and its groups move away at once, like a standby that ends when the
+// node's agent starts again.
+type SetLeaving struct {
+	Node    string    `json:"node"`
+	Leaving bool      `json:"leaving"`
+	Time    time.Time `json:"time"`
+}
+
 // Restart asks the group's holder to stop and start it in place.
 type Restart struct {
 	Group string    `json:"group"`
@@ -145,6 +155,7 @@ func (RecordFence) Type() Type    { return TypeRecordFence }
 func (Pin) Type() Type            { return TypePin }
 func (RecordEvent) Type() Type    { return TypeRecordEvent }
 func (Restart) Type() Type        { return TypeRestart }
+func (SetLeaving) Type() Type     { return TypeSetLeaving }
 
 // Encode serialises a command for raft: one type byte, then JSON.
 func Encode(c Command) ([]byte, error) {
@@ -188,6 +199,8 @@ func Decode(b []byte) (Command, error) {
 		c = &RecordEvent{}
 	case TypeRestart:
 		c = &Restart{}
+	case TypeSetLeaving:
+		c = &SetLeaving{}
 	default:
 		if t&IgnoreUnknown != 0 {
 			return nil, nil

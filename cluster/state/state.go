@@ -32,7 +32,8 @@ const (
 type Node struct {
 	Name    string    `json:"name"`
 	Standby bool      `json:"standby"`
-	Status  string    `json:"status"` // online | offline | failed | fenced ("" = never seen)
+	Leaving bool      `json:"leaving,omitempty"` // clean shutdown in progress
+	Status  string    `json:"status"`            // online | offline | failed | fenced ("" = never seen)
 	Since   time.Time `json:"since"`
 	Reason  string    `json:"reason,omitempty"`
 }
