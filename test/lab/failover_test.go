@@ -255,19 +255,19 @@ func (cl *clients) stop() {
 	_ = cl.wwwP.Stop(2 * time.Second)
 }
 
-func (cl *clients) web(t *testing.T) []Sample    { return readSamples(t, cl.webP) }
-func (cl *clients) apache(t *testing.T) []Sample { return readSamples(t, cl.wwwP) }
+func (cl *clients) web(t testing.TB) []Sample    { return readSamples(t, cl.webP) }
+func (cl *clients) apache(t testing.TB) []Sample { return readSamples(t, cl.wwwP) }
 
 // waitWeb waits until the last 20 answers on the haproxy VIP all came
 // through node's haproxy.
-func (cl *clients) waitWeb(t *testing.T, node string, timeout time.Duration) {
+func (cl *clients) waitWeb(t testing.TB, node string, timeout time.Duration) {
 	t.Helper()
 	waitSteady(t, cl.webP, AnsweredBy, node, timeout)
 }
 
 // waitApache waits until the last 20 answers on the apache VIP all came
 // from node's apache.
-func (cl *clients) waitApache(t *testing.T, node string, timeout time.Duration) {
+func (cl *clients) waitApache(t testing.TB, node string, timeout time.Duration) {
 	t.Helper()
 	waitSteady(t, cl.wwwP, apacheNode, node, timeout)
 }
@@ -280,7 +280,7 @@ func apacheNode(s Sample) string {
 	return ""
 }
 
-func readSamples(t *testing.T, p *Proc) []Sample {
+func readSamples(t testing.TB, p *Proc) []Sample {
 	t.Helper()
 	s, err := ReadProbe(p.Log)
 	if err != nil {
@@ -289,7 +289,7 @@ func readSamples(t *testing.T, p *Proc) []Sample {
 	return s
 }
 
-func waitSteady(t *testing.T, p *Proc, by func(Sample) string, node string, timeout time.Duration) {
+func waitSteady(t testing.TB, p *Proc, by func(Sample) string, node string, timeout time.Duration) {
 	t.Helper()
 	const n = 20
 	var last []Sample
@@ -321,7 +321,7 @@ func answeredSince(samples []Sample, from time.Time) int {
 }
 
 // groupOn is where the status of node places group, and its state.
-func groupOn(t *testing.T, c *Cluster, node, group string) (string, string) {
+func groupOn(t testing.TB, c *Cluster, node, group string) (string, string) {
 	t.Helper()
 	for _, g := range foStatus(t, c, node).Groups {
 		if g.Name == group {
@@ -334,7 +334,7 @@ func groupOn(t *testing.T, c *Cluster, node, group string) (string, string) {
 
 // waitGroupStarted waits until every running agent's status shows group
 // started on one node (on want, unless want is "") and returns that node.
-func waitGroupStarted(t *testing.T, c *Cluster, group, want string, timeout time.Duration) string {
+func waitGroupStarted(t testing.TB, c *Cluster, group, want string, timeout time.Duration) string {
 	t.Helper()
 	var on string
 	c.Eventually(timeout, "group "+group+" started on "+cmp(want, "a node"), func() error {
@@ -374,7 +374,7 @@ func cmp(s, def string) string {
 
 // waitFailCount waits until the haproxy resource of group web shows count
 // failures on node (the node running it).
-func waitFailCount(t *testing.T, c *Cluster, node string, count int) {
+func waitFailCount(t testing.TB, c *Cluster, node string, count int) {
 	t.Helper()
 	c.Eventually(10*time.Second, fmt.Sprintf("haproxy fail count %d", count), func() error {
 		st, err := c.Status(node)
@@ -395,7 +395,7 @@ func waitFailCount(t *testing.T, c *Cluster, node string, count int) {
 	})
 }
 
-func foStatus(t *testing.T, c *Cluster, node string) api.Status {
+func foStatus(t testing.TB, c *Cluster, node string) api.Status {
 	t.Helper()
 	st, err := c.Status(node)
 	if err != nil {
@@ -404,16 +404,7 @@ func foStatus(t *testing.T, c *Cluster, node string) api.Status {
 	return st
 }
 
-func foHistory(t *testing.T, c *Cluster, node string) string {
-	t.Helper()
-	out, err := c.CLI(node, "history")
-	if err != nil {
-		t.Logf("vigil history: %v", err)
-	}
-	return out
-}
-
-func foCLI(t *testing.T, c *Cluster, node string, args ...string) string {
+func foCLI(t testing.TB, c *Cluster, node string, args ...string) string {
 	t.Helper()
 	out, err := c.CLI(node, args...)
 	if err != nil {

@@ -1,0 +1,160 @@
+package lab
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkFailoverDowntime measures client-observed downtime of the haproxy
+// VIP: the client (lbprobe, a request every 10 ms on a fresh connection, 20 ms
+// timeout) records which load balancer answered each request, and a run's
+// downtime is the time from the last answer through the old node's haproxy
+// to the first answer through the new one's. It measures, at least 5 runs
+// each, min/median/max:
+//
+//   - vigil, timing preset fast, group VIP + haproxy (examples/haproxy-pair):
+//     power-off of the active node, and `vigil node standby` of it;
+//   - keepalived (VRRP v3, unicast, haproxy always running on both nodes) at
+//     advert_int 1 and 0.1: power-off of the master, and a clean stop
+//     (SIGTERM) of its keepalived, the counterpart of standby.
+//
+// and prints them side by side. The lab is the same for both (same hosts,
+// addresses, backends, client and haproxy.cfg), one after the other.
+//
+//	make bench, or: go test ./test/lab -run '^$' -bench FailoverDowntime -benchtime 1x
+func BenchmarkFailoverDowntime(b *testing.B) {
+	runs := max(b.N, 5)
+	var rows []downtimeRow
+	b.Run("vigil", func(b *testing.B) {
+		rows = append(rows, benchVigil(b, runs)...)
+	})
+	b.Run("keepalived", func(b *testing.B) {
+		rows = append(rows, benchKeepalived(b, runs)...)
+	})
+	var t strings.Builder
+	fmt.Fprintf(&t, "client-observed downtime of the VIP (request every 10 ms, 20 ms timeout), %d runs each:\n", runs)
+	fmt.Fprintf(&t, "%-44s %8s %8s %8s\n", "scenario", "min", "median", "max")
+	for _, r := range rows {
+		fmt.Fprintf(&t, "%-44s %8s %8s %8s\n", r.name, secs(r.min()), secs(r.median()), secs(r.max()))
+	}
+	fmt.Fprintf(&t, "targets: vigil fast power-off median <= 1.000 s, standby median <= 0.200 s")
+	b.Log(t.String())
+}
+
+type downtimeRow struct {
+	name string
+	took []time.Duration // sorted
+}
+
+func (r downtimeRow) min() time.Duration    { return r.took[0] }
+func (r downtimeRow) median() time.Duration { return r.took[len(r.took)/2] }
+func (r downtimeRow) max() time.Duration    { return r.took[len(r.took)-1] }
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
+
+func newRow(b *testing.B, name, metric string, took []time.Duration) downtimeRow {
+	slices.Sort(took)
+	r := downtimeRow{name: name, took: took}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(r.median()), metric+"-median-ms")
+	b.Logf("%s: min %v / median %v / max %v (all %v)", name, r.min().Round(time.Millisecond),
+		r.median().Round(time.Millisecond), r.max().Round(time.Millisecond), took)
+	return r
+}
+
+// measureSwitch runs act while a client watches the VIP, which must answer
+// through from's haproxy before and through to's after; it returns the
+// client-observed gap.
+func measureSwitch(b *testing.B, client *Host, tag, from, to string, act func()) time.Duration {
+	b.Helper()
+	p := client.StartLBProbe(tag, "http://"+WebVIP+"/", "X-LB")
+	waitSteady(b, p, AnsweredBy, from, 15*time.Second)
+	at := time.Now()
+	act()
+	waitSteady(b, p, AnsweredBy, to, 30*time.Second)
+	_ = p.Stop(2 * time.Second)
+	// Only this switch: the answers before the steady stretch that preceded
+	// act (e.g. from a peer that had not yet been preempted) do not count.
+	samples := readSamples(b, p)
+	from0 := slices.IndexFunc(samples, func(s Sample) bool { return !s.Time.Before(at.Add(-150 * time.Millisecond)) })
+	gap, ok := Switch(samples[max(from0, 0):], AnsweredBy, from, to)
+	if !ok {
+		b.Fatalf("%s: no switch from %s to %s in the client's log %s", tag, from, to, p.Log)
+	}
+	return gap
+}
+
+func benchWebLab(b *testing.B, prefix string) (*Lab, *Host) {
+	l := New(b, prefix)
+	StartWebBackends(l)
+	return l, l.AddClient("client", "198.18.0.50")
+}
+
+func benchVigil(b *testing.B, runs int) []downtimeRow {
+	l, client := benchWebLab(b, "vlabfb")
+	c := StartCluster(l, ClusterSpec{Preset: "fast", LogLevel: "info", Extra: WebGroupHCL(b, l.Dir(), "n1", 3)})
+	for _, n := range []string{"n1", "n2"} {
+		EnableNonlocalBind(c.Node(n).Host)
+	}
+	const settle = 60 * time.Second
+	c.WaitHealthy(settle)
+	other := map[string]string{"n1": "n2", "n2": "n1"}
+
+	var off, standby []time.Duration
+	for i := range runs {
+		from := waitGroupStarted(b, c, "web", "", settle)
+		to := other[from]
+		off = append(off, measureSwitch(b, client, fmt.Sprintf("vigil-off-%d", i), from, to, func() {
+			c.PowerOff(from)
+		}))
+		c.PowerOn(from)
+		c.WaitHealthy(settle)
+	}
+	for i := range runs {
+		from := waitGroupStarted(b, c, "web", "", settle)
+		to := other[from]
+		standby = append(standby, measureSwitch(b, client, fmt.Sprintf("vigil-standby-%d", i), from, to, func() {
+			foCLI(b, c, to, "node", "standby", from)
+		}))
+		foCLI(b, c, to, "node", "online", from)
+		c.WaitHealthy(settle)
+	}
+	return []downtimeRow{
+		newRow(b, "vigil fast: power-off of the active node", "vigil-poweroff", off),
+		newRow(b, "vigil fast: standby of the active node", "vigil-standby", standby),
+	}
+}
+
+func benchKeepalived(b *testing.B, runs int) []downtimeRow {
+	l, client := benchWebLab(b, "vlabka")
+	k := StartKeepalivedPair(l, "1")
+	var rows []downtimeRow
+	for _, adv := range []string{"1", "0.1"} {
+		if k.AdvertInt != adv {
+			k.SetAdvertInt(adv)
+		}
+		var off, stop []time.Duration
+		for i := range runs {
+			k.WaitMaster("n1", 30*time.Second)
+			off = append(off, measureSwitch(b, client, fmt.Sprintf("ka%s-off-%d", adv, i), "n1", "n2", func() {
+				k.PowerOff("n1")
+			}))
+			k.PowerOn("n1") // n1 preempts: the next run starts from n1 again
+		}
+		for i := range runs {
+			k.WaitMaster("n1", 30*time.Second)
+			stop = append(stop, measureSwitch(b, client, fmt.Sprintf("ka%s-stop-%d", adv, i), "n1", "n2", func() {
+				k.StopKeepalived("n1")
+			}))
+			k.StartKeepalived("n1")
+		}
+		tag := strings.ReplaceAll(adv, ".", "")
+		rows = append(rows,
+			newRow(b, "keepalived advert_int "+adv+": power-off of master", "ka"+tag+"-poweroff", off),
+			newRow(b, "keepalived advert_int "+adv+": clean stop", "ka"+tag+"-stop", stop))
+	}
+	return rows
+}
