@@ -127,7 +127,8 @@ func TestIPaddr2MetaData(t *testing.T) {
 	if a, ok := m.Action("monitor"); !ok || a.Interval != 10*time.Second {
 		t.Fatalf("monitor action %+v", a)
 	}
-	if err := m.Check(map[string]string{"ip": "198.18.2.100", "nic": "eth0", "cidr_netmask": "24"}); err != nil {
+	config := map[string]string{"agent": "heartbeat:IPaddr2", "params.ip": "198.18.2.100", "params.nic": "eth0", "params.cidr_netmask": "24"}
+	if err := m.Check(Params(config)); err != nil {
 		t.Fatalf("valid params rejected: %v", err)
 	}
 	err = m.Check(map[string]string{"nic": "eth0", "netmask": "24"})

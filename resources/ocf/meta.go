@@ -183,3 +183,15 @@ func ocfDuration(s string) (time.Duration, error) {
 	}
 	return time.ParseDuration(s)
 }
+
+// Params extracts the agent parameters from a resource's config Params
+// ("params.<name>" keys), keyed by OCF name, ready for Meta.Check.
+func Params(config map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range config {
+		if name, ok := strings.CutPrefix(k, "params."); ok {
+			out[name] = v
+		}
+	}
+	return out
+}
