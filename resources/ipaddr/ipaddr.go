@@ -110,10 +110,12 @@ func parse(s resources.Spec) (*Agent, time.Duration, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("address %q is not a CIDR address such as 198.18.0.100/24: %w", s.Params["address"], err)
 	}
-	addr := p.Addr().Unmap()
-	if bits := p.Bits() - (p.Addr().BitLen() - addr.BitLen()); bits >= 0 {
-		p = netip.PrefixFrom(addr, bits)
+	addr := p.Addr().Unmap() // ::ffff:a.b.c.d/120 is a.b.c.d/24
+	bits := p.Bits() - (p.Addr().BitLen() - addr.BitLen())
+	if bits < 0 {
+		return nil, 0, fmt.Errorf("address %s: prefix too short for an IPv4-mapped address", p)
 	}
+	p = netip.PrefixFrom(addr, bits)
 	if addr.IsUnspecified() || addr.IsMulticast() || addr.IsLoopback() || addr.Zone() != "" {
 		return nil, 0, fmt.Errorf("address %s cannot be a floating address", p)
 	}

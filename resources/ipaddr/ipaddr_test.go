@@ -291,6 +291,7 @@ func TestParams(t *testing.T) {
 		"hostname":        func(p map[string]string) { p["address"] = "vip.example/24" },
 		"multicast":       func(p map[string]string) { p["address"] = "224.0.0.5/24" },
 		"unspecified":     func(p map[string]string) { p["address"] = "::/0" },
+		"mapped /64":      func(p map[string]string) { p["address"] = "::ffff:198.18.0.1/64" },
 		"no interface":    func(p map[string]string) { delete(p, "interface") },
 		"long interface":  func(p map[string]string) { p["interface"] = "averyveryverylongname" },
 		"negative count":  func(p map[string]string) { p["garp_count"] = "-1" },
