@@ -1,7 +1,9 @@
 package lab
 
 import (
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -219,4 +221,83 @@ func awsLogText(log []ec2sim.Event, from int) string {
 		fmt.Fprintf(&b, "#%d %s %s %s -> %s\n", ev.Seq, ev.Time.Format("15:04:05.000"), ev.Action, strings.Join(ps, " "), ev.Result)
 	}
 	return b.String()
+}
+
+// TestEC2PairExample runs examples/ec2-pair as its README says to try it
+// (try/demo.sh: the example's vigil.hcl on loopback addresses, the
+// simulator with try/ec2sim.json) inside a lab namespace: haproxy answers on
+// lb1; after `demo.sh fail lb1` (a hung node) the cluster stops lb1's
+// instance, whose stop hook kills lb1's processes, and only then moves the
+// Elastic IP and haproxy to lb2.
+func TestEC2PairExample(t *testing.T) {
+	l := New(t, "vlawse")
+	h := l.AddClient("demo", "198.18.0.60")
+	dir := filepath.Join(l.Dir(), "demo")
+	demo := filepath.Join(ExampleDir(t, "ec2-pair"), "try", "demo.sh")
+	env := []string{"env", "VIGIL_DEMO_DIR=" + dir, "VIGIL=" + Vigil(t), "EC2SIM=" + Build(t, "./test/ec2sim/cmd/ec2sim")}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := h.Run(append(append(env, "sh", demo), args...)...)
+		if err != nil {
+			t.Fatalf("demo.sh %v: %v", args, err)
+		}
+		return out
+	}
+	run("up")
+	t.Cleanup(func() { _, _ = h.Run(append(append(env, "sh", demo), "down")...) })
+
+	waitWeb := func(node string) {
+		t.Helper()
+		if err := poll(60*time.Second, 100*time.Millisecond, func() error {
+			out, err := h.Run(append(append(env, "sh", demo), "status", "-json")...)
+			if err != nil {
+				return err
+			}
+			var st api.Status
+			if err := json.Unmarshal([]byte(out), &st); err != nil {
+				return err
+			}
+			for _, g := range st.Groups {
+				if g.Name == "web" && g.Node == node && g.State == "started" {
+					return nil
+				}
+			}
+			return fmt.Errorf("web not started on %s: %+v", node, st.Groups)
+		}); err != nil {
+			t.Fatalf("%v\n%s", err, tail(filepath.Join(dir, "ec2sim.log"), 20))
+		}
+	}
+	page := func(ip string) (string, error) {
+		return h.Run("curl", "-sS", "-m", "2", "http://"+ip+":8080/")
+	}
+	waitWeb("lb1")
+	if out, err := page("127.0.0.11"); err != nil || !strings.Contains(out, "served by lb1") {
+		t.Fatalf("haproxy on lb1: %q, %v", out, err)
+	}
+	var before []ec2sim.Event
+	if err := json.Unmarshal([]byte(run("log")), &before); err != nil {
+		t.Fatal(err)
+	}
+	from := LastSimSeq(before) + 1
+
+	run("fail", "lb1")
+	waitWeb("lb2")
+	if out, err := page("127.0.0.12"); err != nil || !strings.Contains(out, "served by lb2") {
+		t.Errorf("haproxy on lb2: %q, %v", out, err)
+	}
+	if out, err := page("127.0.0.11"); err == nil {
+		t.Errorf("lb1's haproxy still answers after lb1's instance was stopped: %q", out)
+	}
+	var log []ec2sim.Event
+	if err := json.Unmarshal([]byte(run("log")), &log); err != nil {
+		t.Fatal(err)
+	}
+	stopped, ok1 := FirstSimEvent(log, from, "state", map[string]string{"InstanceId": "i-0a1b2c3d4e5f60001", "To": "stopped"})
+	assoc, ok2 := FirstSimEvent(log, from, "AssociateAddress", map[string]string{"NetworkInterfaceId": "eni-0a1b2c3d4e5f60002"})
+	if !ok1 || !ok2 || stopped.Seq > assoc.Seq {
+		t.Errorf("want lb1's instance stopped, then the EIP associated with lb2's ENI; sim log:\n%s", awsLogText(log, from))
+	}
+	if stopped.Result != "ok" {
+		t.Errorf("the stop hook failed: %s", stopped.Result)
+	}
 }
