@@ -40,8 +40,9 @@ func BenchmarkFailoverDowntime(b *testing.B) {
 	for _, r := range rows {
 		fmt.Fprintf(&t, "%-44s %8s %8s %8s\n", r.name, secs(r.min()), secs(r.median()), secs(r.max()))
 	}
-	fmt.Fprintf(&t, "targets: vigil fast power-off median <= 1.000 s, standby median <= 0.200 s")
-	b.Log(t.String())
+	fmt.Fprintf(&t, "targets: vigil fast power-off median <= 1.000 s, standby median <= 0.200 s\n")
+	// Printed, not logged: the testing package cuts a benchmark's log to 10 lines.
+	fmt.Print(t.String())
 }
 
 type downtimeRow struct {
@@ -103,13 +104,25 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 	c.WaitHealthy(settle)
 	other := map[string]string{"n1": "n2", "n2": "n1"}
 
-	var off, standby []time.Duration
-	for i := range runs {
-		from := waitGroupStarted(b, c, "web", "", settle)
+	// A power-off of the active node costs more when that node is also the
+	// raft leader (an election comes first), so both cases are measured,
+	// alternately, steering the group and the leadership before each run.
+	var off [2][]time.Duration // [0]: active node not the leader, [1]: it is
+	var standby []time.Duration
+	for i := range 2 * runs {
+		isLeader := i%2 == 1
+		from := steerVigil(b, c, isLeader)
 		to := other[from]
-		off = append(off, measureSwitch(b, client, fmt.Sprintf("vigil-off-%d", i), from, to, func() {
+		gap := measureSwitch(b, client, fmt.Sprintf("vigil-off-%d", i), from, to, func() {
 			c.PowerOff(from)
-		}))
+		})
+		off[i%2] = append(off[i%2], gap)
+		fmt.Printf("vigil power-off run %d: active %s, raft leader too: %v: %v\n", i, from, isLeader, gap.Round(time.Millisecond))
+		if gap > 1500*time.Millisecond {
+			// Slow for the fast preset: show what the cluster did.
+			out, _ := c.CLI(to, "history")
+			fmt.Printf("  history on %s:\n%s\n", to, lastLines(out, 8))
+		}
 		c.PowerOn(from)
 		c.WaitHealthy(settle)
 	}
@@ -123,7 +136,8 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 		c.WaitHealthy(settle)
 	}
 	return []downtimeRow{
-		newRow(b, "vigil fast: power-off of the active node", "vigil-poweroff", off),
+		newRow(b, "vigil fast: power-off of active (not leader)", "vigil-poweroff", off[0]),
+		newRow(b, "vigil fast: power-off of active + leader", "vigil-poweroff-leader", off[1]),
 		newRow(b, "vigil fast: standby of the active node", "vigil-standby", standby),
 	}
 }
@@ -157,4 +171,36 @@ func benchKeepalived(b *testing.B, runs int) []downtimeRow {
 			newRow(b, "keepalived advert_int "+adv+": clean stop", "ka"+tag+"-stop", stop))
 	}
 	return rows
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// steerVigil arranges that the node running group web is (isLeader) or is
+// not the raft leader, and returns that node. It moves the group with a
+// standby/online round trip, or has the witness re-elect a leader among the
+// load balancers by restarting it.
+func steerVigil(b *testing.B, c *Cluster, isLeader bool) string {
+	b.Helper()
+	const settle = 60 * time.Second
+	for range 8 {
+		from := waitGroupStarted(b, c, "web", "", settle)
+		leader := c.WaitHealthy(settle)
+		switch {
+		case (leader == from) == isLeader:
+			return from
+		case !isLeader || leader != "w":
+			// Move the group away from the leader, or onto it.
+			to := map[string]string{"n1": "n2", "n2": "n1"}[from]
+			foCLI(b, c, to, "node", "standby", from)
+			waitGroupStarted(b, c, "web", to, settle)
+			foCLI(b, c, to, "node", "online", from)
+		default:
+			c.Restart("w") // n1 and n2 elect one of themselves meanwhile
+		}
+	}
+	b.Fatalf("could not arrange the active node to be the leader=%v", isLeader)
+	return ""
 }

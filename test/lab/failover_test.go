@@ -2,6 +2,9 @@ package lab
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -411,4 +414,49 @@ func foCLI(t testing.TB, c *Cluster, node string, args ...string) string {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	return out
+}
+
+// TestExampleConfigsValidate loads each machine's config of the examples
+// (cluster.hcl plus its node file) with `vigil config validate`, after
+// making the gossip key and certificates the READMEs tell the user to make,
+// in a temporary directory standing in for /etc/vigil.
+func TestExampleConfigsValidate(t *testing.T) {
+	bin := Vigil(t)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("vigil %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	for ex, nodes := range map[string][]string{
+		"haproxy-pair": {"lb1", "lb2", "witness"},
+		"apache-ocf":   {"www1", "www2", "witness"},
+	} {
+		for i, node := range nodes {
+			t.Run(ex+"/"+node, func(t *testing.T) {
+				root := t.TempDir()
+				etc := filepath.Join(root, "etc", "vigil")
+				tls := filepath.Join(etc, "tls")
+				if err := os.MkdirAll(tls, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range []string{"cluster.hcl", node + ".hcl"} {
+					b, err := os.ReadFile(filepath.Join(ExampleDir(t, ex), f))
+					if err != nil {
+						t.Fatal(err)
+					}
+					s := strings.ReplaceAll(string(b), "/etc/vigil/", etc+"/")
+					s = strings.ReplaceAll(s, "/var/lib/vigil", filepath.Join(root, "data"))
+					if err := os.WriteFile(filepath.Join(etc, f), []byte(s), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				run("keygen", "-out", filepath.Join(etc, "gossip.key"))
+				run("tls", "ca", "create", "-dir", tls)
+				run("tls", "cert", "create", "-dir", tls, "-node", node,
+					"-ip", fmt.Sprintf("198.18.0.%d", 11+i), "-ip", fmt.Sprintf("198.18.1.%d", 11+i))
+				run("config", "validate", etc)
+			})
+		}
+	}
 }
