@@ -22,7 +22,7 @@ import (
 // share one cluster and run in order; where a group runs is tracked, not
 // assumed.
 func TestFailover(t *testing.T) {
-	l := New(t, "vlabf")
+	l := New(t, "vlabfo")
 	WriteApacheConfig(l, "n1", "n2")
 	backends := StartWebBackends(l)
 	client := l.AddClient("client", "198.18.0.50")
