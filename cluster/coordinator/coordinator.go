@@ -70,7 +70,9 @@ type Coordinator struct {
 	since       time.Time            // when this term's leadership was established
 	prevContact map[string]time.Time // per node: when it was last seen on the cluster link
 	fencing     map[string]bool      // fences in flight
+	fenceErr    map[string]error     // per node: the last fence's error, until one succeeds
 	fenceDone   chan fenceResult
+	fenceWait   map[string]string // per group: why it waits for a fence (this reconcile)
 
 	mu    sync.Mutex
 	shown map[string]string // group -> why it stays where it is (read by the API)
@@ -143,6 +145,11 @@ func (c *Coordinator) lead(ctx context.Context) error {
 		case <-c.d.MemberChanges:
 		case r := <-c.fenceDone:
 			delete(c.fencing, r.node)
+			if r.err != nil {
+				c.fenceErr[r.node] = r.err
+			} else {
+				delete(c.fenceErr, r.node)
+			}
 		case <-t.C:
 		}
 	}
@@ -153,6 +160,7 @@ func (c *Coordinator) establish() {
 	c.since = now
 	c.prevContact = map[string]time.Time{}
 	c.fencing = map[string]bool{}
+	c.fenceErr = map[string]error{}
 	c.fenceDone = make(chan fenceResult, 16)
 	for _, n := range c.d.Config.Nodes {
 		// Until proven otherwise a peer may have been in contact with the old
@@ -196,6 +204,9 @@ func (c *Coordinator) publish(why []placement.Decision) {
 	m := make(map[string]string, len(why))
 	for _, d := range why {
 		m[d.Group] = d.Reason
+	}
+	for g, r := range c.fenceWait {
+		m[g] = r
 	}
 	c.mu.Lock()
 	c.shown = m

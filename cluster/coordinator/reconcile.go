@@ -33,6 +33,7 @@ func (c *Coordinator) reconcile(ctx context.Context) error {
 	}
 
 	data = c.d.Store.Read()
+	c.fenceWait = map[string]string{}
 	for _, name := range data.GroupNames() {
 		if err := c.release(ctx, data, data.Groups[name], now); err != nil {
 			return err
@@ -123,13 +124,25 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 	if n.Status == state.NodeFenced {
 		return c.apply(&state.ClearHolder{Group: g.Name, Node: h, Reason: h + " was fenced", Time: now})
 	}
+	lease := c.d.Config.Cluster.Timing.Lease
 	if c.d.Fencer != nil && c.d.Fencer.Configured(h) {
-		if n.Status == state.NodeFailed {
+		switch {
+		case n.Status == state.NodeFailed:
 			c.startFence(ctx, h, fmt.Sprintf("%s lost while holding %s", h, g.Name))
+		case c.lastContact(h, c.d.Links()).Add(lease + 2*tick).Before(now):
+			// Cut off on the cluster link only (its heartbeat may still
+			// arrive through another member): without a fence the group
+			// would wait forever, and an agent that is merely slow to be
+			// declared dead (frozen) cannot be trusted to have stopped.
+			c.startFence(ctx, h, fmt.Sprintf("%s holds %s and is %s (%s); its lease ran out", h, g.Name, n.Status, n.Reason))
 		}
+		why := "waiting for " + h + " to be fenced; not started elsewhere until then"
+		if err := c.fenceErr[h]; err != nil {
+			why += "; last fencing attempt failed: " + err.Error()
+		}
+		c.fenceWait[g.Name] = why
 		return nil
 	}
-	lease := c.d.Config.Cluster.Timing.Lease
 	if wait := c.lastContact(h, c.d.Links()).Add(lease + 2*tick).Sub(now); wait > 0 {
 		return nil
 	}
