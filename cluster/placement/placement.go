@@ -118,7 +118,10 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 			health = true
 		}
 	}
-	return &Action{Group: gc.Name, Node: target, Reason: "placing on " + target, Health: health && g.Moves > 0}, ""
+	// A group that ran elsewhere before is moving (g.Moves only counts this
+	// move once it is applied, so it is 0 on the group's first move).
+	moving := g.Last != "" && g.Last != target
+	return &Action{Group: gc.Name, Node: target, Reason: "placing on " + target, Health: health && moving}, ""
 }
 
 const healthReason = "failing health checks"
