@@ -36,9 +36,9 @@ func BenchmarkFailoverDowntime(b *testing.B) {
 	})
 	var t strings.Builder
 	fmt.Fprintf(&t, "client-observed downtime of the VIP (request every 10 ms, 20 ms timeout), %d runs each:\n", runs)
-	fmt.Fprintf(&t, "%-44s %8s %8s %8s\n", "scenario", "min", "median", "max")
+	fmt.Fprintf(&t, "%-48s %8s %8s %8s\n", "scenario", "min", "median", "max")
 	for _, r := range rows {
-		fmt.Fprintf(&t, "%-44s %8s %8s %8s\n", r.name, secs(r.min()), secs(r.median()), secs(r.max()))
+		fmt.Fprintf(&t, "%-48s %8s %8s %8s\n", r.name, secs(r.min()), secs(r.median()), secs(r.max()))
 	}
 	fmt.Fprintf(&t, "targets: vigil fast power-off median <= 1.000 s, standby median <= 0.200 s\n")
 	// Printed, not logged: the testing package cuts a benchmark's log to 10 lines.
