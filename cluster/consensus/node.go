@@ -34,6 +34,10 @@ type Node struct {
 	raft     atomic.Pointer[raft.Raft]
 	leaderCh chan bool
 	contact  peerContact
+	// downAt (unix nanos) is when this node last stopped being leader. raft
+	// stamps its last-contact time at step-down, which would look like fresh
+	// contact with a leader; LastLeaderContact ignores contact up to here.
+	downAt atomic.Int64
 }
 
 // New validates cfg. It opens nothing and starts nothing; Run does.
@@ -306,7 +310,11 @@ func (n *Node) LastLeaderContact() time.Time {
 	if r.State() == raft.Leader {
 		return time.Now()
 	}
-	return r.LastContact()
+	c := r.LastContact()
+	if d := n.downAt.Load(); d != 0 && !c.After(time.Unix(0, d)) {
+		return time.Time{}
+	}
+	return c
 }
 
 // Servers returns the current raft configuration.

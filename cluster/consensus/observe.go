@@ -124,6 +124,9 @@ func (n *Node) pumpLeaderChanges(ctx context.Context, in <-chan bool) {
 		case <-ctx.Done():
 			return
 		case v := <-in:
+			if !v {
+				n.downAt.Store(time.Now().UnixNano())
+			}
 			queue = append(queue, v)
 		case out <- head:
 			queue = queue[1:]

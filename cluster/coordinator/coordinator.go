@@ -23,6 +23,7 @@ import (
 // Raft is what the coordinator needs from consensus.
 type Raft interface {
 	IsLeader() bool
+	Leader() (id, addr string)
 	LeaderChanges() <-chan bool
 	Barrier(timeout time.Duration) error
 	Apply(cmd []byte, timeout time.Duration) (any, error)
@@ -66,8 +67,12 @@ type Deps struct {
 type Coordinator struct {
 	d Deps
 
+	// lastLeader is the leader this node followed most recently (not itself).
+	lastLeader string
+
 	// leader-term state, reset on every establish
 	since       time.Time            // when this term's leadership was established
+	prevLeader  string               // the leader before us, if we knew it
 	prevContact map[string]time.Time // per node: when it was last seen on the cluster link
 	fencing     map[string]bool      // fences in flight
 	fenceErr    map[string]error     // per node: the last fence's error, until one succeeds
@@ -104,6 +109,9 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			if err := c.lead(ctx); err != nil && ctx.Err() == nil {
 				c.d.Logger.Warn("leadership loop ended", "error", err)
 			}
+		}
+		if id, _ := c.d.Raft.Leader(); id != "" && id != c.d.Config.NodeName {
+			c.lastLeader = id
 		}
 		select {
 		case <-ctx.Done():
@@ -158,6 +166,7 @@ func (c *Coordinator) lead(ctx context.Context) error {
 func (c *Coordinator) establish() {
 	now := c.d.Now()
 	c.since = now
+	c.prevLeader = c.lastLeader
 	c.prevContact = map[string]time.Time{}
 	c.fencing = map[string]bool{}
 	c.fenceErr = map[string]error{}

@@ -73,8 +73,12 @@ func (c *Coordinator) judge(name string, members map[string]membership.Member, l
 	}
 	m, seen := members[name]
 	hbLost := !seen || m.State == membership.StateDead || m.State == membership.StateLeft
-	if cur != nil && cur.Status == state.NodeFenced && (hbLost || !link.OK) {
-		return state.NodeFenced, cur.Reason // stays fenced until it is back on both links
+	// A fenced node stays fenced until it is back on both links, and on the
+	// heartbeat link since the fence: right after a fence (on purpose, of a
+	// node not yet seen lost) both links still look up for a moment.
+	if cur != nil && cur.Status == state.NodeFenced &&
+		!(link.OK && seen && m.State == membership.StateAlive && m.Since.After(cur.Since)) {
+		return state.NodeFenced, cur.Reason
 	}
 	switch {
 	case !link.OK && hbLost && seen && m.State == membership.StateLeft:
@@ -129,7 +133,7 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 		switch {
 		case n.Status == state.NodeFailed:
 			c.startFence(ctx, h, fmt.Sprintf("%s lost while holding %s", h, g.Name))
-		case c.lastContact(h, c.d.Links()).Add(lease + 2*tick).Before(now):
+		case c.leaseEnd(h).Before(now):
 			// Cut off on the cluster link only (its heartbeat may still
 			// arrive through another member): without a fence the group
 			// would wait forever, and an agent that is merely slow to be
@@ -143,11 +147,29 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 		c.fenceWait[g.Name] = why
 		return nil
 	}
-	if wait := c.lastContact(h, c.d.Links()).Add(lease + 2*tick).Sub(now); wait > 0 {
+	if now.Before(c.leaseEnd(h)) {
 		return nil
 	}
 	return c.apply(&state.ClearHolder{Group: g.Name, Node: h,
 		Reason: fmt.Sprintf("%s is %s and its lease (%s) ran out", h, n.Status, lease), Time: now})
+}
+
+// leaseEnd is when node's lease to run resources has provably run out, as
+// far as this leader can tell.
+func (c *Coordinator) leaseEnd(node string) time.Time {
+	t := c.d.Config.Cluster.Timing
+	end := c.lastContact(node, c.d.Links()).Add(t.Lease + 2*tick)
+	if node == c.prevLeader {
+		// The node led before us. Our election needed a majority that had not
+		// heard from it for a whole heartbeat timeout (raft refuses votes while
+		// a leader is known), so it lost quorum contact before we were elected
+		// and stepped down within its leader lease, and with leadership it
+		// lost its lease to run resources.
+		if d := c.since.Add(t.RaftLeaderLease + 2*tick); d.Before(end) {
+			end = d
+		}
+	}
+	return end
 }
 
 // startFence fences a node in the background; the result arrives in the loop.

@@ -91,7 +91,7 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 				if len(cands) == 0 {
 					return nil, "failing health checks on " + cur + " and no healthy node to move to"
 				}
-				if wait := g.LastMove.Add(gc.MinMoveInterval).Sub(in.Now); !g.LastMove.IsZero() && wait > 0 {
+				if wait := g.LastHealthMove.Add(gc.MinMoveInterval).Sub(in.Now); !g.LastHealthMove.IsZero() && wait > 0 {
 					return nil, fmt.Sprintf("failing health checks on %s; next move allowed in %s (min_move_interval)", cur, wait.Round(time.Second))
 				}
 			}
@@ -103,7 +103,13 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 		return nil, ""
 	}
 	if g.Holder != "" {
-		return nil, "waiting for " + g.Holder + " to release the group"
+		if hn := in.Data.Nodes[g.Holder]; hn != nil && hn.Status == state.NodeFailed && fenced(in.Config, g.Holder) {
+			return nil, "waiting for " + g.Holder + " to be fenced (never started elsewhere before the fence is confirmed)"
+		}
+		if hn := in.Data.Nodes[g.Holder]; hn != nil && hn.Status != state.NodeOnline {
+			return nil, "waiting for " + g.Holder + "'s lease to run out (" + hn.Status + ")"
+		}
+		return nil, "waiting for " + g.Holder + " to stop the group"
 	}
 	if len(cands) == 0 {
 		return nil, "no eligible node: " + summarize(reasons)
@@ -125,6 +131,16 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 }
 
 const healthReason = "failing health checks"
+
+// fenced reports whether node has fencing configured.
+func fenced(c *configs.Config, node string) bool {
+	for _, n := range c.Nodes {
+		if n.Name == node {
+			return len(n.Fence) > 0
+		}
+	}
+	return false
+}
 
 func failing(f Facts, node, group string) string {
 	if names := f.Failing[node][group]; names != "" {

@@ -102,7 +102,7 @@ func TestHealthMovesAreRateLimitedAndNeedAHealthyPeer(t *testing.T) {
 	sick := Facts{Healthy: map[string]map[string]bool{"lb1": {"web": false}}}
 	bothSick := Facts{Healthy: map[string]map[string]bool{"lb1": {"web": false}, "lb2": {"web": false}}}
 	g := func(last time.Time) *state.Group {
-		return &state.Group{Name: "web", Node: "lb1", Holder: "lb1", State: state.GroupStarted, LastMove: last}
+		return &state.Group{Name: "web", Node: "lb1", Holder: "lb1", State: state.GroupStarted, LastHealthMove: last}
 	}
 	acts, _ := plan(c, data(nodes, g(now.Add(-2*time.Minute))), sick)
 	if len(acts) != 1 || !acts[0].Health {

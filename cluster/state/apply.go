@@ -169,6 +169,7 @@ func (d *Data) assign(idx uint64, c *Assign) error {
 		g.Last = c.Node
 		if c.Health {
 			g.HealthMoves++
+			g.LastHealthMove = c.Time
 		}
 	} else if g.Holder != "" {
 		g.State = GroupStopping

@@ -54,20 +54,22 @@ type Resource struct {
 // assigned to a new node only while Holder is empty or already that node: this
 // is invariant 2 (never start before the previous holder is known stopped).
 type Group struct {
-	Name        string               `json:"name"`
-	Node        string               `json:"node,omitempty"`
-	Holder      string               `json:"holder,omitempty"`
-	Epoch       uint64               `json:"epoch"`          // bumped on every assignment
-	Last        string               `json:"last,omitempty"` // last node it was assigned to (counts moves)
-	State       string               `json:"state"`
-	Reason      string               `json:"reason,omitempty"`
-	Maintenance bool                 `json:"maintenance,omitempty"`
-	MovedTo     string               `json:"moved_to,omitempty"` // `vigil resource move` pin, cleared by `clear`
-	LastMove    time.Time            `json:"last_move,omitempty"`
-	Moves       int                  `json:"moves"`
-	HealthMoves int                  `json:"health_moves"`
-	Restarts    uint64               `json:"restarts,omitempty"` // bumped by `vigil resource restart`
-	Resources   map[string]*Resource `json:"resources,omitempty"`
+	Name        string    `json:"name"`
+	Node        string    `json:"node,omitempty"`
+	Holder      string    `json:"holder,omitempty"`
+	Epoch       uint64    `json:"epoch"`          // bumped on every assignment
+	Last        string    `json:"last,omitempty"` // last node it was assigned to (counts moves)
+	State       string    `json:"state"`
+	Reason      string    `json:"reason,omitempty"`
+	Maintenance bool      `json:"maintenance,omitempty"`
+	MovedTo     string    `json:"moved_to,omitempty"` // `vigil resource move` pin, cleared by `clear`
+	LastMove    time.Time `json:"last_move,omitempty"`
+	Moves       int       `json:"moves"`
+	HealthMoves int       `json:"health_moves"`
+	// LastHealthMove rate-limits health-driven moves (min_move_interval).
+	LastHealthMove time.Time            `json:"last_health_move,omitempty"`
+	Restarts       uint64               `json:"restarts,omitempty"` // bumped by `vigil resource restart`
+	Resources      map[string]*Resource `json:"resources,omitempty"`
 }
 
 // FenceRecord is one fencing attempt in the replicated history.
