@@ -187,10 +187,12 @@ func addNodeKeys(tb interface{ Fatalf(string, ...any) }, cfg, node, keys string)
 
 // FenceGroupHCL is the group: the VIP on eth0, then a stand-in service (a
 // sleep whose pid file lives in <lab dir>/<node>/; it dies with its node).
+// Its stop fails while the file StopFailsFile(node) exists.
 func FenceGroupHCL(labDir string) string {
 	pid := filepath.Join(labDir, "$VIGIL_NODE", "svc.pid")
+	stuck := filepath.Join(labDir, "$VIGIL_NODE", "stop.fails")
 	start := fmt.Sprintf(`setsid sleep 1000000 </dev/null >/dev/null 2>&1 & echo $! > %s`, pid)
-	stop := fmt.Sprintf(`if [ -f %[1]s ]; then kill $(cat %[1]s) 2>/dev/null; rm -f %[1]s; fi; exit 0`, pid)
+	stop := fmt.Sprintf(`if [ -f %[2]s ]; then echo stop refused; exit 1; fi; if [ -f %[1]s ]; then kill $(cat %[1]s) 2>/dev/null; rm -f %[1]s; fi; exit 0`, pid, stuck)
 	status := fmt.Sprintf(`[ -f %[1]s ] && kill -0 $(cat %[1]s) 2>/dev/null || exit 3`, pid)
 	return fmt.Sprintf(`group %q {
   prefer   = "n1"
@@ -212,6 +214,11 @@ func FenceGroupHCL(labDir string) string {
   }
 }
 `, FenceGroup, FenceVIP, start, stop, status)
+}
+
+// StopFailsFile makes the service's stop fail on node while it exists.
+func (fc *FencedCluster) StopFailsFile(node string) string {
+	return filepath.Join(fc.Lab.dir, node, "stop.fails")
 }
 
 // Other is the other resource node.
@@ -295,32 +302,45 @@ func (fc *FencedCluster) PoweredOff(node string) bool {
 }
 
 // ArrangeLeaderOnStandby makes the leader the resource node that does not
-// hold the VIP: a witness leader is restarted (a new election), and a leader
-// holding the VIP hands it over (standby, then online: no failback). It
-// returns the leader and the active node.
+// hold the VIP. It returns the leader and the active node.
 func (fc *FencedCluster) ArrangeLeaderOnStandby(timeout time.Duration) (leader, active string) {
+	fc.Lab.tb.Helper()
+	return fc.arrangeLeader(false, timeout)
+}
+
+// ArrangeLeaderOnActive makes the leader the resource node holding the VIP.
+func (fc *FencedCluster) ArrangeLeaderOnActive(timeout time.Duration) (leader string) {
+	fc.Lab.tb.Helper()
+	leader, _ = fc.arrangeLeader(true, timeout)
+	return leader
+}
+
+// arrangeLeader restarts a witness leader (a new election) and moves the
+// VIP to or away from a resource-node leader (standby, then online: no
+// failback) until the leader holds the VIP (onActive) or does not.
+func (fc *FencedCluster) arrangeLeader(onActive bool, timeout time.Duration) (leader, active string) {
 	tb := fc.Lab.tb
 	tb.Helper()
 	for range 10 {
 		leader = fc.WaitHealthy(timeout)
 		active = fc.Active()
-		switch leader {
-		case Other(active):
-			return leader, active
-		case active:
-			for _, cmd := range []string{"standby", "online"} {
-				if out, err := fc.CLI("w", "node", cmd, leader); err != nil {
-					tb.Fatalf("lab: %v\n%s", err, out)
-				}
-				if cmd == "standby" {
-					fc.WaitVIP(Other(active), timeout)
-				}
-			}
-		default:
+		if leader == "w" {
 			fc.Restart(leader)
+			continue
+		}
+		if (leader == active) == onActive {
+			return leader, active
+		}
+		for _, cmd := range []string{"standby", "online"} {
+			if out, err := fc.CLI("w", "node", cmd, active); err != nil {
+				tb.Fatalf("lab: %v\n%s", err, out)
+			}
+			if cmd == "standby" {
+				fc.WaitVIP(Other(active), timeout)
+			}
 		}
 	}
-	tb.Fatalf("lab: could not get the leader onto the standby resource node (leader %s, VIP on %s)", leader, active)
+	tb.Fatalf("lab: could not arrange the leader (on the active node: %v): leader %s, VIP on %s", onActive, leader, active)
 	return "", ""
 }
 

@@ -134,22 +134,20 @@ func TestFencing(t *testing.T) {
 
 	t.Run("ManualFenceFromCLI", func(t *testing.T) {
 		from := time.Now()
-		leader := fc.WaitHealthy(settle)
-		if leader != "w" {
-			out, err := fenceCLI(fc, "w", "", "-yes", leader)
-			if err == nil || !strings.Contains(out, "never fences itself") {
-				t.Errorf("vigil fence -yes %s (the leader): err %v, output %q; want a refusal", leader, err, out)
-			}
-			if fc.PoweredOff(leader) {
-				t.Fatalf("the leader %s fenced itself", leader)
-			}
+		// The leader holds the VIP, so the target is the standby: a node
+		// fenced before anyone saw it lost (both links still look up for a
+		// moment) must stay fenced.
+		leader := fc.ArrangeLeaderOnActive(settle)
+		out, err := fenceCLI(fc, "w", "", "-yes", leader)
+		if err == nil || !strings.Contains(out, "never fences itself") {
+			t.Errorf("vigil fence -yes %s (the leader): err %v, output %q; want a refusal", leader, err, out)
 		}
-		active := fc.Active()
-		target := active
-		if target == leader {
-			target = Other(active)
+		if fc.PoweredOff(leader) {
+			t.Fatalf("the leader %s fenced itself", leader)
 		}
-		out, err := fenceCLI(fc, "w", "nope\n", target)
+		target := Other(leader)
+		t.Logf("leader %s holds the VIP; fencing %s on purpose", leader, target)
+		out, err = fenceCLI(fc, "w", "nope\n", target)
 		if err == nil || fc.PoweredOff(target) {
 			t.Fatalf("vigil fence %s without -yes, answer \"nope\": err %v, powered off %v; want refused, nothing done\n%s",
 				target, err, fc.PoweredOff(target), out)
@@ -163,11 +161,41 @@ func TestFencing(t *testing.T) {
 				fc.BMCs[target].PoweredOn())
 		}
 		waitFenced(t, fc, target)
-		if target == active {
-			fc.WaitVIP(Other(target), settle)
+		time.Sleep(2 * time.Second) // long enough to be declared lost on both links
+		if ns := mustNode(t, mustStatus(t, fc.Cluster, "w"), target); ns.State != "fenced" {
+			t.Errorf("%s is %q 2s after its fence; want fenced until it comes back", target, ns.State)
 		}
 		noOverlap(t, from)
-		fc.rejoin(t, target, fc.Active())
+		fc.rejoin(t, target, leader)
+	})
+
+	t.Run("FailedStopFencesTheNode", func(t *testing.T) {
+		from := time.Now()
+		// The node whose stop fails must not be the leader: it never fences
+		// itself.
+		leader, active := fc.ArrangeLeaderOnStandby(settle)
+		cut := time.Now()
+		stuck := fc.StopFailsFile(active)
+		if err := os.WriteFile(stuck, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := fc.CLI("w", "node", "standby", active); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		fc.WaitVIP(leader, settle)
+		st := waitFenced(t, fc, active)
+		expectFencedBeforeMove(t, fc, holders, st, active, leader, cut)
+		if rec := FenceRecords(st, active, "ok"); !strings.Contains(rec[len(rec)-1].Reason, "blocked") {
+			t.Errorf("fence reason %q; want the blocked group named", rec[len(rec)-1].Reason)
+		}
+		noOverlap(t, from)
+		if err := os.Remove(stuck); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := fc.CLI("w", "node", "online", active); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		fc.rejoin(t, active, leader)
 	})
 
 	// n1 and n2 cut from each other on both links, both still reaching w.
