@@ -117,6 +117,7 @@ func (a *Agent) groupStatus(gc configs.Group, data *state.Data, decision string,
 	g := data.Groups[gc.Name]
 	if g != nil {
 		gs.Node, gs.State, gs.Reason = g.Node, g.State, g.Reason
+		gs.Moves, gs.HealthMoves = g.Moves, g.HealthMoves
 		gs.Maintenance = gs.Maintenance || g.Maintenance
 		if g.Node == "" && g.Holder != "" {
 			gs.Node = g.Holder

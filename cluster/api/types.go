@@ -60,6 +60,8 @@ type GroupStatus struct {
 	State       string           `json:"state"` // started | starting | stopping | stopped | blocked | failed
 	Maintenance bool             `json:"maintenance"`
 	Reason      string           `json:"reason,omitempty"`
+	Moves       int              `json:"moves"`        // times it moved to another node
+	HealthMoves int              `json:"health_moves"` // of which driven by health checks
 	Resources   []ResourceStatus `json:"resources"`
 }
 

@@ -104,6 +104,9 @@ func writeStatus(w io.Writer, st api.Status, now time.Time) {
 		if g.Maintenance {
 			extra = " [maintenance]"
 		}
+		if g.Moves > 0 {
+			extra += fmt.Sprintf(" (moves: %d, health-driven: %d)", g.Moves, g.HealthMoves)
+		}
 		fmt.Fprintf(w, "  %s: %s%s\n", g.Name, where, extra)
 		if g.Reason != "" {
 			fmt.Fprintf(w, "    (%s)\n", g.Reason)
