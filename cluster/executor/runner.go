@@ -191,7 +191,9 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 			why = fmt.Sprintf("monitor: %v", err)
 		}
 		r.log.Warn("resource failed", "resource", x.cfg.Name, "reason", why)
-		r.set(x, st)
+		// Failed, not stopped: a restart always runs stop first (cleans up
+		// pid files and half-dead processes, as Pacemaker does).
+		r.set(x, resources.Failed)
 		r.fail(ctx, g, i, why)
 		return
 	}
