@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkFailoverDowntime measures client-observed downtime of the haproxy
-// VIP: the client (lbprobe, a request every 10 ms on a fresh connection, 20 ms
+// VIP: the client (probe -header X-LB, a request every 10 ms on a fresh connection, 20 ms
 // timeout) records which load balancer answered each request, and a run's
 // downtime is the time from the last answer through the old node's haproxy
 // to the first answer through the new one's. It measures, at least 5 runs

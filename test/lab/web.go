@@ -227,13 +227,13 @@ func CheckApacheLayout(c *Cluster) {
 	}
 }
 
-// LBProbeBin is the built load-balancer client (test/lab/cmd/lbprobe).
+// LBProbeBin is the built client (test/lab/cmd/probe), used with -header.
 func LBProbeBin(tb testing.TB) string {
 	tb.Helper()
-	return Build(tb, "./test/lab/cmd/lbprobe")
+	return Build(tb, "./test/lab/cmd/probe")
 }
 
-// StartLBProbe runs lbprobe in h against url every 10 ms with a 20 ms
+// StartLBProbe runs the probe (with -header) in h against url every 10 ms with a 20 ms
 // timeout. With header "" a sample's Body is the body's first line;
 // otherwise it is "<header value> <first body line>" (see AnsweredBy).
 func (h *Host) StartLBProbe(name, url, header string) *Proc {
@@ -242,7 +242,7 @@ func (h *Host) StartLBProbe(name, url, header string) *Proc {
 }
 
 // AnsweredBy is the first word of a successful sample's body (the X-LB
-// header for lbprobe with a header, the body's first word otherwise), or ""
+// header for the probe run with -header, the body's first word otherwise), or ""
 // for an error.
 func AnsweredBy(s Sample) string {
 	if !s.OK {

@@ -1,13 +1,14 @@
-// Command probe is the lab's VIP client: it requests a URL at a fixed rate,
+// Command probe is the lab's VIP client. It requests a URL at a fixed rate,
 // each request on a fresh connection with a short timeout, and prints one
-// line per request:
+// line per request (with -header, one response header before the body, so a
+// client can tell which load balancer answered as well as which backend
+// served the body):
 //
-//	<unix-nanos> ok <first line of the body>
+//	<unix-nanos> ok <header value or -> <first line of the body>
 //	<unix-nanos> err <reason>
 //
-// The time is when the answer (or the error) arrived. Requests overlap when
-// one is slow, so the rate stays fixed; lines may be slightly out of order.
-// It runs until SIGTERM/SIGINT.
+// Without -header the header column is left out.
+// Lines parse with lab.ReadProbe. It runs until SIGTERM/SIGINT.
 package main
 
 import (
@@ -27,6 +28,7 @@ import (
 
 func main() {
 	url := flag.String("url", "", "URL to request")
+	header := flag.String("header", "", "response header to print before the body (\"\" for none)")
 	every := flag.Duration("interval", 10*time.Millisecond, "time between requests")
 	timeout := flag.Duration("timeout", 20*time.Millisecond, "per-request timeout")
 	flag.Parse()
@@ -63,13 +65,13 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			status, text := probe(client, *url)
+			status, text := probe(client, *url, *header)
 			emit(status, text)
 		}()
 	}
 }
 
-func probe(client *http.Client, url string) (status, text string) {
+func probe(client *http.Client, url, header string) (status, text string) {
 	resp, err := client.Get(url)
 	if err != nil {
 		return "err", oneLine(err.Error())
@@ -83,7 +85,19 @@ func probe(client *http.Client, url string) (status, text string) {
 	if resp.StatusCode != http.StatusOK {
 		return "err", oneLine(fmt.Sprintf("status %d %s", resp.StatusCode, first))
 	}
-	return "ok", oneLine(first)
+	if header == "" {
+		return "ok", oneLine(first)
+	}
+	return "ok", oneLine(word(resp.Header.Get(header)) + " " + oneLine(first))
+}
+
+// word makes a header value one space-free column.
+func word(s string) string {
+	s = strings.Join(strings.Fields(s), "_")
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func oneLine(s string) string {
