@@ -79,6 +79,23 @@ func parse(ui cli.Ui, fs *flag.FlagSet, args []string, min, max int, usage strin
 	return rest, true
 }
 
+// connect parses a command that talks to the agent (its own flags are
+// already defined on fs), adding the client flags, and builds the client.
+func connect(ui cli.Ui, fs *flag.FlagSet, args []string, min, max int, usage string) (*api.Client, []string, bool) {
+	var cf clientFlags
+	cf.register(fs)
+	rest, ok := parse(ui, fs, args, min, max, usage)
+	if !ok {
+		return nil, nil, false
+	}
+	cl, err := cf.client()
+	if err != nil {
+		fail(ui, err)
+		return nil, nil, false
+	}
+	return cl, rest, true
+}
+
 func fail(ui cli.Ui, err error) int {
 	ui.Error("Error: " + err.Error())
 	return 1

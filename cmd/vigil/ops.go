@@ -34,15 +34,9 @@ func (c *standbyCmd) Help() string {
 
 func (c *standbyCmd) Run(args []string) int {
 	fs := newFlagSet("node "+c.name(), c.ui)
-	var cf clientFlags
-	cf.register(fs)
-	rest, ok := parse(c.ui, fs, args, 1, 1, c.Help())
+	cl, rest, ok := connect(c.ui, fs, args, 1, 1, c.Help())
 	if !ok {
 		return 1
-	}
-	cl, err := cf.client()
-	if err != nil {
-		return fail(c.ui, err)
 	}
 	ctx, cancel := ctx()
 	defer cancel()
@@ -70,23 +64,17 @@ func (c *resourceCmd) Help() string     { return resourceHelp[c.op] }
 
 func (c *resourceCmd) Run(args []string) int {
 	fs := newFlagSet("resource "+c.op, c.ui)
-	var cf clientFlags
-	cf.register(fs)
 	n := 1
 	if c.op == "move" {
 		n = 2
 	}
-	rest, ok := parse(c.ui, fs, args, n, n, c.Help())
+	cl, rest, ok := connect(c.ui, fs, args, n, n, c.Help())
 	if !ok {
 		return 1
 	}
 	node := ""
 	if c.op == "move" {
 		node = rest[1]
-	}
-	cl, err := cf.client()
-	if err != nil {
-		return fail(c.ui, err)
 	}
 	ctx, cancel := ctx()
 	defer cancel()
@@ -108,9 +96,7 @@ func (c *maintenanceCmd) Help() string {
 
 func (c *maintenanceCmd) Run(args []string) int {
 	fs := newFlagSet("maintenance", c.ui)
-	var cf clientFlags
-	cf.register(fs)
-	rest, ok := parse(c.ui, fs, args, 1, 2, c.Help())
+	cl, rest, ok := connect(c.ui, fs, args, 1, 2, c.Help())
 	if !ok {
 		return 1
 	}
@@ -121,10 +107,6 @@ func (c *maintenanceCmd) Run(args []string) int {
 	group := ""
 	if len(rest) == 2 {
 		group = rest[1]
-	}
-	cl, err := cf.client()
-	if err != nil {
-		return fail(c.ui, err)
 	}
 	ctx, cancel := ctx()
 	defer cancel()
@@ -148,11 +130,9 @@ func (c *fenceCmd) Help() string {
 
 func (c *fenceCmd) Run(args []string) int {
 	fs := newFlagSet("fence", c.ui)
-	var cf clientFlags
-	cf.register(fs)
 	var yes bool
 	fs.BoolVar(&yes, "yes", false, "")
-	rest, ok := parse(c.ui, fs, args, 1, 1, c.Help())
+	cl, rest, ok := connect(c.ui, fs, args, 1, 1, c.Help())
 	if !ok {
 		return 1
 	}
@@ -163,10 +143,6 @@ func (c *fenceCmd) Run(args []string) int {
 			c.ui.Error("not confirmed; nothing done")
 			return 1
 		}
-	}
-	cl, err := cf.client()
-	if err != nil {
-		return fail(c.ui, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -31,17 +31,12 @@ Usage: vigil status [-json] [-stale] [-address unix:///path/vigil.sock]
 
 func (c *statusCmd) Run(args []string) int {
 	fs := newFlagSet("status", c.ui)
-	var cf clientFlags
-	cf.register(fs)
 	var asJSON, stale bool
 	fs.BoolVar(&asJSON, "json", false, "")
 	fs.BoolVar(&stale, "stale", false, "")
-	if _, ok := parse(c.ui, fs, args, 0, 0, c.Help()); !ok {
+	cl, _, ok := connect(c.ui, fs, args, 0, 0, c.Help())
+	if !ok {
 		return 1
-	}
-	cl, err := cf.client()
-	if err != nil {
-		return fail(c.ui, err)
 	}
 	ctx, cancel := ctx()
 	defer cancel()
@@ -176,16 +171,11 @@ func (c *membersCmd) Help() string {
 
 func (c *membersCmd) Run(args []string) int {
 	fs := newFlagSet("members", c.ui)
-	var cf clientFlags
-	cf.register(fs)
 	var asJSON bool
 	fs.BoolVar(&asJSON, "json", false, "")
-	if _, ok := parse(c.ui, fs, args, 0, 0, c.Help()); !ok {
+	cl, _, ok := connect(c.ui, fs, args, 0, 0, c.Help())
+	if !ok {
 		return 1
-	}
-	cl, err := cf.client()
-	if err != nil {
-		return fail(c.ui, err)
 	}
 	ctx, cancel := ctx()
 	defer cancel()
@@ -217,21 +207,16 @@ func (c *historyCmd) Help() string {
 
 func (c *historyCmd) Run(args []string) int {
 	fs := newFlagSet("history", c.ui)
-	var cf clientFlags
-	cf.register(fs)
 	var asJSON bool
 	var n int
 	fs.BoolVar(&asJSON, "json", false, "")
 	fs.IntVar(&n, "n", 50, "")
-	if _, ok := parse(c.ui, fs, args, 0, 0, c.Help()); !ok {
+	cl, _, ok := connect(c.ui, fs, args, 0, 0, c.Help())
+	if !ok {
 		return 1
 	}
 	if n <= 0 {
 		return fail(c.ui, fmt.Errorf("-n must be positive, got %d", n))
-	}
-	cl, err := cf.client()
-	if err != nil {
-		return fail(c.ui, err)
 	}
 	ctx, cancel := ctx()
 	defer cancel()
