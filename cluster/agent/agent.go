@@ -71,6 +71,7 @@ type Agent struct {
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
 	failing  map[string]string // group -> failing check names
+	standby  bool              // our replicated standby flag, for gossip
 }
 
 // New builds every component (validating agents, checks and fence devices)
@@ -210,7 +211,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	run("announce", a.announce)
 	run("health", a.health.Run)
-	run("health-gossip", a.gossipHealth)
+	run("gossip-meta", a.gossipMeta)
 	run("executor", a.exec.Run)
 	run("coordinator", a.coord.Run)
 	run("api", func(ctx context.Context) error { return a.api.ServeUnix(ctx, a.socket()) })
@@ -396,39 +397,55 @@ func (a *Agent) meta() membership.Meta {
 		}
 		extra[coordinator.FailingPrefix+g] = names
 	}
+	standby := a.standby
 	a.healthMu.Unlock()
-	return membership.Meta{Role: role, Version: a.d.Version, Health: h, Extra: extra}
+	return membership.Meta{Role: role, Version: a.d.Version, Standby: standby, Health: h, Extra: extra}
 }
 
-// gossipHealth publishes check verdicts in our memberlist metadata, where the
-// leader's coordinator reads them within a gossip round.
-func (a *Agent) gossipHealth(ctx context.Context) error {
+// gossipMeta publishes check verdicts and our standby flag in our memberlist
+// metadata, where the leader's coordinator reads them within a gossip round.
+func (a *Agent) gossipMeta(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-a.health.Changes():
-		}
-		h := map[string]bool{}
-		failing := map[string]string{}
-		for _, s := range a.health.Snapshot() {
-			if s.State == "unknown" {
+			a.gossipHealth()
+		case <-a.fsm.Watch():
+			n := a.fsm.Read().Nodes[a.cfg.NodeName]
+			standby := n != nil && n.Standby
+			a.healthMu.Lock()
+			same := a.standby == standby
+			a.standby = standby
+			a.healthMu.Unlock()
+			if same {
 				continue
 			}
-			ok, seen := h[s.Group]
-			h[s.Group] = (ok || !seen) && s.State == "healthy"
-			if s.State != "healthy" {
-				if failing[s.Group] != "" {
-					failing[s.Group] += ","
-				}
-				failing[s.Group] += s.Name
-			}
 		}
-		a.healthMu.Lock()
-		a.healthy, a.failing = h, failing
-		a.healthMu.Unlock()
 		if err := a.mem.UpdateMeta(time.Second); err != nil && !errors.Is(err, membership.ErrNotRunning) {
-			a.log.Warn("cannot gossip health", "error", err)
+			a.log.Warn("cannot gossip node metadata", "error", err)
 		}
 	}
+}
+
+// gossipHealth folds the checks into per-group verdicts for the metadata.
+func (a *Agent) gossipHealth() {
+	h := map[string]bool{}
+	failing := map[string]string{}
+	for _, s := range a.health.Snapshot() {
+		if s.State == "unknown" {
+			continue
+		}
+		ok, seen := h[s.Group]
+		h[s.Group] = (ok || !seen) && s.State == "healthy"
+		if s.State != "healthy" {
+			if failing[s.Group] != "" {
+				failing[s.Group] += ","
+			}
+			failing[s.Group] += s.Name
+		}
+	}
+	a.healthMu.Lock()
+	a.healthy, a.failing = h, failing
+	a.healthMu.Unlock()
 }

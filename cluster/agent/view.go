@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -155,7 +156,7 @@ func (a *Agent) members() []api.Member {
 	var out []api.Member
 	for _, m := range a.mem.Members() {
 		am := api.Member{Name: m.Name, Addr: m.Addr, State: string(m.State), Role: m.Meta.Role,
-			Voter: voters[m.Name], Leader: m.Name == leaderID, Meta: map[string]string{"version": m.Meta.Version}}
+			Voter: voters[m.Name], Leader: m.Name == leaderID, Meta: map[string]string{"version": m.Meta.Version, "standby": strconv.FormatBool(m.Meta.Standby)}}
 		for k, v := range m.Meta.Extra {
 			am.Meta[k] = v
 		}

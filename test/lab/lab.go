@@ -221,11 +221,35 @@ func netnsPids(ns string) []int {
 	var pids []int
 	for _, f := range strings.Fields(string(out)) {
 		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 && pid != os.Getpid() {
+		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 && pid != os.Getpid() && !harnessProbe(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// harnessProbe reports whether pid is one of the harness's own short-lived
+// `ip -n NS ...` commands (a holder sampler reading addresses), which enter
+// a namespace for a moment but are not the host's processes. Processes the
+// harness starts in a host run `ip netns exec`, which execs the program, so
+// they never keep the name "ip".
+func harnessProbe(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ppid ...
+	s := string(stat)
+	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || close < open {
+		return false
+	}
+	var state string
+	var ppid int
+	if _, err := fmt.Sscan(s[close+1:], &state, &ppid); err != nil {
+		return false
+	}
+	return s[open+1:close] == "ip" && ppid == os.Getpid()
 }
 
 // killNetnsPids freezes every process of ns first, so that none of them can
