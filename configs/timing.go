@@ -20,7 +20,7 @@ func TimingPreset(name string) (Timing, bool) {
 			Preset:        "fast",
 			ProbeInterval: 200 * ms, ProbeTimeout: 100 * ms, SuspicionMult: 2, GossipInterval: 50 * ms,
 			RaftHeartbeatTimeout: 250 * ms, RaftElectionTimeout: 250 * ms, RaftLeaderLease: 150 * ms,
-			RaftCommitTimeout: 10 * ms, RaftTransportTimeout: 500 * ms,
+			RaftCommitTimeout: 10 * ms, RaftTransportTimeout: 250 * ms,
 			Lease: 750 * ms,
 		}, true
 	case "lan":
