@@ -76,6 +76,7 @@ type Coordinator struct {
 	prevContact map[string]time.Time // per node: when it was last seen on the cluster link
 	fencing     map[string]bool      // fences in flight
 	fenceErr    map[string]error     // per node: the last fence's error, until one succeeds
+	fenceStart  map[string]time.Time // per node: when the fence in flight began
 	fenceDone   chan fenceResult
 	fenceWait   map[string]string // per group: why it waits for a fence (this reconcile)
 
@@ -153,6 +154,7 @@ func (c *Coordinator) lead(ctx context.Context) error {
 		case <-c.d.MemberChanges:
 		case r := <-c.fenceDone:
 			delete(c.fencing, r.node)
+			delete(c.fenceStart, r.node)
 			if r.err != nil {
 				c.fenceErr[r.node] = r.err
 			} else {
@@ -170,6 +172,7 @@ func (c *Coordinator) establish() {
 	c.prevContact = map[string]time.Time{}
 	c.fencing = map[string]bool{}
 	c.fenceErr = map[string]error{}
+	c.fenceStart = map[string]time.Time{}
 	c.fenceDone = make(chan fenceResult, 16)
 	for _, n := range c.d.Config.Nodes {
 		// Until proven otherwise a peer may have been in contact with the old

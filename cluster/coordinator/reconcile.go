@@ -141,6 +141,9 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 			c.startFence(ctx, h, fmt.Sprintf("%s holds %s and is %s (%s); its lease ran out", h, g.Name, n.Status, n.Reason))
 		}
 		why := "waiting for " + h + " to be fenced; not started elsewhere until then"
+		if at, ok := c.fenceStart[h]; ok {
+			why += fmt.Sprintf(" (fencing in progress for %s)", now.Sub(at).Round(100*time.Millisecond))
+		}
 		if err := c.fenceErr[h]; err != nil {
 			why += "; last fencing attempt failed: " + err.Error()
 		}
@@ -178,6 +181,7 @@ func (c *Coordinator) startFence(ctx context.Context, node, reason string) {
 		return
 	}
 	c.fencing[node] = true
+	c.fenceStart[node] = c.d.Now()
 	done := c.fenceDone
 	go func() {
 		err := c.d.Fencer.Fence(ctx, node, reason)

@@ -37,7 +37,7 @@ type Fencer struct {
 // AWS_ENDPOINT_URL_EC2 and AWS_EC2_METADATA_SERVICE_ENDPOINT redirect the
 // endpoints (labs use this to point at test/ec2sim).
 func New(d fencing.Device) (fencing.Fencer, error) {
-	return newFencer(d, awsapi.Options{Region: d.Params["region"]})
+	return newFencer(d, awsapi.Options{Region: d.Params["region"], Logger: d.Logger})
 }
 
 func newFencer(d fencing.Device, o awsapi.Options) (*Fencer, error) {

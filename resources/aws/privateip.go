@@ -23,7 +23,7 @@ type PrivateIP struct {
 
 // NewPrivateIP builds an awsip agent: params address, interface, eni.
 func NewPrivateIP(s resources.Spec) (resources.Agent, error) {
-	return newPrivateIP(s, awsapi.Options{})
+	return newPrivateIP(s, awsapi.Options{Logger: s.Logger})
 }
 
 func newPrivateIP(s resources.Spec, o awsapi.Options) (*PrivateIP, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
+	"github.com/hashicorp/go-hclog"
 )
 
 // Options override the standard SDK configuration. The zero value is what
@@ -32,6 +33,9 @@ type Options struct {
 	MaxAttempts  int           // per call; default 5
 	MaxBackoff   time.Duration // retry back-off cap; default 500ms
 	IMDSTimeout  time.Duration // per IMDS lookup; default DefaultIMDSTimeout
+	// Logger, when set, gets one line per retried call (throttling, 5xx), so
+	// the agent log explains a slow fence or takeover.
+	Logger hclog.Logger
 }
 
 // Clients are ready-to-use clients.
@@ -63,11 +67,15 @@ func Load(ctx context.Context, o Options) (*Clients, error) {
 	// Throttling is retried quickly and without the client-side retry quota:
 	// a failover must not give up because earlier calls were throttled.
 	opts = append(opts, config.WithRetryer(func() aws.Retryer {
-		return retry.NewStandard(func(so *retry.StandardOptions) {
+		var r aws.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = o.MaxAttempts
 			so.MaxBackoff = o.MaxBackoff
 			so.RateLimiter = ratelimit.None
 		})
+		if o.Logger != nil {
+			r = loggingRetryer{Retryer: r, log: o.Logger}
+		}
+		return r
 	}))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -93,6 +101,22 @@ func Load(ctx context.Context, o Options) (*Clients, error) {
 		}
 	})
 	return &Clients{EC2: c, IMDS: md, Region: cfg.Region, imdsTimeout: o.IMDSTimeout}, nil
+}
+
+// loggingRetryer reports each retry the SDK makes.
+type loggingRetryer struct {
+	aws.Retryer
+	log hclog.Logger
+}
+
+func (r loggingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := r.Retryer.RetryDelay(attempt, err)
+	code := ErrorCode(err)
+	if code == "" {
+		code = err.Error()
+	}
+	r.log.Warn("EC2 API call retried", "attempt", attempt, "reason", code, "after", d)
+	return d, derr
 }
 
 // Lazy loads clients on first use, so constructors do no I/O, and retries
