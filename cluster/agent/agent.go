@@ -361,7 +361,7 @@ func (a *Agent) sync(ctx context.Context) error {
 func (a *Agent) links() map[string]coordinator.Link {
 	out := map[string]coordinator.Link{}
 	for id, l := range a.raft.PeerContact() {
-		out[id] = coordinator.Link{OK: l.OK, Since: l.Since}
+		out[id] = coordinator.Link{OK: l.OK, Since: l.Since, LastContact: l.LastContact}
 	}
 	return out
 }

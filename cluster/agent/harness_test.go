@@ -403,3 +403,53 @@ func TestHarnessCleanShutdownHandsOver(t *testing.T) {
 		t.Fatal("history does not record the clean shutdown")
 	}
 }
+
+// TestHarnessFormerLeaderRejoinedThenLost: a node that led before the current
+// leader, came back, and was given the group again, is cut off again. The
+// quick release that applies to a previous leader that never answered the
+// new one must not apply: it answered, so it holds a full lease.
+func TestHarnessFormerLeaderRejoinedThenLost(t *testing.T) {
+	h := newHarness(t)
+	h.waitFor("a leader", 10*time.Second, func() bool { return h.leader(h.names...) != "" })
+	h.waitFor("web started on n1", 10*time.Second, func() bool { return h.startedOn("n1") })
+	pin := func(via, node string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := h.agents[via].applier.Apply(ctx, &state.Pin{Group: "web", Node: node, Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		h.waitFor("web started on "+node, 10*time.Second, func() bool { return h.startedOn(node) })
+	}
+	// Make a load balancer both leader and holder.
+	for i := 0; ; i++ {
+		l := h.leader(h.names...)
+		if l == "n1" || l == "n2" {
+			pin(l, l)
+			break
+		}
+		if i > 5 {
+			t.Skip("the witness kept winning elections")
+		}
+		h.isolate("w")
+		h.waitFor("a new leader", 10*time.Second, func() bool { return h.leader("n1", "n2") != "" })
+		h.heal()
+		time.Sleep(500 * time.Millisecond)
+	}
+	old := h.leader("n1", "n2")
+	other := others([]string{"n1", "n2"}, old)[0]
+	h.isolate(old)
+	h.waitFor("web started on "+other, 10*time.Second, func() bool { return h.startedOn(other) })
+	h.heal()
+	h.waitFor(old+" back", 10*time.Second, func() bool {
+		n := h.agents[other].fsm.Read().Nodes[old]
+		return n != nil && n.Status == state.NodeOnline && h.leader(h.names...) != ""
+	})
+	if h.leader(old) != "" {
+		t.Skip("the former leader won leadership back; scenario not reached")
+	}
+	pin(h.leader(h.names...), old) // give the former leader the group again
+	h.isolate(old)
+	h.waitFor("web started on "+other+" again", 10*time.Second, func() bool { return h.startedOn(other) })
+	h.check()
+}

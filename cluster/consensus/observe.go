@@ -12,6 +12,10 @@ import (
 type PeerLink struct {
 	OK    bool      // heartbeats are getting through
 	Since time.Time // when this state began, as far as the leader knows
+	// LastContact is raft's own last successful contact with the peer when
+	// heartbeats started failing (the start of replication if it never
+	// answered this leader); zero while OK.
+	LastContact time.Time
 }
 
 // peerContact tracks heartbeat failures seen by this node while leader.
@@ -69,7 +73,7 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 			if !d.LastContact.IsZero() && d.LastContact.After(c.leaderSince) {
 				since = d.LastContact
 			}
-			c.links[string(d.PeerID)] = PeerLink{OK: false, Since: since}
+			c.links[string(d.PeerID)] = PeerLink{OK: false, Since: since, LastContact: d.LastContact}
 		}
 		c.mu.Unlock()
 	case raft.ResumedHeartbeatObservation:

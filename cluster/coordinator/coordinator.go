@@ -33,6 +33,9 @@ type Raft interface {
 type Link struct {
 	OK    bool
 	Since time.Time // last successful contact when !OK
+	// LastContact is raft's own record of the last successful contact when
+	// !OK: it is not after our election if the peer never answered us.
+	LastContact time.Time
 }
 
 // Store is the replicated state as the coordinator reads it.

@@ -162,12 +162,13 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 func (c *Coordinator) leaseEnd(node string) time.Time {
 	t := c.d.Config.Cluster.Timing
 	end := c.lastContact(node, c.d.Links()).Add(t.Lease + 2*tick)
-	if node == c.prevLeader {
-		// The node led before us. Our election needed a majority that had not
-		// heard from it for a whole heartbeat timeout (raft refuses votes while
-		// a leader is known), so it lost quorum contact before we were elected
-		// and stepped down within its leader lease, and with leadership it
-		// lost its lease to run resources.
+	if l, ok := c.d.Links()[node]; ok && node == c.prevLeader && !l.OK && !l.LastContact.IsZero() && !l.LastContact.After(c.since) {
+		// The node led before us and has not answered us since we were
+		// elected. Our election needed a majority that had not heard from it
+		// for a whole heartbeat timeout (raft refuses votes while a leader is
+		// known), so it lost quorum contact before, stepped down within its
+		// leader lease, and with leadership lost its lease to run resources;
+		// it can run them again only after hearing from us.
 		if d := c.since.Add(t.RaftLeaderLease + 2*tick); d.Before(end) {
 			end = d
 		}
