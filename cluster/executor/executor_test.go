@@ -79,13 +79,23 @@ func (f *fake) Monitor(context.Context) (resources.State, error) {
 	return resources.Stopped, nil
 }
 
+// refreshing is a fake with garp_refresh-like re-announcements.
+type refreshing struct {
+	*fake
+	n atomic.Int32
+}
+
+func (r *refreshing) Refresh(context.Context) error  { r.n.Add(1); return nil }
+func (r *refreshing) RefreshInterval() time.Duration { return 30 * time.Millisecond }
+
 type rig struct {
-	store   *fakeStore
-	lease   atomic.Bool
-	log     *log
-	agents  map[string]*fake
-	mu      sync.Mutex
-	reports []state.Command
+	vipRefresh *refreshing
+	store      *fakeStore
+	lease      atomic.Bool
+	log        *log
+	agents     map[string]*fake
+	mu         sync.Mutex
+	reports    []state.Command
 }
 
 func newRig(t *testing.T, threshold int) *rig {
@@ -99,12 +109,16 @@ func newRig(t *testing.T, threshold int) *rig {
 	cfg := &configs.Config{NodeName: "n1", Groups: []configs.Group{{Name: "web", MigrationThreshold: threshold,
 		Resources: []configs.Resource{res("ipaddr", "vip"), res("exec", "haproxy")}}}}
 	reg := resources.Registry{}
-	for _, typ := range []string{"ipaddr", "exec"} {
-		reg[typ] = func(s resources.Spec) (resources.Agent, error) {
-			f := &fake{name: s.Name, log: r.log}
-			r.agents[s.Name] = f
-			return f, nil
-		}
+	reg["exec"] = func(s resources.Spec) (resources.Agent, error) {
+		f := &fake{name: s.Name, log: r.log}
+		r.agents[s.Name] = f
+		return f, nil
+	}
+	reg["ipaddr"] = func(s resources.Spec) (resources.Agent, error) {
+		f := &fake{name: s.Name, log: r.log}
+		r.agents[s.Name] = f
+		r.vipRefresh = &refreshing{fake: f}
+		return r.vipRefresh, nil
 	}
 	e, err := New(Deps{Config: cfg, Store: r.store, Lease: r.lease.Load, Agents: reg,
 		Report: func(_ context.Context, c state.Command) error {
@@ -247,5 +261,19 @@ func TestMaintenanceKeepsHandsOff(t *testing.T) {
 	time.Sleep(150 * time.Millisecond)
 	if len(r.log.get()) != 2 {
 		t.Fatalf("maintenance acted: %v", r.log.get())
+	}
+}
+
+func TestRunningAddressIsReannounced(t *testing.T) {
+	r := newRig(t, 3)
+	r.assign("n1")
+	r.wait(t, "started", func() bool { return r.groupState() == state.GroupStarted })
+	r.wait(t, "refreshes", func() bool { return r.vipRefresh.n.Load() >= 3 })
+	r.assign("")
+	r.wait(t, "stopped", func() bool { return !r.agents["vip"].running.Load() })
+	n := r.vipRefresh.n.Load()
+	time.Sleep(100 * time.Millisecond)
+	if r.vipRefresh.n.Load() != n {
+		t.Fatal("a stopped address kept being announced")
 	}
 }

@@ -20,11 +20,19 @@ const poll = 25 * time.Millisecond
 const banCount = 1000000
 
 type res struct {
-	cfg     configs.Resource
-	agent   resources.Agent
-	state   resources.State // guarded by runner.mu
-	known   bool
-	nextMon time.Time
+	cfg         configs.Resource
+	agent       resources.Agent
+	state       resources.State // guarded by runner.mu
+	known       bool
+	nextMon     time.Time
+	nextRefresh time.Time
+}
+
+// refresher is an agent that re-announces itself while running (ipaddr with
+// garp_refresh: periodic gratuitous ARP / unsolicited NA).
+type refresher interface {
+	Refresh(ctx context.Context) error
+	RefreshInterval() time.Duration
 }
 
 type runner struct {
@@ -168,6 +176,9 @@ func (r *runner) start(ctx context.Context, g *state.Group) {
 		}
 		r.set(x, resources.Running)
 		x.nextMon = r.d.Now().Add(x.cfg.MonitorInterval)
+		if rf, ok := x.agent.(refresher); ok {
+			x.nextRefresh = r.d.Now().Add(rf.RefreshInterval()) // Start just announced
+		}
 	}
 	r.log.Info("group started")
 	r.report(ctx, g, state.GroupStarted, "")
@@ -177,6 +188,7 @@ func (r *runner) start(ctx context.Context, g *state.Group) {
 func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 	now := r.d.Now()
 	for i, x := range r.res {
+		r.refresh(ctx, x, now)
 		if now.Before(x.nextMon) {
 			continue
 		}
@@ -199,6 +211,20 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 	}
 	if g.State != state.GroupStarted {
 		r.report(ctx, g, state.GroupStarted, "")
+	}
+}
+
+// refresh re-announces a running resource when its refresh period is due.
+func (r *runner) refresh(ctx context.Context, x *res, now time.Time) {
+	rf, ok := x.agent.(refresher)
+	if !ok || rf.RefreshInterval() <= 0 || now.Before(x.nextRefresh) {
+		return
+	}
+	x.nextRefresh = now.Add(rf.RefreshInterval())
+	cctx, cancel := context.WithTimeout(ctx, x.cfg.MonitorTimeout)
+	defer cancel()
+	if err := rf.Refresh(cctx); err != nil {
+		r.log.Warn("refresh failed", "resource", x.cfg.Name, "error", err)
 	}
 }
 

@@ -95,6 +95,9 @@ func loadAgentConfig(path string, dev bool, dataDir string) (*configs.Config, er
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
+	if err := checkAgents(cfg); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
 	return cfg, nil
 }
 

@@ -40,6 +40,10 @@ func (c *validateCmd) Run(args []string) int {
 		}
 		return fail(c.ui, err)
 	}
+	if err := checkAgents(cfg); err != nil {
+		c.ui.Error(err.Error())
+		return 1
+	}
 	c.ui.Output(fmt.Sprintf("%s: valid (node %s, cluster %s, %d nodes, %d groups, timing %s)",
 		rest[0], cfg.NodeName, cfg.Cluster.Name, len(cfg.Nodes), len(cfg.Groups), cfg.Cluster.Timing.Preset))
 	return 0

@@ -195,3 +195,18 @@ func Params(config map[string]string) map[string]string {
 	}
 	return out
 }
+
+// Validate reads the agent's meta-data and checks a resource's configured
+// parameters (the "params.<name>" keys) against it: unknown and missing
+// required parameters are errors. vigil runs it at config load.
+func Validate(params map[string]string) error {
+	root := params["ocf_root"]
+	if root == "" {
+		root = DefaultRoot
+	}
+	m, err := MetaData(root, params["agent"])
+	if err != nil {
+		return err
+	}
+	return m.Check(Params(params))
+}
