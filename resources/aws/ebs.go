@@ -26,7 +26,9 @@ type EBS struct {
 }
 
 // NewEBS builds an ebs agent: params volume_id, device.
-func NewEBS(s resources.Spec) (resources.Agent, error) { return newEBS(s, awsapi.Options{Logger: s.Logger}) }
+func NewEBS(s resources.Spec) (resources.Agent, error) {
+	return newEBS(s, awsapi.Options{Logger: s.Logger})
+}
 
 func newEBS(s resources.Spec, o awsapi.Options) (*EBS, error) {
 	e := &EBS{base: newBase(s, o), volume: s.Params["volume_id"], device: s.Params["device"]}

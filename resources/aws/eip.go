@@ -21,7 +21,9 @@ type EIP struct {
 }
 
 // NewEIP builds an awseip agent: params allocation_id, private_ip, eni.
-func NewEIP(s resources.Spec) (resources.Agent, error) { return newEIP(s, awsapi.Options{Logger: s.Logger}) }
+func NewEIP(s resources.Spec) (resources.Agent, error) {
+	return newEIP(s, awsapi.Options{Logger: s.Logger})
+}
 
 func newEIP(s resources.Spec, o awsapi.Options) (*EIP, error) {
 	a := &EIP{base: newBase(s, o), allocation: s.Params["allocation_id"], privateIP: s.Params["private_ip"]}

@@ -26,7 +26,9 @@ type Route struct {
 
 // NewRoute builds an awsroute agent: params route_tables (comma list),
 // destination (CIDR), interface, address (defaults to a /32 destination's IP).
-func NewRoute(s resources.Spec) (resources.Agent, error) { return newRoute(s, awsapi.Options{Logger: s.Logger}) }
+func NewRoute(s resources.Spec) (resources.Agent, error) {
+	return newRoute(s, awsapi.Options{Logger: s.Logger})
+}
 
 func newRoute(s resources.Spec, o awsapi.Options) (*Route, error) {
 	r := &Route{base: newBase(s, o), ifname: s.Params["interface"]}
