@@ -76,6 +76,27 @@ func (b *base) poll(ctx context.Context, check func(ctx context.Context) (bool, 
 	})
 }
 
+// staleReads is how many extra reads a monitor makes before it believes a
+// "not ours": EC2 is eventually consistent, and right after a move a
+// Describe call can still show the old owner (seen for seconds in real AWS).
+const staleReads = 3
+
+// settled runs a monitor and, when it does not say Running, reads again a few
+// times at the poll interval, so one stale read does not fail a resource that
+// was just moved here. A genuine loss is still seen within about a second.
+func (b *base) settled(ctx context.Context, monitor func(context.Context) (resources.State, error)) (resources.State, error) {
+	st, err := monitor(ctx)
+	for i := 0; i < staleReads && st != resources.Running; i++ {
+		select {
+		case <-ctx.Done():
+			return st, err
+		case <-time.After(b.interval):
+		}
+		st, err = monitor(ctx)
+	}
+	return st, err
+}
+
 func hostAddr(ip net.IP) *netlink.Addr {
 	bits := 32
 	if ip.To4() == nil {

@@ -56,6 +56,10 @@ func (e *EBS) attachment(ctx context.Context, c *awsapi.Clients) (instance strin
 // Monitor is Running when attached to us, Stopped when not attached to us,
 // Failed while attaching to or detaching from us.
 func (e *EBS) Monitor(ctx context.Context) (resources.State, error) {
+	return e.settled(ctx, e.monitorOnce)
+}
+
+func (e *EBS) monitorOnce(ctx context.Context) (resources.State, error) {
 	c, self, _, err := e.self(ctx)
 	if err != nil {
 		return resources.Failed, err

@@ -56,6 +56,10 @@ func (a *EIP) ours(eni, gotENI, gotIP string) bool {
 
 // Monitor reports Running while the address is associated with our ENI.
 func (a *EIP) Monitor(ctx context.Context) (resources.State, error) {
+	return a.settled(ctx, a.monitorOnce)
+}
+
+func (a *EIP) monitorOnce(ctx context.Context) (resources.State, error) {
 	c, _, eni, err := a.self(ctx)
 	if err != nil {
 		return resources.Failed, err

@@ -56,6 +56,10 @@ func (p *PrivateIP) assigned(ctx context.Context, c *awsapi.Clients, eni string)
 // Monitor is Running when EC2 assigns the address to our ENI and it is on
 // the local interface, Stopped when neither, Failed when only one holds.
 func (p *PrivateIP) Monitor(ctx context.Context) (resources.State, error) {
+	return p.settled(ctx, p.monitorOnce)
+}
+
+func (p *PrivateIP) monitorOnce(ctx context.Context) (resources.State, error) {
 	c, _, eni, err := p.self(ctx)
 	if err != nil {
 		return resources.Failed, err

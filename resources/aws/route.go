@@ -84,6 +84,10 @@ func (r *Route) local() (bool, error) {
 // Monitor is Running when every table routes to our ENI (and the address is
 // local), Stopped when none does and no local address, Failed in between.
 func (r *Route) Monitor(ctx context.Context) (resources.State, error) {
+	return r.settled(ctx, r.monitorOnce)
+}
+
+func (r *Route) monitorOnce(ctx context.Context) (resources.State, error) {
 	c, _, eni, err := r.self(ctx)
 	if err != nil {
 		return resources.Failed, err
