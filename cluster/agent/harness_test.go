@@ -74,6 +74,7 @@ type rpcNet struct {
 	mu        sync.Mutex
 	listeners map[string]*pipeListener
 	isolated  map[string]bool
+	cut       map[[2]string]bool // pairs that cannot reach each other
 }
 
 type pipeListener struct {
@@ -111,7 +112,7 @@ func (n *rpcNet) dialer(from string) func(context.Context, string, string) (net.
 	return func(ctx context.Context, addr, _ string) (net.Conn, error) {
 		n.mu.Lock()
 		l := n.listeners[addr]
-		cut := n.isolated[from] || n.isolated[addr]
+		cut := n.isolated[from] || n.isolated[addr] || n.cut[[2]string{from, addr}]
 		n.mu.Unlock()
 		if l == nil || cut {
 			return nil, errors.New("connection refused (harness partition)")
@@ -146,7 +147,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, names: []string{"n1", "n2", "w"}, agents: map[string]*Agent{},
 		raftTr: map[string]*raft.InmemTransport{}, gossip: membership.NewMemNetwork(),
-		rpc:  &rpcNet{listeners: map[string]*pipeListener{}, isolated: map[string]bool{}},
+		rpc:  &rpcNet{listeners: map[string]*pipeListener{}, isolated: map[string]bool{}, cut: map[[2]string]bool{}},
 		held: &holders{running: map[string]map[string]bool{}}, leaders: map[uint64]string{},
 		stop: map[string]func(){}}
 	timing, _ := configs.TimingPreset("fast")
@@ -269,6 +270,18 @@ func (h *harness) heal() {
 	h.gossip.Heal()
 	h.rpc.mu.Lock()
 	h.rpc.isolated = map[string]bool{}
+	h.rpc.cut = map[[2]string]bool{}
+	h.rpc.mu.Unlock()
+}
+
+// partition cuts a and b apart on every link; both still reach the others.
+func (h *harness) partition(a, b string) {
+	h.raftTr[a].Disconnect(h.raftTr[b].LocalAddr())
+	h.raftTr[b].Disconnect(h.raftTr[a].LocalAddr())
+	h.gossip.Partition(a+":7301", b+":7301")
+	h.rpc.mu.Lock()
+	h.rpc.cut[[2]string{a + ":7300", b + ":7300"}] = true
+	h.rpc.cut[[2]string{b + ":7300", a + ":7300"}] = true
 	h.rpc.mu.Unlock()
 }
 
@@ -451,5 +464,43 @@ func TestHarnessFormerLeaderRejoinedThenLost(t *testing.T) {
 	pin(h.leader(h.names...), old) // give the former leader the group again
 	h.isolate(old)
 	h.waitFor("web started on "+other+" again", 10*time.Second, func() bool { return h.startedOn(other) })
+	h.check()
+}
+
+// TestHarnessPartialPartitionKeepsOneHolder cuts the two resource nodes
+// apart while the witness still reaches both. The hard case is a leader on
+// one load balancer and the group on the other: the holder loses its lease
+// and stops, the leader sees it lost on the cluster link only, and moves the
+// group after the lease. The group must never run on both nodes.
+func TestHarnessPartialPartitionKeepsOneHolder(t *testing.T) {
+	h := newHarness(t)
+	h.waitFor("web started on n1", 10*time.Second, func() bool { return h.startedOn("n1") })
+	for i := 0; h.leader("n1", "n2") == ""; i++ {
+		if i > 5 {
+			t.Skip("the witness kept winning elections")
+		}
+		h.isolate("w")
+		h.waitFor("a load balancer leads", 10*time.Second, func() bool { return h.leader("n1", "n2") != "" })
+		h.heal()
+		time.Sleep(500 * time.Millisecond)
+	}
+	leader := h.leader("n1", "n2")
+	holder := others([]string{"n1", "n2"}, leader)[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.agents[leader].applier.Apply(ctx, &state.Pin{Group: "web", Node: holder, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("web started on "+holder, 10*time.Second, func() bool { return h.startedOn(holder) })
+	t.Logf("leader %s, holder %s: cutting them apart", leader, holder)
+	h.partition("n1", "n2")
+	h.waitFor("web moved to the leader "+leader, 10*time.Second, func() bool {
+		return h.leader(leader) != "" && h.startedOn(leader)
+	})
+	h.heal()
+	h.waitFor(holder+" back online", 10*time.Second, func() bool {
+		n := h.agents["w"].fsm.Read().Nodes[holder]
+		return n != nil && n.Status == state.NodeOnline
+	})
 	h.check()
 }
