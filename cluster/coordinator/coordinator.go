@@ -135,6 +135,9 @@ func (c *Coordinator) lead(ctx context.Context) error {
 	}
 	c.establish()
 	c.d.Logger.Info("leadership established")
+	// Fences started in this term end with it: only the leader fences.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	_ = c.apply(&state.RecordEvent{Kind: "leader", Node: c.d.Config.NodeName,
 		Message: c.d.Config.NodeName + " became leader", Time: c.d.Now()})
 	t := time.NewTicker(tick)
