@@ -81,6 +81,9 @@ func (a *Agent) nodeStatus(n configs.Node, data *state.Data, members map[string]
 		if s.Status == state.NodeOnline && s.Standby {
 			ns.State = "standby"
 		}
+		if s.Status == state.NodeOnline && s.Leaving {
+			ns.State = "leaving"
+		}
 	}
 	switch m, ok := members[n.Name]; {
 	case n.Name == a.cfg.NodeName:

@@ -45,7 +45,7 @@ type FenceRequest struct {
 type NodeStatus struct {
 	Name        string   `json:"name"`
 	Role        string   `json:"role"`         // node | witness
-	State       string   `json:"state"`        // online | standby | offline | failed | fenced
+	State       string   `json:"state"`        // online | standby | leaving | offline | failed | fenced
 	Standby     bool     `json:"standby"`      // replicated standby flag
 	Heartbeat   string   `json:"heartbeat"`    // memberlist on the dedicated link: ok | suspect | lost
 	ClusterLink string   `json:"cluster_link"` // raft on the cluster link: ok | lost | unknown
