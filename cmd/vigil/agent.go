@@ -63,8 +63,15 @@ func (c *agentCmd) Run(args []string) int {
 		return fail(c.ui, err)
 	}
 	if dev {
-		c.ui.Output(fmt.Sprintf("vigil dev agent: data in %s; in another terminal run:\n  vigil status -address unix://%s/vigil.sock\n",
-			cfg.DataDir, cfg.DataDir))
+		self := "vigil"
+		if strings.Contains(os.Args[0], "go-build") {
+			self = "go run ./cmd/vigil" // started with go run: there is no vigil on the PATH
+		}
+		c.ui.Output(fmt.Sprintf("vigil dev agent: data in %s; in another terminal try:\n"+
+			"  %[2]s status -address unix://%[1]s/vigil.sock\n"+
+			"  %[2]s node standby -address unix://%[1]s/vigil.sock dev    (then: node online)\n"+
+			"  %[2]s history -address unix://%[1]s/vigil.sock\n",
+			cfg.DataDir, self))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
