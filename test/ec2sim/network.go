@@ -72,10 +72,8 @@ func (s *Sim) disassociateAddress(r req) ([]node, *apiError) {
 func (s *Sim) describeAddresses(r req) ([]node, *apiError) {
 	w := s.view("DescribeAddresses")
 	ids, pubs := r.list("AllocationId"), r.list("PublicIp")
-	for _, id := range ids {
-		if _, ok := w.addresses[id]; !ok {
-			return nil, errf(400, "InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist", id)
-		}
+	if e := allKnown(w.addresses, ids, "InvalidAllocationID.NotFound", "The allocation ID '%s' does not exist"); e != nil {
+		return nil, e
 	}
 	f := r.filters()
 	var items []node
@@ -182,10 +180,8 @@ func (s *Sim) unassignPrivateIPs(r req) ([]node, *apiError) {
 func (s *Sim) describeENIs(r req) ([]node, *apiError) {
 	w := s.view("DescribeNetworkInterfaces")
 	ids := r.list("NetworkInterfaceId")
-	for _, id := range ids {
-		if _, ok := w.enis[id]; !ok {
-			return nil, errf(400, "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id)
-		}
+	if e := allKnown(w.enis, ids, "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist"); e != nil {
+		return nil, e
 	}
 	f := r.filters()
 	var items []node
@@ -248,10 +244,8 @@ func (s *Sim) replaceRoute(r req) ([]node, *apiError) {
 func (s *Sim) describeRouteTables(r req) ([]node, *apiError) {
 	w := s.view("DescribeRouteTables")
 	ids := r.list("RouteTableId")
-	for _, id := range ids {
-		if _, ok := w.tables[id]; !ok {
-			return nil, errf(400, "InvalidRouteTableID.NotFound", "The routeTable ID '%s' does not exist", id)
-		}
+	if e := allKnown(w.tables, ids, "InvalidRouteTableID.NotFound", "The routeTable ID '%s' does not exist"); e != nil {
+		return nil, e
 	}
 	f := r.filters()
 	var items []node
@@ -278,4 +272,14 @@ func (s *Sim) describeRouteTables(r req) ([]node, *apiError) {
 		items = append(items, E("item", T("routeTableId", t.ID), T("vpcId", t.VpcID), T("ownerId", "123456789012"), E("routeSet", routes...)))
 	}
 	return []node{E("routeTableSet", items...)}, nil
+}
+
+// allKnown is EC2's NotFound error for the first of ids missing from m.
+func allKnown[V any](m map[string]V, ids []string, code, format string) *apiError {
+	for _, id := range ids {
+		if _, ok := m[id]; !ok {
+			return errf(400, code, format, id)
+		}
+	}
+	return nil
 }

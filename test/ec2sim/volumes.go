@@ -85,10 +85,8 @@ func (s *Sim) detachVolume(r req) ([]node, *apiError) {
 func (s *Sim) describeVolumes(r req) ([]node, *apiError) {
 	w := s.view("DescribeVolumes")
 	ids := r.list("VolumeId")
-	for _, id := range ids {
-		if _, ok := w.volumes[id]; !ok {
-			return nil, errf(400, "InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
-		}
+	if e := allKnown(w.volumes, ids, "InvalidVolume.NotFound", "The volume '%s' does not exist."); e != nil {
+		return nil, e
 	}
 	f := r.filters()
 	var items []node
