@@ -31,8 +31,7 @@ func (s *Server) standby(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if !s.nodeExists(req.Node) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no node named %q in the cluster", req.Node))
+	if !s.knownNode(w, req.Node) {
 		return
 	}
 	s.write(w, r, &state.SetStandby{Node: req.Node, Standby: req.Standby, Time: s.d.Now()})
@@ -43,15 +42,13 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if !s.groupExists(req.Group) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no group named %q", req.Group))
+	if !s.knownGroup(w, req.Group) {
 		return
 	}
 	now := s.d.Now()
 	switch op := r.PathValue("op"); op {
 	case "move":
-		if !s.nodeExists(req.Node) {
-			writeError(w, http.StatusNotFound, fmt.Errorf("no node named %q in the cluster", req.Node))
+		if !s.knownNode(w, req.Node) {
 			return
 		}
 		s.write(w, r, &state.Pin{Group: req.Group, Node: req.Node, Time: now})
@@ -71,8 +68,7 @@ func (s *Server) maintenance(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if req.Group != "" && !s.groupExists(req.Group) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no group named %q", req.Group))
+	if req.Group != "" && !s.knownGroup(w, req.Group) {
 		return
 	}
 	s.write(w, r, &state.SetMaintenance{Group: req.Group, On: req.On, Time: s.d.Now()})
@@ -83,8 +79,7 @@ func (s *Server) fence(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if !s.nodeExists(req.Node) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no node named %q in the cluster", req.Node))
+	if !s.knownNode(w, req.Node) {
 		return
 	}
 	if !s.d.Raft.IsLeader() {
@@ -110,21 +105,25 @@ func (s *Server) fence(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-func (s *Server) nodeExists(name string) bool {
+// knownNode answers 404 and returns false for a node not in the config.
+func (s *Server) knownNode(w http.ResponseWriter, name string) bool {
 	for _, n := range s.d.Config.Nodes {
 		if n.Name == name {
 			return true
 		}
 	}
+	writeError(w, http.StatusNotFound, fmt.Errorf("no node named %q in the cluster", name))
 	return false
 }
 
-func (s *Server) groupExists(name string) bool {
+// knownGroup answers 404 and returns false for a group not in the config.
+func (s *Server) knownGroup(w http.ResponseWriter, name string) bool {
 	for _, g := range s.d.Config.Groups {
 		if g.Name == name {
 			return true
 		}
 	}
+	writeError(w, http.StatusNotFound, fmt.Errorf("no group named %q", name))
 	return false
 }
 
