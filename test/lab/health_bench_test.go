@@ -50,14 +50,14 @@ func BenchmarkHealthFailover(b *testing.B) {
 	}
 	b.StopTimer()
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	lo, med, hi := healthSpread(total)
+	lo, med, hi := spread(total)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(ms(lo), "min-ms")
 	b.ReportMetric(ms(med), "median-ms")
 	b.ReportMetric(ms(hi), "max-ms")
-	dlo, dmed, dhi := healthSpread(detect)
-	olo, omed, ohi := healthSpread(outage)
-	vlo, vmed, vhi := healthSpread(react)
+	dlo, dmed, dhi := spread(detect)
+	olo, omed, ohi := spread(outage)
+	vlo, vmed, vhi := spread(react)
 	b.Logf("first failing check result -> first answer from the new LB, interval %v fall %d, %d runs (%d inexact): "+
 		"min %v / median %v / max %v; break -> first failing result %v / %v / %v; unhealthy verdict (fall reached) -> answer %v / %v / %v; "+
 		"client outage (break -> answer) %v / %v / %v",
@@ -122,11 +122,4 @@ func healthFailover(h *HealthLab, probe *Proc) (healthRun, error) {
 	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	return healthRun{from: from, to: to, exact: exact,
 		breakToFail: r(failAt.Sub(broke)), verdictToAnswer: r(answer.Sub(verdict)), failToAnswer: r(answer.Sub(failAt)), breakToAnswer: r(answer.Sub(broke))}, nil
-}
-
-// healthSpread returns min, median and max, rounded to the millisecond.
-func healthSpread(ds []time.Duration) (lo, med, hi time.Duration) {
-	s := slices.Sorted(slices.Values(ds))
-	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-	return r(s[0]), r(s[len(s)/2]), r(s[len(s)-1])
 }
