@@ -35,7 +35,7 @@ func (c *Coordinator) reconcile(ctx context.Context) error {
 	data = c.d.Store.Read()
 	c.fenceWait = map[string]string{}
 	for _, name := range data.GroupNames() {
-		if err := c.release(ctx, data, data.Groups[name], now); err != nil {
+		if err := c.release(ctx, data, data.Groups[name], links, now); err != nil {
 			return err
 		}
 	}
@@ -109,7 +109,7 @@ func (c *Coordinator) lastContact(node string, links map[string]Link) time.Time 
 // it is safe: the node was fenced (confirmed off), or its lease provably ran
 // out. With fencing configured for the node, the group waits for the fence
 // and is never started elsewhere unfenced (invariant 2).
-func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Group, now time.Time) error {
+func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Group, links map[string]Link, now time.Time) error {
 	h := g.Holder
 	if h == "" {
 		return nil
@@ -133,7 +133,7 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 		switch {
 		case n.Status == state.NodeFailed:
 			c.startFence(ctx, h, fmt.Sprintf("%s lost while holding %s", h, g.Name))
-		case c.leaseEnd(h).Before(now):
+		case c.leaseEnd(h, links).Before(now):
 			// Cut off on the cluster link only (its heartbeat may still
 			// arrive through another member): without a fence the group
 			// would wait forever, and an agent that is merely slow to be
@@ -150,7 +150,7 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 		c.fenceWait[g.Name] = why
 		return nil
 	}
-	if now.Before(c.leaseEnd(h)) {
+	if now.Before(c.leaseEnd(h, links)) {
 		return nil
 	}
 	return c.apply(&state.ClearHolder{Group: g.Name, Node: h,
@@ -159,10 +159,10 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 
 // leaseEnd is when node's lease to run resources has provably run out, as
 // far as this leader can tell.
-func (c *Coordinator) leaseEnd(node string) time.Time {
+func (c *Coordinator) leaseEnd(node string, links map[string]Link) time.Time {
 	t := c.d.Config.Cluster.Timing
-	end := c.lastContact(node, c.d.Links()).Add(t.Lease + 2*tick)
-	if l, ok := c.d.Links()[node]; ok && node == c.prevLeader && !l.OK && !l.LastContact.IsZero() && !l.LastContact.After(c.since) {
+	end := c.lastContact(node, links).Add(t.Lease + 2*tick)
+	if l, ok := links[node]; ok && node == c.prevLeader && !l.OK && !l.LastContact.IsZero() && !l.LastContact.After(c.since) {
 		// The node led before us and has not answered us since we were
 		// elected. Our election needed a majority that had not heard from it
 		// for a whole heartbeat timeout (raft refuses votes while a leader is
