@@ -161,15 +161,21 @@ func (d *Data) event(idx uint64, t time.Time, kind, node, group, msg string) {
 	}
 }
 
-// Clone returns a deep copy, so readers never share memory with Apply.
+// Clone returns a copy that readers may keep while Apply goes on: everything
+// is copied except the append-only histories, which are shared and must be
+// treated as read-only.
 func (d *Data) Clone() *Data {
 	c := &Data{
 		Nodes:       make(map[string]*Node, len(d.Nodes)),
 		Groups:      make(map[string]*Group, len(d.Groups)),
 		Maintenance: d.Maintenance,
-		Events:      append([]Event(nil), d.Events...),
-		Fencing:     append([]FenceRecord(nil), d.Fencing...),
-		Index:       d.Index,
+		// The histories are append-only and their entries never change, so a
+		// copy can share them: capped at their length, an append by either side
+		// reallocates instead of writing into the other's view. This keeps
+		// Read cheap for the executor and coordinator, which read every tick.
+		Events:  d.Events[:len(d.Events):len(d.Events)],
+		Fencing: d.Fencing[:len(d.Fencing):len(d.Fencing)],
+		Index:   d.Index,
 	}
 	for k, n := range d.Nodes {
 		nn := *n

@@ -165,3 +165,24 @@ type sink struct{ *bytes.Buffer }
 func (s *sink) ID() string    { return "test" }
 func (s *sink) Cancel() error { return nil }
 func (s *sink) Close() error  { return nil }
+
+// A Read copy shares the append-only history with the FSM; neither side's
+// later appends may show through to the other.
+func TestReadHistoryIsStableAcrossApplies(t *testing.T) {
+	f := NewFSM(nil)
+	for i := uint64(1); i <= 3; i++ {
+		_ = apply(t, f, i, &RecordEvent{Kind: "test", Message: "m", Time: t0})
+	}
+	r := f.Read()
+	for i := uint64(4); i <= maxEvents+10; i++ { // appends, then trims
+		_ = apply(t, f, i, &RecordEvent{Kind: "test", Message: "later", Time: t0})
+	}
+	if len(r.Events) != 3 || r.Events[2].Message != "m" || r.Events[2].Index != 3 {
+		t.Fatalf("reader's history changed: %d events, last %+v", len(r.Events), r.Events[len(r.Events)-1])
+	}
+	r2 := f.Read()
+	_ = append(r2.Events, Event{Message: "reader's own"})
+	if d := f.Read(); len(d.Events) != maxEvents || d.Events[len(d.Events)-1].Message != "later" {
+		t.Fatalf("FSM history disturbed by a reader's append: %d, %+v", len(d.Events), d.Events[len(d.Events)-1])
+	}
+}
