@@ -103,9 +103,8 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 		return nil, ""
 	}
 	if g.Holder != "" {
-		if hn := in.Data.Nodes[g.Holder]; hn != nil && hn.Status == state.NodeFailed && fenced(in.Config, g.Holder) {
-			return nil, "waiting for " + g.Holder + " to be fenced (never started elsewhere before the fence is confirmed)"
-		}
+		// A holder waiting for its fence is explained by the coordinator,
+		// which knows how the fence is going.
 		if hn := in.Data.Nodes[g.Holder]; hn != nil && hn.Status != state.NodeOnline {
 			return nil, "waiting for " + g.Holder + "'s lease to run out (" + hn.Status + ")"
 		}
@@ -131,16 +130,6 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 }
 
 const healthReason = "failing health checks"
-
-// fenced reports whether node has fencing configured.
-func fenced(c *configs.Config, node string) bool {
-	for _, n := range c.Nodes {
-		if n.Name == node {
-			return len(n.Fence) > 0
-		}
-	}
-	return false
-}
 
 func failing(f Facts, node, group string) string {
 	if names := f.Failing[node][group]; names != "" {
