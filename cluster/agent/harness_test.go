@@ -298,6 +298,22 @@ func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) 
 	h.check()
 }
 
+// lbLeader makes a load balancer the leader (moving leadership off the
+// witness by cutting it off for a moment) and returns it.
+func (h *harness) lbLeader(t *testing.T) string {
+	t.Helper()
+	for i := 0; h.leader("n1", "n2") == ""; i++ {
+		if i > 5 {
+			t.Skip("the witness kept winning elections")
+		}
+		h.isolate("w")
+		h.waitFor("a load balancer leads", 10*time.Second, func() bool { return h.leader("n1", "n2") != "" })
+		h.heal()
+		time.Sleep(500 * time.Millisecond)
+	}
+	return h.leader("n1", "n2")
+}
+
 // leader returns the leader among the given nodes, or "".
 func (h *harness) leader(among ...string) string {
 	for _, n := range among {
@@ -435,20 +451,8 @@ func TestHarnessFormerLeaderRejoinedThenLost(t *testing.T) {
 		h.waitFor("web started on "+node, 10*time.Second, func() bool { return h.startedOn(node) })
 	}
 	// Make a load balancer both leader and holder.
-	for i := 0; ; i++ {
-		l := h.leader(h.names...)
-		if l == "n1" || l == "n2" {
-			pin(l, l)
-			break
-		}
-		if i > 5 {
-			t.Skip("the witness kept winning elections")
-		}
-		h.isolate("w")
-		h.waitFor("a new leader", 10*time.Second, func() bool { return h.leader("n1", "n2") != "" })
-		h.heal()
-		time.Sleep(500 * time.Millisecond)
-	}
+	l := h.lbLeader(t)
+	pin(l, l)
 	old := h.leader("n1", "n2")
 	other := others([]string{"n1", "n2"}, old)[0]
 	h.isolate(old)
@@ -475,15 +479,7 @@ func TestHarnessFormerLeaderRejoinedThenLost(t *testing.T) {
 func TestHarnessPartialPartitionKeepsOneHolder(t *testing.T) {
 	h := newHarness(t)
 	h.waitFor("web started on n1", 10*time.Second, func() bool { return h.startedOn("n1") })
-	for i := 0; h.leader("n1", "n2") == ""; i++ {
-		if i > 5 {
-			t.Skip("the witness kept winning elections")
-		}
-		h.isolate("w")
-		h.waitFor("a load balancer leads", 10*time.Second, func() bool { return h.leader("n1", "n2") != "" })
-		h.heal()
-		time.Sleep(500 * time.Millisecond)
-	}
+	h.lbLeader(t)
 	leader := h.leader("n1", "n2")
 	holder := others([]string{"n1", "n2"}, leader)[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
