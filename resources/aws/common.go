@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,8 @@ type base struct {
 	interval time.Duration
 	log      hclog.Logger
 	nl       *netlink.Handle // netlink in the agent's namespace; zero Handle = current
+
+	claimed atomic.Bool // Start succeeded and no Stop since: a "not ours" may be a stale read
 
 	mu         sync.Mutex
 	instanceID string
@@ -81,12 +84,22 @@ func (b *base) poll(ctx context.Context, check func(ctx context.Context) (bool, 
 // Describe call can still show the old owner (seen for seconds in real AWS).
 const staleReads = 3
 
-// settled runs a monitor and, when it does not say Running, reads again a few
-// times at the poll interval, so one stale read does not fail a resource that
-// was just moved here. A genuine loss is still seen within about a second.
+// claim records a successful Start.
+func (b *base) claim(err error) error {
+	if err == nil {
+		b.claimed.Store(true)
+	}
+	return err
+}
+
+// settled runs a monitor and, when a resource this agent started does not
+// read as Running, reads again a few times at the poll interval, so one stale
+// read does not fail a resource that was just moved here. A genuine loss is
+// still seen within about a second; a resource not started here (the
+// start-up probe on a standby) is read once.
 func (b *base) settled(ctx context.Context, monitor func(context.Context) (resources.State, error)) (resources.State, error) {
 	st, err := monitor(ctx)
-	for i := 0; i < staleReads && st != resources.Running; i++ {
+	for i := 0; i < staleReads && st != resources.Running && b.claimed.Load(); i++ {
 		select {
 		case <-ctx.Done():
 			return st, err

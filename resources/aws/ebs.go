@@ -92,7 +92,9 @@ func (e *EBS) waitNotAttachedTo(ctx context.Context, c *awsapi.Clients, inst str
 
 // Start detaches the volume from a previous (fenced) holder with Force,
 // attaches it here and waits until it reads attached.
-func (e *EBS) Start(ctx context.Context) error {
+func (e *EBS) Start(ctx context.Context) error { return e.claim(e.start(ctx)) }
+
+func (e *EBS) start(ctx context.Context) error {
 	c, self, _, err := e.self(ctx)
 	if err != nil {
 		return err
@@ -128,6 +130,11 @@ func (e *EBS) Start(ctx context.Context) error {
 
 // Stop detaches the volume from us (not forced) and waits until it is gone.
 func (e *EBS) Stop(ctx context.Context) error {
+	e.claimed.Store(false)
+	return e.stop(ctx)
+}
+
+func (e *EBS) stop(ctx context.Context) error {
 	c, self, _, err := e.self(ctx)
 	if err != nil {
 		return err

@@ -75,7 +75,9 @@ func (a *EIP) monitorOnce(ctx context.Context) (resources.State, error) {
 }
 
 // Start associates the address with our ENI and waits until EC2 shows it.
-func (a *EIP) Start(ctx context.Context) error {
+func (a *EIP) Start(ctx context.Context) error { return a.claim(a.start(ctx)) }
+
+func (a *EIP) start(ctx context.Context) error {
 	c, _, eni, err := a.self(ctx)
 	if err != nil {
 		return err
@@ -101,6 +103,11 @@ func (a *EIP) Start(ctx context.Context) error {
 // Stop disassociates the address only if it is still ours: by association
 // id, so it can never undo a newer association made by another node.
 func (a *EIP) Stop(ctx context.Context) error {
+	a.claimed.Store(false)
+	return a.stop(ctx)
+}
+
+func (a *EIP) stop(ctx context.Context) error {
 	c, _, eni, err := a.self(ctx)
 	if err != nil {
 		return err

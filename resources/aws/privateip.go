@@ -83,7 +83,9 @@ func (p *PrivateIP) monitorOnce(ctx context.Context) (resources.State, error) {
 
 // Start assigns the address to our ENI (taking it from any other ENI), waits
 // until EC2 shows it, then adds it locally.
-func (p *PrivateIP) Start(ctx context.Context) error {
+func (p *PrivateIP) Start(ctx context.Context) error { return p.claim(p.start(ctx)) }
+
+func (p *PrivateIP) start(ctx context.Context) error {
 	c, _, eni, err := p.self(ctx)
 	if err != nil {
 		return err
@@ -104,6 +106,11 @@ func (p *PrivateIP) Start(ctx context.Context) error {
 
 // Stop removes the local address, then unassigns it if our ENI still has it.
 func (p *PrivateIP) Stop(ctx context.Context) error {
+	p.claimed.Store(false)
+	return p.stop(ctx)
+}
+
+func (p *PrivateIP) stop(ctx context.Context) error {
 	if err := p.delLocal(p.ifname, p.address); err != nil {
 		return err
 	}

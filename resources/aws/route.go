@@ -111,7 +111,9 @@ func (r *Route) monitorOnce(ctx context.Context) (resources.State, error) {
 
 // Start replaces the route in every table, waits until all show our ENI,
 // then adds the local address.
-func (r *Route) Start(ctx context.Context) error {
+func (r *Route) Start(ctx context.Context) error { return r.claim(r.start(ctx)) }
+
+func (r *Route) start(ctx context.Context) error {
 	c, _, eni, err := r.self(ctx)
 	if err != nil {
 		return err
@@ -137,6 +139,11 @@ func (r *Route) Start(ctx context.Context) error {
 // Stop removes the local address only: the routes stay until the next
 // holder replaces them (there is nothing better to point them at).
 func (r *Route) Stop(ctx context.Context) error {
+	r.claimed.Store(false)
+	return r.stop(ctx)
+}
+
+func (r *Route) stop(ctx context.Context) error {
 	if r.address == nil {
 		return nil
 	}
