@@ -52,10 +52,13 @@ type Lab struct {
 
 // New creates the switch namespace with the pub and hb bridges and registers
 // the cleanup that kills every process and deletes every namespace. It skips
-// the test when not root or when `ip netns` is unavailable.
+// the test when not root or when `ip netns` is unavailable. VIGIL_LAB_ID, when
+// set, is appended to the prefix so that checkouts can run their labs side by
+// side on one machine.
 func New(tb testing.TB, prefix string) *Lab {
 	tb.Helper()
 	Require(tb)
+	prefix += os.Getenv("VIGIL_LAB_ID")
 	if !namePattern.MatchString(prefix) {
 		tb.Fatalf("lab: prefix %q must match %s", prefix, namePattern)
 	}
