@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"github.com/vigil-ha/vigil/cluster/api"
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/placement"
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/configs"
 )
@@ -126,6 +128,7 @@ func (a *Agent) groupStatus(gc configs.Group, data *state.Data, decision string,
 		if g.Node == "" && g.Holder != "" {
 			gs.Node = g.Holder
 		}
+		gs.PinnedTo, gs.Pin = g.MovedTo, a.pinNote(gc.Name, g.MovedTo, data)
 	}
 	if decision != "" {
 		gs.Reason = decision
@@ -147,6 +150,20 @@ func (a *Agent) groupStatus(gc configs.Group, data *state.Data, decision string,
 		gs.Resources = append(gs.Resources, rs)
 	}
 	return gs
+}
+
+// pinNote explains an operator pin: it overrides prefer and failback until
+// cleared, so a forgotten one must be visible.
+func (a *Agent) pinNote(group, node string, data *state.Data) string {
+	if node == "" {
+		return ""
+	}
+	s := fmt.Sprintf("pinned to %s by operator (overrides prefer and failback); `vigil resource clear %s` removes it", node, group)
+	in := placement.Input{Data: data, Config: a.cfg}
+	if why := placement.Ineligible(in, group, node); why != "" {
+		s += fmt.Sprintf("; not in effect now: %s %s", node, why)
+	}
+	return s
 }
 
 // members is `vigil members`: the heartbeat link's view from this node.

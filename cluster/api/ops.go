@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"syscall"
 
+	"github.com/vigil-ha/vigil/cluster/placement"
 	"github.com/vigil-ha/vigil/cluster/state"
 )
 
@@ -34,6 +35,10 @@ func (s *Server) standby(w http.ResponseWriter, r *http.Request) {
 	if !s.knownNode(w, req.Node) {
 		return
 	}
+	if req.Standby && s.isWitness(req.Node) {
+		writeError(w, http.StatusConflict, fmt.Errorf("%s is a witness: it votes but hosts no groups, so standby would change nothing", req.Node))
+		return
+	}
 	s.write(w, r, &state.SetStandby{Node: req.Node, Standby: req.Standby, Time: s.d.Now()})
 }
 
@@ -49,6 +54,11 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request) {
 	switch op := r.PathValue("op"); op {
 	case "move":
 		if !s.knownNode(w, req.Node) {
+			return
+		}
+		in := placement.Input{Data: s.d.Store.Read(), Config: s.d.Config}
+		if why := placement.Ineligible(in, req.Group, req.Node); why != "" {
+			writeError(w, http.StatusConflict, fmt.Errorf("cannot move %s to %s: %s %s", req.Group, req.Node, req.Node, why))
 			return
 		}
 		s.write(w, r, &state.Pin{Group: req.Group, Node: req.Node, Time: now})
@@ -113,6 +123,15 @@ func (s *Server) knownNode(w http.ResponseWriter, name string) bool {
 		}
 	}
 	writeError(w, http.StatusNotFound, fmt.Errorf("no node named %q in the cluster", name))
+	return false
+}
+
+func (s *Server) isWitness(name string) bool {
+	for _, n := range s.d.Config.Nodes {
+		if n.Name == name {
+			return n.Witness
+		}
+	}
 	return false
 }
 

@@ -95,3 +95,46 @@ func TestInternalApplyNotOnCLISocket(t *testing.T) {
 func applyBytes(f *state.FSM, b []byte) any {
 	return f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: b})
 }
+
+// Moves that placement would never carry out, and standby of a witness, are
+// refused with the reason instead of being accepted and silently ignored.
+func TestMovesThatCannotHappenAreRefused(t *testing.T) {
+	fsm := state.NewFSM(nil)
+	rf := &leaderRaft{fsm: fsm}
+	cfg := &configs.Config{NodeName: "n1", Groups: []configs.Group{{Name: "web"}},
+		Nodes: []configs.Node{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}, {Name: "w", Witness: true}}}
+	s := NewServer(Deps{Config: cfg, Store: fsm, Raft: rf, Applier: &Applier{Raft: rf},
+		View: func() Status { return Status{} }, Members: func() []Member { return nil },
+		Local: func() Local { return Local{} }})
+	for _, c := range []state.Command{
+		&state.SetNodeStatus{Node: "n1", Status: state.NodeOnline},
+		&state.SetNodeStatus{Node: "n2", Status: state.NodeOnline},
+		&state.SetStandby{Node: "n2", Standby: true},
+		&state.SetNodeStatus{Node: "w", Status: state.NodeOnline},
+	} {
+		b, _ := state.Encode(c)
+		applyBytes(fsm, b)
+	}
+	before := len(fsm.Read().Events)
+	cases := []struct{ path, body, msg string }{
+		{"/v1/resource/move", `{"group":"web","node":"w"}`, "cannot move web to w: w is a witness"},
+		{"/v1/resource/move", `{"group":"web","node":"n2"}`, "n2 is in standby"},
+		{"/v1/resource/move", `{"group":"web","node":"n3"}`, "n3 has not been seen"},
+		{"/v1/node/standby", `{"node":"w","standby":true}`, "w is a witness"},
+	}
+	for _, c := range cases {
+		rec := do(s.mux, "POST", c.path, c.body)
+		if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), c.msg) {
+			t.Errorf("%s %s: %d %s, want 409 containing %q", c.path, c.body, rec.Code, rec.Body, c.msg)
+		}
+	}
+	if d := fsm.Read(); len(d.Events) != before || d.Groups["web"] != nil && d.Groups["web"].MovedTo != "" {
+		t.Fatalf("refused requests changed state: %+v", d.Events[before:])
+	}
+	if rec := do(s.mux, "POST", "/v1/resource/move", `{"group":"web","node":"n1"}`); rec.Code != 200 {
+		t.Fatalf("move to an eligible node: %d %s", rec.Code, rec.Body)
+	}
+	if got := fsm.Read().Groups["web"].MovedTo; got != "n1" {
+		t.Fatalf("pin not committed: %q", got)
+	}
+}

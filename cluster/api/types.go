@@ -63,6 +63,8 @@ type GroupStatus struct {
 	Moves       int              `json:"moves"`        // times it moved to another node
 	HealthMoves int              `json:"health_moves"` // of which driven by health checks
 	Resources   []ResourceStatus `json:"resources"`
+	PinnedTo    string           `json:"pinned_to,omitempty"` // an operator's `resource move` pin ("" = none)
+	Pin         string           `json:"pin,omitempty"`       // the pin in words, with how to remove it
 }
 
 // ResourceStatus is one resource inside a group.

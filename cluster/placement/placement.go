@@ -60,7 +60,7 @@ func Plan(in Input) ([]Action, []Decision) {
 	for _, gc := range in.Config.Groups {
 		g := in.Data.Groups[gc.Name]
 		if g == nil {
-			g = &state.Group{Name: gc.Name, State: state.GroupStopped}
+			g = emptyGroup(gc.Name)
 		}
 		if g.Maintenance || gc.Maintenance || g.State == state.GroupBlocked {
 			continue
@@ -78,6 +78,11 @@ func Plan(in Input) ([]Action, []Decision) {
 		}
 	}
 	return acts, why
+}
+
+// emptyGroup is a group the replicated state has no record of yet.
+func emptyGroup(name string) *state.Group {
+	return &state.Group{Name: name, State: state.GroupStopped}
 }
 
 func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {

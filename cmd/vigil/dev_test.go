@@ -99,10 +99,30 @@ func TestDevAgentAndCLI(t *testing.T) {
 	if code, _, e := runUI(t, "node", "standby", "-address", addr, "nosuch"); code != 1 || !strings.Contains(e, `no node named "nosuch"`) {
 		t.Fatalf("unknown node: %d %s", code, e)
 	}
+	// A pin to a node in standby would do nothing: refused, with the reason.
+	if code, _, e := runUI(t, "resource", "move", "-address", addr, "demo", "dev"); code != 1 || !strings.Contains(e, "dev is in standby") {
+		t.Fatalf("move to a standby node: %d %s", code, e)
+	}
 	if code, _, e := runUI(t, "node", "online", "-address", addr, "dev"); code != 0 {
 		t.Fatal(e)
 	}
 	waitGroup("started")
+	// A pin is visible (it overrides failback until cleared), and clear removes it.
+	if code, _, e := runUI(t, "resource", "move", "-address", addr, "demo", "dev"); code != 0 {
+		t.Fatal(e)
+	}
+	if st := status(); st.Groups[0].PinnedTo != "dev" || !strings.Contains(st.Groups[0].Pin, "`vigil resource clear demo` removes it") {
+		t.Fatalf("pin not in status -json: %+v", st.Groups[0])
+	}
+	if code, out, _ := runUI(t, "status", "-address", addr); code != 0 || !strings.Contains(out, "pinned to dev by operator") {
+		t.Fatalf("status text lacks the pin:\n%s", out)
+	}
+	if code, _, e := runUI(t, "resource", "clear", "-address", addr, "demo"); code != 0 {
+		t.Fatal(e)
+	}
+	if st := status(); st.Groups[0].PinnedTo != "" || st.Groups[0].Pin != "" {
+		t.Fatalf("pin still shown after clear: %+v", st.Groups[0])
+	}
 	if code, _, e := runUI(t, "maintenance", "-address", addr, "on"); code != 0 {
 		t.Fatal(e)
 	}

@@ -106,6 +106,9 @@ func writeStatus(w io.Writer, st api.Status, now time.Time) {
 		if g.Reason != "" {
 			fmt.Fprintf(w, "    (%s)\n", g.Reason)
 		}
+		if g.Pin != "" {
+			fmt.Fprintf(w, "    %s\n", g.Pin)
+		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		for _, r := range g.Resources {
 			fail := ""
