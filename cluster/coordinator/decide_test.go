@@ -127,8 +127,17 @@ func TestJudgeSelfAndPreviousLeader(t *testing.T) {
 	if st, _ := in.judge("w", nil); st != state.NodeOnline {
 		t.Errorf("the leader judges itself %q", st)
 	}
-	// lb1 led before w and never answered w: the election itself saw it lost.
+	// lb1 led before w (a leadership transfer) and has not answered yet, but
+	// no heartbeat to it failed either: unknown, nothing is decided on it.
 	in.Term.PrevLeader, in.Term.PrevContact = "lb1", t0.Add(-300*time.Millisecond)
+	in.Links["lb1"] = unknownLink
+	in.Fenceable = fencing("lb1")
+	in.Now = t0.Add(300 * time.Millisecond)
+	if cmds, fences, _ := run(t, in); len(cmds) != 0 || len(fences) != 0 {
+		t.Errorf("previous leader not answering yet: commands %v, fences %v", cmds, fences)
+	}
+	// A heartbeat to it failed and it never answered w: the election itself
+	// saw it lost.
 	in.Links["lb1"] = failedFirst
 	in.Members["lb1"] = *member(membership.StateDead, t0.Add(200*time.Millisecond))
 	if st, why := in.judge("lb1", in.Data.Nodes["lb1"]); st != state.NodeFailed {

@@ -123,7 +123,7 @@ func (in Input) lastContact(node string) time.Time {
 func (in Input) leaseEnd(node string) time.Time {
 	t := in.Config.Cluster.Timing
 	end := in.lastContact(node).Add(t.Lease + 2*tick)
-	if l, ok := in.Links[node]; node == in.Term.PrevLeader && !(ok && l.Answered) {
+	if l, ok := in.Links[node]; node == in.Term.PrevLeader && ok && !l.OK && !l.Answered {
 		// The node led before us and has not answered us since we were
 		// elected. Our election needed a majority that had not heard from it
 		// for a whole heartbeat timeout (raft refuses votes while a leader is

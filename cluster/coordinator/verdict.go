@@ -34,8 +34,10 @@ func (s linkState) String() string {
 }
 
 // link is node's cluster link as this leader knows it. The previous leader
-// is lost even before it ever answers us: our election is the observation
-// (a majority, us included, stopped hearing from it).
+// is lost once a heartbeat to it failed, even if it never answered us: our
+// election is the observation (a majority, us included, stopped hearing
+// from it). Until then it may simply not have answered yet (a leadership
+// transfer): unknown.
 func (in Input) link(node string) (linkState, Link) {
 	l, ok := in.Links[node]
 	switch {
@@ -43,8 +45,8 @@ func (in Input) link(node string) (linkState, Link) {
 		return linkOK, l
 	case ok && l.Answered:
 		return linkLost, l
-	case node == in.Term.PrevLeader:
-		return linkLost, Link{Since: in.Term.PrevContact}
+	case ok && !l.OK && node == in.Term.PrevLeader:
+		return linkLost, Link{Since: in.Term.PrevContact, LastContact: l.LastContact}
 	}
 	return linkUnknown, l
 }
