@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -72,13 +73,15 @@ type Agent struct {
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
 	failing  map[string]string // group -> failing check names
 	standby  bool              // our replicated standby flag, for gossip
+
+	boot time.Time // this incarnation's start, gossiped (coordinator.BootKey)
 }
 
 // New builds every component (validating agents, checks and fence devices)
 // without starting anything.
 func New(d Deps) (*Agent, error) {
 	cfg := d.Config
-	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}}
+	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, boot: time.Now()}
 	if !cfg.Cluster.TLS.Empty() {
 		t, err := tlsutil.Load(cfg.Cluster.TLS.CAFile, cfg.Cluster.TLS.CertFile, cfg.Cluster.TLS.KeyFile)
 		if err != nil {
@@ -241,18 +244,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// announce clears a leaving mark from an earlier clean shutdown, so the node
-// is eligible again. It retries until a leader takes the write.
+// announce runs once the agent has joined: it clears a leaving mark from an
+// earlier clean shutdown, so the node is eligible again, and commits the
+// config's `maintenance = true`. It first catches up with the leader (read
+// index): before that the local state may predate the mark. It retries until
+// a leader takes the writes. The leader also clears the mark on its own when
+// it sees this incarnation (coordinator.BootKey).
 func (a *Agent) announce(ctx context.Context) error {
 	for {
-		n := a.fsm.Read().Nodes[a.cfg.NodeName]
-		if n == nil || !n.Leaving {
-			return nil
-		}
-		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := a.applier.Apply(wctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: false, Time: time.Now()})
-		cancel()
-		if err == nil {
+		if a.announceOnce(ctx) == nil {
 			return nil
 		}
 		select {
@@ -261,6 +261,29 @@ func (a *Agent) announce(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func (a *Agent) announceOnce(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.sync(ctx); err != nil {
+		return err
+	}
+	data := a.fsm.Read()
+	if a.coord.StartupMaintenancePending() {
+		if !data.Maintenance {
+			if err := a.applier.Apply(ctx, &state.SetMaintenance{On: true, Time: time.Now()}); err != nil {
+				return err
+			}
+		}
+		a.coord.StartupMaintenanceDone()
+	}
+	// Only a mark set before this incarnation started: a shutdown that began
+	// while this was retrying keeps its own.
+	if n := data.Nodes[a.cfg.NodeName]; n != nil && n.Leaving && n.LeavingSince.Before(a.boot) {
+		return a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: false, Time: time.Now()})
+	}
+	return nil
 }
 
 // drain hands this node's groups to others before a clean shutdown (like
@@ -361,7 +384,7 @@ func (a *Agent) sync(ctx context.Context) error {
 func (a *Agent) links() map[string]coordinator.Link {
 	out := map[string]coordinator.Link{}
 	for id, l := range a.raft.PeerContact() {
-		out[id] = coordinator.Link{OK: l.OK, Since: l.Since, LastContact: l.LastContact}
+		out[id] = coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since, LastContact: l.LastContact}
 	}
 	return out
 }
@@ -399,6 +422,7 @@ func (a *Agent) meta() membership.Meta {
 	}
 	standby := a.standby
 	a.healthMu.Unlock()
+	extra[coordinator.BootKey] = strconv.FormatInt(a.boot.UnixNano(), 10)
 	return membership.Meta{Role: role, Version: a.d.Version, Standby: standby, Health: h, Extra: extra}
 }
 

@@ -99,8 +99,9 @@ func (a *Agent) nodeStatus(n configs.Node, data *state.Data, members map[string]
 	case n.Name == a.cfg.NodeName:
 		ns.ClusterLink = linkWord(a.lease())
 	case isLeader:
-		l, ok := links[n.Name]
-		ns.ClusterLink = linkWord(!ok || l.OK)
+		if l, ok := links[n.Name]; ok && l.Answered {
+			ns.ClusterLink = linkWord(l.OK)
+		} // else unknown: it has not answered this leader yet
 	case n.Name == leaderID:
 		ns.ClusterLink = linkWord(a.lease())
 	}

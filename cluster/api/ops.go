@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"syscall"
@@ -38,6 +39,20 @@ func (s *Server) standby(w http.ResponseWriter, r *http.Request) {
 	if req.Standby && s.isWitness(req.Node) {
 		writeError(w, http.StatusConflict, fmt.Errorf("%s is a witness: it votes but hosts no groups, so standby would change nothing", req.Node))
 		return
+	}
+	if !req.Standby {
+		// `node online` also ends a shutdown mark that outlived its agent
+		// (the leader clears it itself when the node restarts). Sent
+		// whatever this node's copy of the state says, which may be behind;
+		// the state machine ignores it when the node is not leaving.
+		if err := s.d.Applier.Apply(r.Context(), &state.SetLeaving{Node: req.Node, Leaving: false, Time: s.d.Now()}); err != nil {
+			code := http.StatusConflict
+			if errors.Is(err, ErrNoLeader) {
+				code = http.StatusServiceUnavailable
+			}
+			writeError(w, code, err)
+			return
+		}
 	}
 	s.write(w, r, &state.SetStandby{Node: req.Node, Standby: req.Standby, Time: s.d.Now()})
 }

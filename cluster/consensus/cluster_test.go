@@ -68,6 +68,15 @@ func TestTLSClusterFailoverAndRejoin(t *testing.T) {
 			t.Fatalf("peer %s not OK on a healthy cluster", id)
 		}
 	}
+	waitFor(t, 5*time.Second, "both peers to have answered the leader", func() bool {
+		n := 0
+		for _, l := range leader.node.PeerContact() {
+			if l.Answered {
+				n++
+			}
+		}
+		return n == 2
+	})
 
 	// Stop the leader: the other two elect a new one.
 	stopped := time.Now()
@@ -86,6 +95,11 @@ func TestTLSClusterFailoverAndRejoin(t *testing.T) {
 		l, ok := newLeader.node.PeerContact()[leader.id]
 		return ok && !l.OK
 	})
+	// The stopped old leader never answered the new one: its link is
+	// unknown to it, not merely lost.
+	if l := newLeader.node.PeerContact()[leader.id]; l.Answered {
+		t.Fatalf("stopped peer shown as having answered the new leader: %+v", l)
+	}
 	pc = newLeader.node.PeerContact()
 	if l := pc[others(rest, newLeader)[0].id]; !l.OK {
 		t.Fatalf("live peer shown as not OK: %v", pc)

@@ -34,6 +34,7 @@ type Node struct {
 	raft     atomic.Pointer[raft.Raft]
 	leaderCh chan bool
 	contact  peerContact
+	answers  answers // per peer: last AppendEntries answer (for PeerContact)
 	// downAt (unix nanos) is when this node last stopped being leader. raft
 	// stamps its last-contact time at step-down, which would look like fresh
 	// contact with a leader; LastLeaderContact ignores contact up to here.
@@ -97,6 +98,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		}
 		defer ln.Close()
 	}
+	trans = withAnswers(trans, &n.answers)
 
 	notify := make(chan bool, 64)
 	rc, err := n.cfg.raftConfig(notify)

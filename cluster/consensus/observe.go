@@ -16,6 +16,9 @@ type PeerLink struct {
 	// heartbeats started failing (the start of replication if it never
 	// answered this leader); zero while OK.
 	LastContact time.Time
+	// Answered: the peer answered this leader at least once. Until then OK
+	// only means no heartbeat has failed yet: the link is unknown.
+	Answered bool
 }
 
 // peerContact tracks heartbeat failures seen by this node while leader.
@@ -85,8 +88,9 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 
 // PeerContact is the leader's view of each other server in the raft
 // configuration: a peer is OK from the start of this leadership until a
-// heartbeat to it fails, and again once heartbeats resume. It is nil on a
-// node that is not the leader.
+// heartbeat to it fails, and again once heartbeats resume; Answered says
+// whether it ever answered this leader. It is nil on a node that is not the
+// leader.
 func (n *Node) PeerContact() map[string]PeerLink {
 	r, err := n.get()
 	if err != nil || r.State() != raft.Leader {
@@ -109,6 +113,7 @@ func (n *Node) PeerContact() map[string]PeerLink {
 		if !ok {
 			l = PeerLink{OK: true, Since: c.leaderSince}
 		}
+		l.Answered = n.answers.at(id).After(c.leaderSince)
 		out[id] = l
 	}
 	return out

@@ -1,8 +1,11 @@
 // Package coordinator is the leader loop. On the leader it turns facts
 // (membership on the heartbeat link, raft contact on the cluster link, health
 // results carried in node metadata) into committed decisions: node states,
-// releases of groups whose holder is gone, and placements. Followers run the
-// same loop idle, waiting for leadership.
+// releases of groups whose holder is gone, fences and placements. The
+// decisions are made by Decide, a pure function (decide.go, verdict.go,
+// release.go); this file is the thin driver that gathers its input, commits
+// its commands through raft and runs its fences. Followers run the same loop
+// idle, waiting for leadership.
 package coordinator
 
 import (
@@ -10,12 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigil-ha/vigil/cluster/membership"
-	"github.com/vigil-ha/vigil/cluster/placement"
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/configs"
 )
@@ -27,15 +30,6 @@ type Raft interface {
 	LeaderChanges() <-chan bool
 	Barrier(timeout time.Duration) error
 	Apply(cmd []byte, timeout time.Duration) (any, error)
-}
-
-// Link is the leader's view of one peer on the cluster link.
-type Link struct {
-	OK    bool
-	Since time.Time // last successful contact when !OK
-	// LastContact is raft's own record of the last successful contact when
-	// !OK: it is not after our election if the peer never answered us.
-	LastContact time.Time
 }
 
 // Store is the replicated state as the coordinator reads it.
@@ -70,18 +64,18 @@ type Deps struct {
 type Coordinator struct {
 	d Deps
 
-	// lastLeader is the leader this node followed most recently (not itself).
-	lastLeader string
+	// The leader this node followed most recently (not itself), and when.
+	lastLeader   string
+	lastLeaderAt time.Time
+
+	// startMaint: the config says maintenance = true and this agent has not
+	// committed it yet (see StartupMaintenancePending).
+	startMaint atomic.Bool
 
 	// leader-term state, reset on every establish
-	since       time.Time            // when this term's leadership was established
-	prevLeader  string               // the leader before us, if we knew it
-	prevContact map[string]time.Time // per node: when it was last seen on the cluster link
-	fencing     map[string]bool      // fences in flight
-	fenceErr    map[string]error     // per node: the last fence's error, until one succeeds
-	fenceStart  map[string]time.Time // per node: when the fence in flight began
-	fenceDone   chan fenceResult
-	fenceWait   map[string]string // per group: why it waits for a fence (this reconcile)
+	term      Term
+	fences    map[string]FenceState
+	fenceDone chan fenceResult
 
 	mu    sync.Mutex
 	shown map[string]string // group -> why it stays where it is (read by the API)
@@ -100,11 +94,21 @@ func New(d Deps) *Coordinator {
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
 	}
-	return &Coordinator{d: d}
+	c := &Coordinator{d: d}
+	c.startMaint.Store(d.Config.Maintenance)
+	return c
 }
 
-// tick bounds how stale a decision can be when no event arrives (lease expiry).
-const tick = 50 * time.Millisecond
+// StartupMaintenancePending reports whether this agent's `maintenance =
+// true` still has to be committed. Whoever commits it (this coordinator when
+// it leads, or the agent's start-up announcement through the leader) calls
+// StartupMaintenanceDone: the config puts the cluster in maintenance once
+// per agent start, like `vigil maintenance on`, and `vigil maintenance off`
+// later is not undone by a leader change.
+func (c *Coordinator) StartupMaintenancePending() bool { return c.startMaint.Load() }
+
+// StartupMaintenanceDone records that the start-up maintenance is committed.
+func (c *Coordinator) StartupMaintenanceDone() { c.startMaint.Store(false) }
 
 // Run waits for leadership and coordinates while leader, until ctx ends.
 func (c *Coordinator) Run(ctx context.Context) error {
@@ -115,7 +119,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 			}
 		}
 		if id, _ := c.d.Raft.Leader(); id != "" && id != c.d.Config.NodeName {
-			c.lastLeader = id
+			c.lastLeader, c.lastLeaderAt = id, c.d.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -159,13 +163,7 @@ func (c *Coordinator) lead(ctx context.Context) error {
 		case <-c.d.Store.Watch():
 		case <-c.d.MemberChanges:
 		case r := <-c.fenceDone:
-			delete(c.fencing, r.node)
-			delete(c.fenceStart, r.node)
-			if r.err != nil {
-				c.fenceErr[r.node] = r.err
-			} else {
-				delete(c.fenceErr, r.node)
-			}
+			c.fences[r.node] = fenceEnded(c.fences[r.node], c.d.Now(), r.err)
 		case <-t.C:
 		}
 	}
@@ -173,18 +171,88 @@ func (c *Coordinator) lead(ctx context.Context) error {
 
 func (c *Coordinator) establish() {
 	now := c.d.Now()
-	c.since = now
-	c.prevLeader = c.lastLeader
-	c.prevContact = map[string]time.Time{}
-	c.fencing = map[string]bool{}
-	c.fenceErr = map[string]error{}
-	c.fenceStart = map[string]time.Time{}
-	c.fenceDone = make(chan fenceResult, 16)
-	for _, n := range c.d.Config.Nodes {
-		// Until proven otherwise a peer may have been in contact with the old
-		// leader right up to our election: its lease counts from now.
-		c.prevContact[n.Name] = now
+	c.term = Term{Since: now}
+	if c.lastLeader != "" && now.Sub(c.lastLeaderAt) < c.d.Config.Cluster.Timing.Lease {
+		c.term.PrevLeader, c.term.PrevContact = c.lastLeader, c.lastLeaderAt
 	}
+	c.fences = map[string]FenceState{}
+	c.fenceDone = make(chan fenceResult, 16)
+}
+
+// maxSteps bounds one reconcile: each step's commands change the state the
+// next step reads, and a step that changes nothing ends it earlier.
+const maxSteps = 8
+
+// reconcile runs decision steps until one has nothing to commit.
+func (c *Coordinator) reconcile(ctx context.Context) error {
+	for range maxSteps {
+		out := Decide(c.input())
+		for _, f := range out.Fences {
+			c.startFence(ctx, f.Node, f.Reason)
+		}
+		if len(out.Commands) == 0 {
+			c.publish(out.Why)
+			return nil
+		}
+		held := false
+		for _, cmd := range out.Commands {
+			err := c.apply(cmd)
+			if m, ok := cmd.(*state.SetMaintenance); ok && err == nil && m.On && m.Group == "" {
+				c.StartupMaintenanceDone()
+			}
+			if errors.Is(err, state.ErrHeld) {
+				// The holder changed under us: the next tick decides again.
+				c.d.Logger.Debug("assignment refused", "error", err)
+				held = true
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if held {
+			return nil
+		}
+	}
+	return nil
+}
+
+// input gathers everything Decide reads.
+func (c *Coordinator) input() Input {
+	members := map[string]membership.Member{}
+	for _, m := range c.d.Members() {
+		members[m.Name] = m
+	}
+	data := c.d.Store.Read()
+	start := c.StartupMaintenancePending()
+	if start && data.Maintenance {
+		c.StartupMaintenanceDone() // already on: nothing to commit
+		start = false
+	}
+	in := Input{Config: c.d.Config, Data: data, Now: c.d.Now(), Links: c.d.Links(), Members: members,
+		Term: c.term, Fences: c.fences, StartupMaintenance: start}
+	if c.d.Fencer != nil {
+		in.Fenceable = c.d.Fencer.Configured
+	}
+	return in
+}
+
+// startFence fences a node in the background; the result arrives in the loop.
+func (c *Coordinator) startFence(ctx context.Context, node, reason string) {
+	f := c.fences[node]
+	if f.InFlight || node == c.d.Config.NodeName || c.d.Fencer == nil {
+		return
+	}
+	f.InFlight, f.Started = true, c.d.Now()
+	c.fences[node] = f
+	done := c.fenceDone
+	go func() {
+		err := c.d.Fencer.Fence(ctx, node, reason)
+		if err != nil {
+			c.d.Logger.Error("fencing failed; its groups stay stopped", "node", node, "error", err)
+		}
+		done <- fenceResult{node: node, err: err}
+	}()
 }
 
 var errNotLeader = errors.New("not the leader")
@@ -218,15 +286,8 @@ func (c *Coordinator) Decisions() map[string]string {
 	return out
 }
 
-func (c *Coordinator) publish(why []placement.Decision) {
-	m := make(map[string]string, len(why))
-	for _, d := range why {
-		m[d.Group] = d.Reason
-	}
-	for g, r := range c.fenceWait {
-		m[g] = r
-	}
+func (c *Coordinator) publish(why map[string]string) {
 	c.mu.Lock()
-	c.shown = m
+	c.shown = why
 	c.mu.Unlock()
 }

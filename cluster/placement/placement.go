@@ -25,6 +25,10 @@ type Facts struct {
 	// Failing[node][group] names the failing checks ("" group: node-wide),
 	// so history says which check drove a move.
 	Failing map[string]map[string]string
+	// NotJoined[node] says why a node has not joined this leader yet (no
+	// answer on the cluster link): no group is placed there, but a group
+	// already there stays.
+	NotJoined map[string]string
 }
 
 // Input is everything Plan needs.
@@ -172,6 +176,9 @@ func ineligible(in Input, gc configs.Group, g *state.Group, n configs.Node) stri
 		return "is in standby"
 	case ns.Leaving:
 		return "is shutting down"
+	}
+	if r := in.Facts.NotJoined[n.Name]; r != "" && g.Node != n.Name {
+		return r
 	}
 	if gc.MigrationThreshold > 0 && g.FailCount(n.Name) >= gc.MigrationThreshold {
 		return fmt.Sprintf("reached migration_threshold (%d failures)", g.FailCount(n.Name))

@@ -130,6 +130,7 @@ func (d *Data) apply(idx uint64, c Command) error {
 			return nil
 		}
 		n.Leaving = c.Leaving
+		n.LeavingSince = c.Time
 		msg := "node " + c.Node + " is shutting down: moving its groups away"
 		if !c.Leaving {
 			msg = "node " + c.Node + " agent started"

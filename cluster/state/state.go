@@ -36,6 +36,10 @@ type Node struct {
 	Status  string    `json:"status"`            // online | offline | failed | fenced ("" = never seen)
 	Since   time.Time `json:"since"`
 	Reason  string    `json:"reason,omitempty"`
+
+	// LeavingSince is when the node set Leaving (its own clock): an agent
+	// started after it is a new incarnation, and the leader clears the mark.
+	LeavingSince time.Time `json:"leaving_since,omitempty"`
 }
 
 // Resource holds the replicated bookkeeping for one resource of a group.

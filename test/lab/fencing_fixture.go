@@ -62,6 +62,18 @@ var bmcAddrs = map[string][2]string{
 // per resource node, and waits until it is healthy with the group started
 // on n1.
 func StartFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
+	l.tb.Helper()
+	fc := PrepareFencedCluster(l, spec)
+	for _, n := range fc.Nodes {
+		fc.Start(n.Name)
+	}
+	fc.WaitHealthy(30 * time.Second)
+	fc.WaitVIP("n1", 30*time.Second)
+	return fc
+}
+
+// PrepareFencedCluster starts the BMCs and writes the configs; no agent runs.
+func PrepareFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 	tb := l.tb
 	tb.Helper()
 	for _, bin := range []string{"ipmi_sim", "ipmitool"} {
@@ -102,11 +114,6 @@ func StartFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 			tb.Fatalf("lab: %v", err)
 		}
 	}
-	for _, n := range fc.Nodes {
-		fc.Start(n.Name)
-	}
-	fc.WaitHealthy(30 * time.Second)
-	fc.WaitVIP("n1", 30*time.Second)
 	return fc
 }
 

@@ -1,0 +1,172 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/state"
+)
+
+// leaderRaft is a single-voter raft that is always the leader: Apply goes
+// straight to the real state machine.
+type leaderRaft struct {
+	mu  sync.Mutex
+	fsm *state.FSM
+	idx uint64
+}
+
+func (r *leaderRaft) IsLeader() bool                { return true }
+func (r *leaderRaft) Leader() (string, string)      { return "w", "" }
+func (r *leaderRaft) LeaderChanges() <-chan bool    { return nil }
+func (r *leaderRaft) Barrier(_ time.Duration) error { return nil }
+func (r *leaderRaft) Apply(b []byte, _ time.Duration) (any, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.idx++
+	return applyLog(r.fsm, r.idx, b), nil
+}
+
+// countingFencer fails every attempt (a dead BMC) and records when.
+type countingFencer struct {
+	mu       sync.Mutex
+	attempts []time.Time
+	err      error
+}
+
+func (f *countingFencer) Configured(node string) bool { return node == "lb1" }
+func (f *countingFencer) Fence(ctx context.Context, node, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempts = append(f.attempts, time.Now())
+	return f.err
+}
+
+func (f *countingFencer) times() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.attempts...)
+}
+
+// driverFixture runs the coordinator of base() (lb1 holds web) with lb1
+// lost on both links.
+func driverFixture(t *testing.T, fencer func(Raft) Fencer) (*Coordinator, *state.FSM, func()) {
+	in := base()
+	in.Links["lb1"] = Link{OK: false, Answered: true, Since: time.Now()}
+	in.Members["lb1"] = membership.Member{Name: "lb1", State: membership.StateDead, Since: time.Now()}
+	fsm := newFSM(t, in.Data)
+	r := &leaderRaft{fsm: fsm}
+	c := New(Deps{
+		Config: in.Config, Raft: r, Store: fsm, Fencer: fencer(r),
+		Links: func() map[string]Link { return in.Links },
+		Members: func() []membership.Member {
+			var out []membership.Member
+			for _, m := range in.Members {
+				out = append(out, m)
+			}
+			return out
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = c.Run(ctx); close(done) }()
+	return c, fsm, func() { cancel(); <-done }
+}
+
+// A fence device that never works is retried with a growing, capped
+// back-off: a handful of attempts in two minutes, not one a second.
+func TestFailingFenceIsRetriedWithBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &countingFencer{err: errors.New("bmc unreachable")}
+		c, fsm, stop := driverFixture(t, func(Raft) Fencer { return f })
+		start := time.Now()
+		time.Sleep(2 * time.Minute)
+		why := c.Decisions()["web"]
+		stop()
+		at := f.times()
+		var gaps []time.Duration
+		for i := 1; i < len(at); i++ {
+			gaps = append(gaps, at[i].Sub(at[i-1]).Round(100*time.Millisecond))
+		}
+		t.Logf("%d fence attempts in 2 minutes; gaps %v", len(at), gaps)
+		// 0, 1, 3, 7, 15, 31, 61, 91 s (plus a tick each): 8 attempts.
+		if len(at) < 7 || len(at) > 9 {
+			t.Fatalf("%d fence attempts in 2 minutes, want 8 (back-off 1s doubling to 30s)", len(at))
+		}
+		if at[0].Sub(start) > time.Second {
+			t.Errorf("first attempt after %v", at[0].Sub(start))
+		}
+		for i := 1; i < len(gaps); i++ {
+			if gaps[i] < gaps[i-1] || gaps[i] > fenceBackoffMax+time.Second {
+				t.Errorf("gaps %v: not growing up to the cap", gaps)
+				break
+			}
+		}
+		if !strings.Contains(why, "bmc unreachable") || !strings.Contains(why, "next attempt in") {
+			t.Errorf("status reason %q; want the failure and the next attempt", why)
+		}
+		if g := fsm.Read().Groups["web"]; g.Holder != "lb1" || g.Node != "" {
+			t.Errorf("group %+v moved while its holder is unfenced", g)
+		}
+	})
+}
+
+// A fence that works: the group is released and placed on lb2.
+func TestFencedHolderIsReleasedAndGroupMoves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fencingFencer{}
+		_, fsm, stop := driverFixture(t, func(r Raft) Fencer { f.raft = r; return f })
+		time.Sleep(5 * time.Second)
+		stop()
+		g := fsm.Read().Groups["web"]
+		if g.Node != "lb2" || g.Holder != "lb2" || len(f.times()) != 1 {
+			t.Errorf("group %+v after %d fences; want it on lb2 after one", g, len(f.times()))
+		}
+	})
+}
+
+// fencingFencer succeeds and commits the fenced verdict, like the agent's.
+type fencingFencer struct {
+	countingFencer
+	raft Raft
+}
+
+func (f *fencingFencer) Fence(ctx context.Context, node, reason string) error {
+	_ = f.countingFencer.Fence(ctx, node, reason)
+	b, _ := state.Encode(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason, Time: time.Now()})
+	_, err := f.raft.Apply(b, time.Second)
+	return err
+}
+
+func TestStartupMaintenanceThroughTheDriver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := base()
+		in.Config.Maintenance = true
+		in.Data = &state.Data{Nodes: map[string]*state.Node{}, Groups: map[string]*state.Group{}}
+		fsm := newFSM(t, in.Data)
+		c := New(Deps{Config: in.Config, Raft: &leaderRaft{fsm: fsm}, Store: fsm,
+			Links:   func() map[string]Link { return in.Links },
+			Members: func() []membership.Member { return nil }})
+		if !c.StartupMaintenancePending() {
+			t.Fatal("maintenance = true not pending at start")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = c.Run(ctx); close(done) }()
+		time.Sleep(time.Second)
+		cancel()
+		<-done
+		d := fsm.Read()
+		if !d.Maintenance || c.StartupMaintenancePending() {
+			t.Errorf("maintenance %v, pending %v", d.Maintenance, c.StartupMaintenancePending())
+		}
+		if g := d.Groups["web"]; g != nil && g.Node != "" {
+			t.Errorf("group placed at a first start in maintenance: %+v", g)
+		}
+	})
+}

@@ -1,0 +1,164 @@
+package coordinator
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/state"
+)
+
+// Link is the leader's view of one peer on the cluster link.
+type Link struct {
+	OK bool // no heartbeat to it has failed since the last success
+	// Answered: the peer answered this leader at least once. Until it has,
+	// the link is unknown whatever OK says: no evidence either way.
+	Answered bool
+	Since    time.Time // last successful contact when !OK
+	// LastContact is raft's own record of the last successful contact when
+	// !OK: it is not after our election if the peer never answered us.
+	LastContact time.Time
+}
+
+// linkState is a link's verdict: evidence of life is only a fresh answer.
+type linkState int
+
+const (
+	linkUnknown linkState = iota // not observed since this leader took office
+	linkOK
+	linkLost // observed since this leader took office, then lost
+)
+
+func (s linkState) String() string {
+	return [...]string{"unknown", "ok", "lost"}[s]
+}
+
+// link is node's cluster link as this leader knows it. The previous leader
+// is lost once a heartbeat to it failed, even if it never answered us: our
+// election is the observation (a majority, us included, stopped hearing
+// from it). Until then it may simply not have answered yet (a leadership
+// transfer): unknown.
+func (in Input) link(node string) (linkState, Link) {
+	l, ok := in.Links[node]
+	switch {
+	case ok && l.Answered && l.OK:
+		return linkOK, l
+	case ok && l.Answered:
+		return linkLost, l
+	case ok && !l.OK && node == in.Term.PrevLeader:
+		return linkLost, Link{Since: in.Term.PrevContact, LastContact: l.LastContact}
+	}
+	return linkUnknown, l
+}
+
+// seen reports whether node showed any sign of life since this leader took
+// office (an answer on the cluster link, alive on the heartbeat link), or is
+// the leader it replaced. A node never seen is never fenced (DESIGN.md
+// invariant 7): it may be booting, and its lease cannot outlast ours.
+func (in Input) seen(node string) bool {
+	if st, _ := in.link(node); st != linkUnknown {
+		return true
+	}
+	m, ok := in.Members[node]
+	if !ok {
+		return false
+	}
+	switch m.State {
+	case membership.StateAlive, membership.StateSuspect:
+		return true
+	}
+	return m.Since.After(in.Term.Since) // alive until after we took office
+}
+
+// joined reports whether groups may be placed on node: it is this leader,
+// or it answered this leader on the cluster link and still does.
+func (in Input) joined(node string) bool {
+	if node == in.Config.NodeName {
+		return true
+	}
+	st, _ := in.link(node)
+	return st == linkOK
+}
+
+// verdicts commits each node's state when it changed, and clears leaving
+// marks of nodes that came back as a new incarnation.
+func verdicts(in Input) []state.Command {
+	var out []state.Command
+	for _, n := range in.Config.Nodes {
+		cur := in.Data.Nodes[n.Name]
+		st, why := in.judge(n.Name, cur)
+		if cur == nil || cur.Status != st {
+			out = append(out, &state.SetNodeStatus{Node: n.Name, Status: st, Reason: why, Time: in.Now})
+		}
+		if cur != nil && cur.Leaving && in.restarted(n.Name, cur) {
+			out = append(out, &state.SetLeaving{Node: n.Name, Leaving: false, Time: in.Now})
+		}
+	}
+	return out
+}
+
+// judge decides a node's state from the two independent signals (DESIGN.md
+// invariant 6): a node has failed only when both the heartbeat link and the
+// cluster link lost it. The cluster link alone lost: offline (its lease runs
+// out). The heartbeat link alone lost: still online, and status shows a
+// warning. A cluster link not observed since this leader took office is
+// unknown: the node is never judged failed on it; what a previous leader
+// committed stands until this leader's lease window has passed.
+func (in Input) judge(name string, cur *state.Node) (string, string) {
+	if name == in.Config.NodeName {
+		return state.NodeOnline, ""
+	}
+	ls, _ := in.link(name)
+	m, seen := in.Members[name]
+	hbLost := !seen || m.State == membership.StateDead || m.State == membership.StateLeft
+	// A fenced node stays fenced until it is back on both links, and on the
+	// heartbeat link since the fence: right after a fence (on purpose, of a
+	// node not yet seen lost) both links still look up for a moment.
+	if cur != nil && cur.Status == state.NodeFenced &&
+		!(ls == linkOK && seen && m.State == membership.StateAlive && m.Since.After(cur.Since)) {
+		return state.NodeFenced, cur.Reason
+	}
+	switch ls {
+	case linkOK:
+		return state.NodeOnline, ""
+	case linkLost:
+		switch {
+		case seen && m.State == membership.StateLeft:
+			return state.NodeOffline, "left the cluster"
+		case hbLost:
+			return state.NodeFailed, "lost on the heartbeat and cluster links"
+		}
+		return state.NodeOffline, "cluster link lost (heartbeat link still up)"
+	}
+	// Unknown cluster link.
+	switch {
+	case cur == nil || cur.Status == "" || cur.Status == state.NodeOffline && cur.Reason == neverJoined:
+		return state.NodeOffline, neverJoined
+	case cur.Status == state.NodeOnline && !in.Now.Before(in.Term.Since.Add(in.Config.Cluster.Timing.Lease)):
+		// It has had a whole lease to answer: whatever it was, it holds no
+		// lease now. Not failed: nothing was observed.
+		return state.NodeOffline, "not seen on the cluster link since " + in.Config.NodeName + " became leader"
+	}
+	return cur.Status, cur.Reason
+}
+
+const neverJoined = "never joined"
+
+// BootKey is the node metadata entry with the agent's start time (unix
+// nanoseconds, the node's own clock): a new value is a new incarnation.
+const BootKey = "boot"
+
+// restarted reports whether a leaving node is back as a new incarnation: it
+// answers on the cluster link and its agent started after it set the mark
+// (both times from the node's own clock).
+func (in Input) restarted(name string, cur *state.Node) bool {
+	if !in.joined(name) || cur.LeavingSince.IsZero() {
+		return false
+	}
+	m, ok := in.Members[name]
+	if !ok || m.State != membership.StateAlive && m.State != membership.StateSuspect {
+		return false
+	}
+	ns, err := strconv.ParseInt(m.Meta.Extra[BootKey], 10, 64)
+	return err == nil && time.Unix(0, ns).After(cur.LeavingSince)
+}
