@@ -68,6 +68,9 @@ type Agent struct {
 	applier *api.Applier
 	tls     *tls.Config
 
+	hurry     chan struct{} // closed by Hurry: the operator's second signal
+	hurryOnce sync.Once
+
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
 	failing  map[string]string // group -> failing check names
@@ -78,7 +81,7 @@ type Agent struct {
 // without starting anything.
 func New(d Deps) (*Agent, error) {
 	cfg := d.Config
-	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}}
+	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, hurry: make(chan struct{})}
 	if !cfg.Cluster.TLS.Empty() {
 		t, err := tlsutil.Load(cfg.Cluster.TLS.CAFile, cfg.Cluster.TLS.CertFile, cfg.Cluster.TLS.KeyFile)
 		if err != nil {
@@ -212,7 +215,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	run("announce", a.announce)
 	run("health", a.health.Run)
 	run("gossip-meta", a.gossipMeta)
-	run("executor", a.exec.Run)
+	execErr := make(chan error, 1) // its shutdown error names what is left running
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		execErr <- a.exec.Run(ctx)
+	}()
+	run("fence-monitor", a.fence.monitor)
 	run("coordinator", a.coord.Run)
 	run("api", func(ctx context.Context) error { return a.api.ServeUnix(ctx, a.socket()) })
 	run("rpc", func(ctx context.Context) error { return a.api.ServeRPC(ctx, a.rpcListener()) })
@@ -233,12 +242,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	case err = <-errs:
 		a.log.Error("component failed; shutting down", "error", err)
 	case <-outer.Done():
-		a.log.Info("shutting down: handing groups over")
+		a.log.Info("shutting down: handing groups over (signal again to only remove the addresses and exit)")
 		a.drain()
 	}
 	cancel()
 	wg.Wait()
+	if eerr := <-execErr; eerr != nil {
+		a.log.Error("exiting with resources still running", "error", eerr)
+		err = errors.Join(err, eerr)
+	}
 	return err
+}
+
+// Hurry cuts a shutdown short (the operator's second signal): the drain
+// stops waiting, and the executor removes the addresses and stops nothing
+// else.
+func (a *Agent) Hurry() {
+	a.hurryOnce.Do(func() {
+		a.log.Warn("second signal: removing addresses and exiting now")
+		close(a.hurry)
+	})
+	a.exec.Hurry()
 }
 
 // announce clears a leaving mark from an earlier clean shutdown, so the node
@@ -266,25 +290,45 @@ func (a *Agent) announce(ctx context.Context) error {
 // drain hands this node's groups to others before a clean shutdown (like
 // Pacemaker moving resources off a node being stopped): mark the node
 // leaving, then wait until it holds nothing or the stop timeouts run out.
+//
+// A leader hands leadership over first, so the hand-over runs under a
+// leader that stays (its client gap is that of any standby switchover) and
+// the cluster never waits out an election. In maintenance nothing is handed
+// over: the resources stay as they are.
 func (a *Agent) drain() {
-	holds := func() bool {
-		for _, g := range a.fsm.Read().Groups {
-			if g.Holder == a.cfg.NodeName {
-				return true
-			}
-		}
-		return false
-	}
-	if !holds() {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.drainTimeout())
 	defer cancel()
-	if err := a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: true, Time: time.Now()}); err != nil {
-		a.log.Warn("cannot hand groups over (no quorum?); stopping them locally", "error", err)
+	go func() {
+		select {
+		case <-a.hurry:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if a.raft.IsLeader() && len(a.cfg.Nodes) > 1 {
+		start := time.Now()
+		if err := a.raft.TransferLeadership(); err != nil {
+			a.log.Warn("cannot hand leadership over before shutting down", "error", err)
+		} else {
+			a.log.Info("handed leadership over", "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	if !a.holdsDrainable() {
 		return
 	}
-	for holds() {
+	for {
+		err := a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: true, Time: time.Now()})
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			a.log.Warn("cannot hand groups over (no quorum?); stopping them locally", "error", err)
+			return
+		case <-time.After(50 * time.Millisecond): // the new leader may not be known yet
+		}
+	}
+	for a.holdsDrainable() {
 		select {
 		case <-ctx.Done():
 			a.log.Warn("groups not handed over in time; stopping them locally")
@@ -294,6 +338,21 @@ func (a *Agent) drain() {
 		}
 	}
 	a.log.Info("groups handed over")
+}
+
+// holdsDrainable reports whether this node holds a group that is not in
+// maintenance (in maintenance, shutdown leaves resources alone).
+func (a *Agent) holdsDrainable() bool {
+	data := a.fsm.Read()
+	if data.Maintenance {
+		return false
+	}
+	for _, gc := range a.cfg.Groups {
+		if g := data.Groups[gc.Name]; g != nil && g.Holder == a.cfg.NodeName && !g.Maintenance && !gc.Maintenance {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) drainTimeout() time.Duration {
