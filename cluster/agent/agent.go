@@ -144,6 +144,7 @@ func New(d Deps) (*Agent, error) {
 		View: a.view, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
 	if a.fence.any() {
 		ad.Fence = a.fenceNode
+		ad.FenceCheck = a.fence.CheckNode
 	}
 	a.api = api.NewServer(ad)
 	return a, nil
