@@ -341,15 +341,18 @@ func (a *Agent) drain() {
 	a.log.Info("groups handed over")
 }
 
-// holdsDrainable reports whether this node holds a group that is not in
-// maintenance (in maintenance, shutdown leaves resources alone).
+// holdsDrainable reports whether this node holds a group that a drain can
+// hand over: not in maintenance (shutdown leaves those alone) and not
+// blocked (its stop failed: waiting would not help; the final stop tries
+// once more and the exit status names what is left).
 func (a *Agent) holdsDrainable() bool {
 	data := a.fsm.Read()
 	if data.Maintenance {
 		return false
 	}
 	for _, gc := range a.cfg.Groups {
-		if g := data.Groups[gc.Name]; g != nil && g.Holder == a.cfg.NodeName && !g.Maintenance && !gc.Maintenance {
+		g := data.Groups[gc.Name]
+		if g != nil && g.Holder == a.cfg.NodeName && !g.Maintenance && !gc.Maintenance && g.State != state.GroupBlocked {
 			return true
 		}
 	}

@@ -1,0 +1,182 @@
+package lab
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestShutdown stops agents with real signals: n1, n2 and the witness w,
+// no fencing, the group "web" (VIP + a hello server) preferring n1. The
+// subtests share the cluster, run in order and each leaves it healthy with
+// the group running.
+func TestShutdown(t *testing.T) {
+	l := New(t, "vlabs")
+	c := StartLifecycleCluster(l)
+	const settle = 30 * time.Second
+
+	// holder is the resource node holding the VIP now.
+	holder := func(t *testing.T) string {
+		t.Helper()
+		h := c.VIPHoldersOf(LifecycleVIP)
+		if len(h) != 1 {
+			t.Fatalf("VIP holders %v, want one", h)
+		}
+		return h[0]
+	}
+	// restore restarts node's agent and waits for a healthy cluster with the
+	// group running on one node.
+	restore := func(t *testing.T, node string) {
+		t.Helper()
+		c.Remove(c.StopFile(node, "stop.fails"))
+		c.Remove(c.StopFile(node, "stop.hangs"))
+		c.Start(node)
+		leader := c.WaitHealthy(settle)
+		if out, err := c.CLI(leader, "resource", "cleanup", LifecycleGroup); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		c.Eventually(settle, "group started on one node", func() error {
+			st, err := c.Status(leader)
+			if err != nil {
+				return err
+			}
+			g, _ := GroupOf(st, LifecycleGroup)
+			if g.State != "started" || len(c.VIPHoldersOf(LifecycleVIP)) != 1 {
+				return fmt.Errorf("group %s on %q, VIP on %v", g.State, g.Node, c.VIPHoldersOf(LifecycleVIP))
+			}
+			return nil
+		})
+	}
+
+	t.Run("FailedFinalStopExitsNonZeroNamingWhatRuns", func(t *testing.T) {
+		node := holder(t)
+		c.Touch(c.StopFile(node, "stop.fails"))
+		p := c.Agent(node)
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitTimeout(settle); err != nil && ExitCode(err) == 0 {
+			t.Fatalf("agent did not exit: %v", err)
+		}
+		code := ExitCode(p.Wait())
+		log := LogSince(p, "==== ")
+		if code == 0 {
+			t.Fatalf("agent exited 0 although web/web is still running on %s", node)
+		}
+		if !strings.Contains(log, "web/web (stop failed") || !strings.Contains(log, "stop refused") {
+			t.Fatalf("exit %d; the error does not name web/web and its stop error:\n%s", code, lastLines(log, 15))
+		}
+		if c.Node(node).Host.HasAddr(LifecycleVIP) {
+			t.Fatal("the VIP was left behind")
+		}
+		restore(t, node)
+	})
+
+	t.Run("SecondSignalRemovesAddressAndExits", func(t *testing.T) {
+		node := holder(t)
+		c.Touch(c.StopFile(node, "stop.hangs"))
+		p := c.Agent(node)
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		// The hand-over stops the server first (reverse order): it hangs,
+		// so the VIP is still here when the operator loses patience.
+		time.Sleep(2 * time.Second)
+		if p.Exited() || !c.Node(node).Host.HasAddr(LifecycleVIP) {
+			t.Fatalf("scenario not reached: exited %v, VIP here %v", p.Exited(), c.Node(node).Host.HasAddr(LifecycleVIP))
+		}
+		second := time.Now()
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitTimeout(10 * time.Second); err != nil && ExitCode(err) == 0 {
+			t.Fatalf("agent still running 10 s after the second signal: %v", err)
+		}
+		took := time.Since(second)
+		t.Logf("exited %v after the second signal", took)
+		if took > 3*time.Second {
+			t.Errorf("exit took %v after the second signal, want at once", took)
+		}
+		if c.Node(node).Host.HasAddr(LifecycleVIP) {
+			t.Error("the second signal must remove the VIP")
+		}
+		if code := ExitCode(p.Wait()); code == 0 || !strings.Contains(LogSince(p, "==== "), "web/web") {
+			t.Errorf("exit %d; want non-zero naming web/web:\n%s", code, lastLines(LogSince(p, "==== "), 10))
+		}
+		restore(t, node)
+	})
+
+	t.Run("MaintenanceShutdownLeavesResourcesAndDoesNotWait", func(t *testing.T) {
+		node := holder(t)
+		leader := c.WaitHealthy(settle)
+		if out, err := c.CLI(leader, "maintenance", "on"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		p := c.Agent(node)
+		start := time.Now()
+		if err := p.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.WaitTimeout(20 * time.Second); err != nil {
+			t.Fatalf("agent in maintenance: %v", err)
+		}
+		took := time.Since(start)
+		t.Logf("agent in maintenance exited after %v", took)
+		if took > 3*time.Second {
+			t.Errorf("shutdown in maintenance took %v: it must not wait for a drain", took)
+		}
+		if !c.Node(node).Host.HasAddr(LifecycleVIP) {
+			t.Error("maintenance: the VIP must be left in place")
+		}
+		c.Start(node)
+		leader = c.WaitHealthy(settle)
+		if out, err := c.CLI(leader, "maintenance", "off"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		c.WaitVIPOn(LifecycleVIP, node, settle)
+	})
+
+	t.Run("LeaderHolderHandsLeadershipOverFirst", func(t *testing.T) {
+		node := arrangeHolderLeader(t, c, settle)
+		p := c.Agent(node)
+		if err := p.Stop(settle); err != nil {
+			t.Fatalf("clean stop of %s: %v", node, err)
+		}
+		log := LogSince(p, "==== ")
+		hand, drain := strings.Index(log, "handed leadership over"), strings.Index(log, "groups handed over")
+		if hand < 0 || drain < 0 || hand > drain {
+			t.Fatalf("leadership not handed over before the groups:\n%s", lastLines(log, 20))
+		}
+		c.WaitVIPOn(LifecycleVIP, Other(node), settle)
+		c.Start(node)
+		c.WaitHealthy(settle)
+	})
+}
+
+// arrangeHolderLeader makes the VIP holder the raft leader (moving the group
+// to the leader, re-electing while the witness leads) and returns it.
+func arrangeHolderLeader(t *testing.T, c *Cluster, settle time.Duration) string {
+	t.Helper()
+	for range 10 {
+		leader := c.WaitHealthy(settle)
+		if leader == "w" {
+			c.Restart("w")
+			continue
+		}
+		if h := c.VIPHoldersOf(LifecycleVIP); len(h) == 1 && h[0] == leader {
+			return leader
+		}
+		for _, args := range [][]string{{"resource", "move", LifecycleGroup, leader}, {"resource", "clear", LifecycleGroup}} {
+			if out, err := c.CLI(leader, args...); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if args[1] == "move" {
+				c.WaitVIPOn(LifecycleVIP, leader, settle)
+			}
+		}
+	}
+	t.Fatal("could not make the VIP holder the leader")
+	return ""
+}
