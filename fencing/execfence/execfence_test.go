@@ -114,7 +114,7 @@ func TestCheckRunsMonitor(t *testing.T) {
 	if strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), bed.BMC.Password) {
 		t.Fatalf("password in error: %v", err)
 	}
-	if !bed.VictimAlive() || bed.BMC.CountCalls("set power") != 0 {
+	if !bed.VictimAlive() || bed.BMC.CountCalls("set power 0")+bed.BMC.CountCalls("set power 1") != 0 {
 		t.Fatalf("a check changed power: %v", bed.BMC.Calls())
 	}
 }
