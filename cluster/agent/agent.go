@@ -306,6 +306,13 @@ func (a *Agent) drain() {
 		case <-ctx.Done():
 		}
 	}()
+	// Decide on current state: an operator may have turned maintenance on a
+	// moment ago, and this follower not applied it yet.
+	sctx, scancel := context.WithTimeout(ctx, time.Second)
+	if err := a.sync(sctx); err != nil {
+		a.log.Debug("shutting down on a state that may be stale", "error", err)
+	}
+	scancel()
 	if a.raft.IsLeader() && len(a.cfg.Nodes) > 1 {
 		start := time.Now()
 		if err := a.raft.TransferLeadership(); err != nil {

@@ -129,7 +129,7 @@ func TestStaleVIPClientRecoversOnRejoin(t *testing.T) {
 // BenchmarkStaleVIPClientGap reports the client gap of the stale-VIP
 // scenario (see staleVIP), alternating the holder.
 //
-//	VIGIL_LAB_ID=x go test -run '^$' -bench StaleVIPClientGap -benchtime 3x ./test/lab/
+//	VIGIL_LAB_ID=x go test -run '^$' -bench StaleVIPClientGap -benchtime 5x ./test/lab/
 func BenchmarkStaleVIPClientGap(b *testing.B) {
 	l := New(b, "vlabv")
 	c := StartLifecycleCluster(l)
