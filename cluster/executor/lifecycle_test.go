@@ -70,6 +70,9 @@ func TestFailedStopIsNotRetriedWhileBlocked(t *testing.T) {
 	if f.Op != "stop" || f.Attempts != 1 || !strings.Contains(f.Error, "stuck") || !f.Retry.IsZero() {
 		t.Fatalf("status of a blocked stop = %+v, want 1 stop attempt, its error, no retry until cleanup", f)
 	}
+	if why := r.store.Read().Groups["web"].Reason; !strings.Contains(why, "stuck") || !strings.Contains(why, "cleanup") {
+		t.Fatalf("blocked group's reason %q does not give the error and the way out", why)
+	}
 
 	r.mustApply(t, &state.Cleanup{Group: "web", Time: time.Now()})
 	r.wait(t, "second attempt", func() bool { return r.log.count("stop haproxy") == 2 })

@@ -144,7 +144,10 @@ func (r *runner) step(ctx context.Context) {
 		if lease && g != nil && g.Holder == me {
 			st, why := state.GroupStopped, ""
 			if !ok {
-				st, why = state.GroupBlocked, "stop failed"
+				r.mu.Lock()
+				why = "stop failed: " + r.stopRetry.lastErr + "; `vigil resource cleanup " + r.cfg.Name + "` retries it"
+				r.mu.Unlock()
+				st = state.GroupBlocked
 			}
 			r.report(ctx, g, st, why)
 		}
