@@ -218,6 +218,8 @@ func (d *decoder) fence(key string, b *hcl.Block, table map[string]TypeSchema) (
 	f.Timeout, _ = parseDuration(defaultFenceTimeout)
 	d.duration(key+".timeout", attrs["timeout"], &f.Timeout)
 	d.integer(key+".retries", attrs["retries"], &f.Retries)
+	f.MonitorInterval, _ = parseDuration(defaultFenceMonitor)
+	d.duration(key+".monitor_interval", attrs["monitor_interval"], &f.MonitorInterval)
 	f.Params = d.params(key, s, attrs)
 	return f, true
 }

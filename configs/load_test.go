@@ -51,18 +51,18 @@ func TestLoadFullConfigEveryFieldLands(t *testing.T) {
 	check("Local", c.Local().Name, "lb1")
 
 	check("Fences", c.Fences, []Fence{
-		{Type: "ipmi", Name: "lb1-bmc", Timeout: 20 * time.Second, Retries: 3,
+		{Type: "ipmi", Name: "lb1-bmc", Timeout: 20 * time.Second, Retries: 3, MonitorInterval: time.Minute,
 			Params: map[string]string{"host": "198.18.1.201", "port": "623", "username": "admin",
 				"password_file": filepath.Join(dir, "lb1.ipmi"), "cipher_suite": "17"},
 			Secrets: map[string][]byte{"password": []byte("s3cret")}},
-		{Type: "aws", Name: "lb1-ec2", Timeout: 30 * time.Second, Retries: 2,
+		{Type: "aws", Name: "lb1-ec2", Timeout: 30 * time.Second, Retries: 2, MonitorInterval: time.Minute,
 			Params: map[string]string{"instance_id": "i-0abc", "region": "eu-west-1"}},
-		{Type: "ipmi", Name: "lb2-bmc", Timeout: 30 * time.Second, Retries: 2,
+		{Type: "ipmi", Name: "lb2-bmc", Timeout: 30 * time.Second, Retries: 2, MonitorInterval: time.Minute,
 			Params:  map[string]string{"host": "198.18.1.202", "username": "admin", "password_file": filepath.Join(dir, "lb2.ipmi")},
 			Secrets: map[string][]byte{"password": []byte("other")}},
-		{Type: "aws", Name: "lb2-ec2", Timeout: 30 * time.Second, Retries: 2,
+		{Type: "aws", Name: "lb2-ec2", Timeout: 30 * time.Second, Retries: 2, MonitorInterval: time.Minute,
 			Params: map[string]string{"instance_id": "i-0def"}},
-		{Type: "exec", Name: "lb2-exec", Timeout: 30 * time.Second, Retries: 2,
+		{Type: "exec", Name: "lb2-exec", Timeout: 30 * time.Second, Retries: 2, MonitorInterval: time.Minute,
 			Params: map[string]string{"agent": "fence_ipmilan", "params.ip": "198.18.1.202", "params.lanplus": "1"}},
 	})
 

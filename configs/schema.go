@@ -143,7 +143,7 @@ func BuiltinSchemas() Schemas {
 func resourceCommonKeys() []string {
 	return []string{"start_timeout", "stop_timeout", "monitor_timeout", "monitor_interval", "on_fail"}
 }
-func fenceCommonKeys() []string { return []string{"timeout", "retries"} }
+func fenceCommonKeys() []string { return []string{"timeout", "retries", "monitor_interval"} }
 func checkCommonKeys() []string { return []string{"interval", "timeout", "rise", "fall"} }
 
 // Defaults for the common keys.
@@ -159,6 +159,7 @@ const (
 	defaultCheckFall          = 3
 	defaultFenceTimeout       = "30s"
 	defaultFenceRetries       = 2
+	defaultFenceMonitor       = "60s" // Pacemaker's stonith monitor interval
 	defaultLogLevel           = "info"
 	defaultTiming             = "lan"
 	defaultSocketName         = "vigil.sock"

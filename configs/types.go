@@ -99,6 +99,9 @@ type Fence struct {
 	Secrets map[string][]byte // contents of *_file keys (password_file...), never logged
 	Timeout time.Duration
 	Retries int
+	// MonitorInterval is how often the device is checked (its status
+	// operation), like Pacemaker's stonith monitor; 0 turns the check off.
+	MonitorInterval time.Duration
 }
 
 // Group is an ordered set of resources that run together on one node.

@@ -214,6 +214,9 @@ func validateFences(r *reporter, c *Config, schemas Schemas) {
 		if f.Retries < 0 {
 			r.errf(key+".retries", "must not be negative")
 		}
+		if f.MonitorInterval < 0 {
+			r.errf(key+".monitor_interval", "must not be negative (0 turns the check off)")
+		}
 		if p, ok := f.Params["port"]; ok {
 			if n, err := strconv.Atoi(p); err == nil && (n < 1 || n > 65535) {
 				r.errf(key+".port", "must be 1-65535")

@@ -69,6 +69,9 @@ type Agent struct {
 	applier *api.Applier
 	tls     *tls.Config
 
+	hurry     chan struct{} // closed by Hurry: the operator's second signal
+	hurryOnce sync.Once
+
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
 	failing  map[string]string // group -> failing check names
@@ -81,7 +84,7 @@ type Agent struct {
 // without starting anything.
 func New(d Deps) (*Agent, error) {
 	cfg := d.Config
-	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, boot: time.Now()}
+	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, boot: time.Now(), hurry: make(chan struct{})}
 	if !cfg.Cluster.TLS.Empty() {
 		t, err := tlsutil.Load(cfg.Cluster.TLS.CAFile, cfg.Cluster.TLS.CertFile, cfg.Cluster.TLS.KeyFile)
 		if err != nil {
@@ -144,6 +147,7 @@ func New(d Deps) (*Agent, error) {
 		View: a.view, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
 	if a.fence.any() {
 		ad.Fence = a.fenceNode
+		ad.FenceCheck = a.fence.CheckNode
 	}
 	a.api = api.NewServer(ad)
 	return a, nil
@@ -215,7 +219,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	run("announce", a.announce)
 	run("health", a.health.Run)
 	run("gossip-meta", a.gossipMeta)
-	run("executor", a.exec.Run)
+	execErr := make(chan error, 1) // its shutdown error names what is left running
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		execErr <- a.exec.Run(ctx)
+	}()
+	run("fence-monitor", a.fence.monitor)
 	run("coordinator", a.coord.Run)
 	run("api", func(ctx context.Context) error { return a.api.ServeUnix(ctx, a.socket()) })
 	run("rpc", func(ctx context.Context) error { return a.api.ServeRPC(ctx, a.rpcListener()) })
@@ -236,12 +246,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	case err = <-errs:
 		a.log.Error("component failed; shutting down", "error", err)
 	case <-outer.Done():
-		a.log.Info("shutting down: handing groups over")
+		a.log.Info("shutting down: handing groups over (signal again to only remove the addresses and exit)")
 		a.drain()
 	}
 	cancel()
 	wg.Wait()
+	if eerr := <-execErr; eerr != nil {
+		a.log.Error("exiting with resources still running", "error", eerr)
+		err = errors.Join(err, eerr)
+	}
 	return err
+}
+
+// Hurry cuts a shutdown short (the operator's second signal): the drain
+// stops waiting, and the executor removes the addresses and stops nothing
+// else.
+func (a *Agent) Hurry() {
+	a.hurryOnce.Do(func() {
+		a.log.Warn("second signal: removing addresses and exiting now")
+		close(a.hurry)
+	})
+	a.exec.Hurry()
 }
 
 // announce runs once the agent has joined: it clears a leaving mark from an
@@ -289,25 +314,52 @@ func (a *Agent) announceOnce(ctx context.Context) error {
 // drain hands this node's groups to others before a clean shutdown (like
 // Pacemaker moving resources off a node being stopped): mark the node
 // leaving, then wait until it holds nothing or the stop timeouts run out.
+//
+// A leader hands leadership over first, so the hand-over runs under a
+// leader that stays (its client gap is that of any standby switchover) and
+// the cluster never waits out an election. In maintenance nothing is handed
+// over: the resources stay as they are.
 func (a *Agent) drain() {
-	holds := func() bool {
-		for _, g := range a.fsm.Read().Groups {
-			if g.Holder == a.cfg.NodeName {
-				return true
-			}
-		}
-		return false
-	}
-	if !holds() {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.drainTimeout())
 	defer cancel()
-	if err := a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: true, Time: time.Now()}); err != nil {
-		a.log.Warn("cannot hand groups over (no quorum?); stopping them locally", "error", err)
+	go func() {
+		select {
+		case <-a.hurry:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	// Decide on current state: an operator may have turned maintenance on a
+	// moment ago, and this follower not applied it yet.
+	sctx, scancel := context.WithTimeout(ctx, time.Second)
+	if err := a.sync(sctx); err != nil {
+		a.log.Debug("shutting down on a state that may be stale", "error", err)
+	}
+	scancel()
+	if a.raft.IsLeader() && len(a.cfg.Nodes) > 1 {
+		start := time.Now()
+		if err := a.raft.TransferLeadership(); err != nil {
+			a.log.Warn("cannot hand leadership over before shutting down", "error", err)
+		} else {
+			a.log.Info("handed leadership over", "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+	if !a.holdsDrainable() {
 		return
 	}
-	for holds() {
+	for {
+		err := a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: true, Time: time.Now()})
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			a.log.Warn("cannot hand groups over (no quorum?); stopping them locally", "error", err)
+			return
+		case <-time.After(50 * time.Millisecond): // the new leader may not be known yet
+		}
+	}
+	for a.holdsDrainable() {
 		select {
 		case <-ctx.Done():
 			a.log.Warn("groups not handed over in time; stopping them locally")
@@ -317,6 +369,24 @@ func (a *Agent) drain() {
 		}
 	}
 	a.log.Info("groups handed over")
+}
+
+// holdsDrainable reports whether this node holds a group that a drain can
+// hand over: not in maintenance (shutdown leaves those alone) and not
+// blocked (its stop failed: waiting would not help; the final stop tries
+// once more and the exit status names what is left).
+func (a *Agent) holdsDrainable() bool {
+	data := a.fsm.Read()
+	if data.Maintenance {
+		return false
+	}
+	for _, gc := range a.cfg.Groups {
+		g := data.Groups[gc.Name]
+		if g != nil && g.Holder == a.cfg.NodeName && !g.Maintenance && !gc.Maintenance && g.State != state.GroupBlocked {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) drainTimeout() time.Duration {

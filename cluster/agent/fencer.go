@@ -23,8 +23,9 @@ type fencer struct {
 	applier *api.Applier
 	log     hclog.Logger
 
-	mu  sync.Mutex
-	rnd *rand.Rand
+	mu     sync.Mutex
+	rnd    *rand.Rand
+	checks []*deviceCheck // every (device, target) pair; see fencemon.go
 }
 
 func newFencer(cfg *configs.Config, reg fencing.Registry, applier *api.Applier, log hclog.Logger) (*fencer, error) {
@@ -45,6 +46,7 @@ func newFencer(cfg *configs.Config, reg fencing.Registry, applier *api.Applier, 
 					return nil, fmt.Errorf("fence device %q for node %q: %w", name, n.Name, err)
 				}
 				level = append(level, fencing.NamedFencer{Device: name, Fencer: fd, Timeout: dc.Timeout, Retries: dc.Retries})
+				f.checks = append(f.checks, newDeviceCheck(name, n.Name, fd, dc))
 			}
 			f.levels[n.Name] = append(f.levels[n.Name], level)
 		}

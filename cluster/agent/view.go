@@ -45,6 +45,8 @@ func (a *Agent) view() api.Status {
 	}
 	for _, n := range a.cfg.Nodes {
 		st.Checks = append(st.Checks, locals[n.Name].Checks...)
+		st.FenceDevices = append(st.FenceDevices, locals[n.Name].FenceDevices...)
+		st.Failures = append(st.Failures, locals[n.Name].Failures...)
 	}
 	for _, f := range data.Fencing {
 		r := api.FenceRecord{Time: f.Time, Target: f.Target, Device: f.Device, Reason: f.Reason,
@@ -65,6 +67,7 @@ func (a *Agent) view() api.Status {
 			st.Warnings = append(st.Warnings, n.Name+": "+w)
 		}
 	}
+	st.Warnings = append(st.Warnings, lifecycleWarnings(st, time.Now())...)
 	return st
 }
 
@@ -196,7 +199,12 @@ func (a *Agent) local() api.Local {
 	}
 	for _, g := range a.exec.Local() {
 		l.Resources[g.Group] = g.Resources
+		for _, f := range g.Failures {
+			l.Failures = append(l.Failures, api.OpFailure{Node: a.cfg.NodeName, Group: g.Group, Resource: f.Resource,
+				Op: f.Op, Attempts: f.Attempts, Error: f.Error, Retry: f.Retry})
+		}
 	}
+	l.FenceDevices = a.fence.Statuses()
 	return l
 }
 

@@ -123,3 +123,10 @@ func (c *Client) Maintenance(ctx context.Context, group string, on bool) error {
 func (c *Client) Fence(ctx context.Context, node string) error {
 	return c.do(ctx, http.MethodPost, "/v1/fence", FenceRequest{Node: node}, nil)
 }
+
+// FenceCheck checks node's fence devices from the agent's node now.
+func (c *Client) FenceCheck(ctx context.Context, node string) ([]FenceDeviceStatus, error) {
+	var out []FenceDeviceStatus
+	err := c.do(ctx, http.MethodPost, "/v1/fence/check", FenceRequest{Node: node}, &out)
+	return out, err
+}

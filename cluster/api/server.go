@@ -33,6 +33,9 @@ type Deps struct {
 	Fence  func(ctx context.Context, node, reason string) error
 	Logger hclog.Logger
 	Now    func() time.Time
+
+	// FenceCheck checks node's fence devices from this node now.
+	FenceCheck func(ctx context.Context, node string) ([]FenceDeviceStatus, error)
 }
 
 // Server serves the API.
@@ -54,6 +57,7 @@ func NewServer(d Deps) *Server {
 	s.mux.HandleFunc("POST /v1/resource/{op}", s.resource)
 	s.mux.HandleFunc("POST /v1/maintenance", s.maintenance)
 	s.mux.HandleFunc("POST /v1/fence", s.fence)
+	s.mux.HandleFunc("POST /v1/fence/check", s.fenceCheck)
 	return s
 }
 

@@ -15,6 +15,11 @@ type Status struct {
 	Checks      []CheckStatus `json:"checks,omitempty"`
 	Fencing     []FenceRecord `json:"fencing,omitempty"`
 	Warnings    []string      `json:"warnings,omitempty"`
+
+	// FenceDevices are the latest checks of the fence devices, from every
+	// node that answered; Failures are resource operations that keep failing.
+	FenceDevices []FenceDeviceStatus `json:"fence_devices,omitempty"`
+	Failures     []OpFailure         `json:"failures,omitempty"`
 }
 
 // CheckStatus is one health check on one node.
@@ -34,6 +39,10 @@ type Local struct {
 	Node      string                       `json:"node"`
 	Checks    []CheckStatus                `json:"checks"`
 	Resources map[string]map[string]string `json:"resources"` // group -> resource -> state
+
+	// Failures and FenceDevices: see Status.
+	Failures     []OpFailure         `json:"failures,omitempty"`
+	FenceDevices []FenceDeviceStatus `json:"fence_devices,omitempty"`
 }
 
 // FenceRequest is the body of POST /v1/fence.

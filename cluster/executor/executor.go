@@ -6,6 +6,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -47,6 +48,8 @@ type Deps struct {
 type Executor struct {
 	d       Deps
 	runners []*runner
+	hurry   chan struct{} // closed by Hurry
+	once    sync.Once
 }
 
 // New builds every agent of every group, so a bad parameter fails at start-up.
@@ -57,9 +60,16 @@ func New(d Deps) (*Executor, error) {
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
 	}
-	e := &Executor{d: d}
+	e := &Executor{d: d, hurry: make(chan struct{})}
+	if d.Config.Local().Witness {
+		// A witness votes and never hosts resources: it builds no agents
+		// (their binaries need not exist there) and never starts, stops,
+		// monitors or probes anything.
+		return e, nil
+	}
 	for _, gc := range d.Config.Groups {
-		r := &runner{d: d, cfg: gc, log: d.Logger.With("group", gc.Name)}
+		r := &runner{d: d, cfg: gc, log: d.Logger.With("group", gc.Name),
+			stopRetry: newRetry(stopRetryBase, stopRetryMax), startRetry: newRetry(startRetryBase, startRetryMax)}
 		for _, rc := range gc.Resources {
 			a, err := d.Agents.New(rc.Type, resources.Spec{
 				Group: gc.Name, Name: rc.Name, Params: rc.Params, Node: d.Config.NodeName,
@@ -76,25 +86,40 @@ func New(d Deps) (*Executor, error) {
 }
 
 // Run drives every group until ctx ends. On the way out it stops every group
-// this node runs (VIP first), so a clean shutdown never leaves a stray VIP.
+// this node runs (VIP first), so a clean shutdown never leaves a stray VIP;
+// groups in maintenance are left alone. It returns an error naming every
+// resource it could not stop.
 func (e *Executor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, r := range e.runners {
+	errs := make([]error, len(e.runners))
+	for i, r := range e.runners {
 		wg.Add(1)
-		go func(r *runner) {
+		go func(i int, r *runner) {
 			defer wg.Done()
-			r.run(ctx)
-		}(r)
+			errs[i] = r.run(ctx, e.hurry)
+		}(i, r)
 	}
 	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrLeftRunning, err)
+	}
 	return nil
 }
+
+// ErrLeftRunning is returned by Run when resources could not be stopped on
+// the way out.
+var ErrLeftRunning = errors.New("resources still running on this node")
+
+// Hurry makes a shutdown in progress (or the next one) give up stopping
+// resources and only remove the addresses: the operator's second signal.
+func (e *Executor) Hurry() { e.once.Do(func() { close(e.hurry) }) }
 
 // Local is what this node's executor believes about one group.
 type Local struct {
 	Group     string
 	Running   bool
 	Resources map[string]string // name -> running | stopped | failed | unknown
+	Failures  []Failure         // operations that keep failing here
 }
 
 // Local returns this node's view of its groups (for status).

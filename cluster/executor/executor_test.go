@@ -8,31 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/configs"
 	"github.com/vigil-ha/vigil/resources"
 )
-
-// fakeStore is a settable replicated state.
-type fakeStore struct {
-	mu   sync.Mutex
-	data *state.Data
-	ch   chan struct{}
-}
-
-func (s *fakeStore) Read() *state.Data { s.mu.Lock(); defer s.mu.Unlock(); return s.data.Clone() }
-func (s *fakeStore) Watch() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
-}
-func (s *fakeStore) set(f func(d *state.Data)) {
-	s.mu.Lock()
-	f(s.data)
-	close(s.ch)
-	s.ch = make(chan struct{})
-	s.mu.Unlock()
-}
 
 // log records agent calls in order, across resources.
 type log struct {
@@ -47,25 +28,45 @@ func (l *log) get() []string {
 	return append([]string(nil), l.calls...)
 }
 
+// count is how many calls equal c.
+func (l *log) count(c string) int {
+	n := 0
+	for _, x := range l.get() {
+		if x == c {
+			n++
+		}
+	}
+	return n
+}
+
 type fake struct {
-	name    string
-	log     *log
-	running atomic.Bool
-	failMon atomic.Bool // monitor reports stopped (the process died)
-	failOp  atomic.Bool // start and stop fail
+	name      string
+	log       *log
+	running   atomic.Bool
+	failMon   atomic.Bool // monitor reports stopped (the process died)
+	failOp    atomic.Bool // start and stop fail
+	failStart atomic.Bool // start fails
+	dead      atomic.Bool // starts, but every monitor reports stopped
+	hang      atomic.Bool // stop blocks until its ctx ends
+	announced atomic.Int32
+	monitors  atomic.Int32
 }
 
 func (f *fake) Start(context.Context) error {
 	f.log.add("start " + f.name)
-	if f.failOp.Load() {
+	if f.failOp.Load() || f.failStart.Load() {
 		return errors.New("boom")
 	}
 	f.running.Store(true)
 	f.failMon.Store(false)
 	return nil
 }
-func (f *fake) Stop(context.Context) error {
+func (f *fake) Stop(ctx context.Context) error {
 	f.log.add("stop " + f.name)
+	if f.hang.Load() {
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	if f.failOp.Load() {
 		return errors.New("stuck")
 	}
@@ -73,7 +74,8 @@ func (f *fake) Stop(context.Context) error {
 	return nil
 }
 func (f *fake) Monitor(context.Context) (resources.State, error) {
-	if f.running.Load() && !f.failMon.Load() {
+	f.monitors.Add(1)
+	if f.running.Load() && !f.failMon.Load() && !f.dead.Load() {
 		return resources.Running, nil
 	}
 	return resources.Stopped, nil
@@ -88,26 +90,66 @@ type refreshing struct {
 func (r *refreshing) Refresh(context.Context) error  { r.n.Add(1); return nil }
 func (r *refreshing) RefreshInterval() time.Duration { return 30 * time.Millisecond }
 
+// Announce is ipaddr's on-demand announcement.
+func (r *refreshing) Announce(context.Context) error { r.announced.Add(1); return nil }
+
+// rig runs one executor against the real replicated state machine: its
+// reports and the test's decisions go through state.FSM.Apply, as raft
+// would apply them.
 type rig struct {
 	vipRefresh *refreshing
-	store      *fakeStore
+	store      *state.FSM
 	lease      atomic.Bool
 	log        *log
 	agents     map[string]*fake
+	exec       *Executor
 	mu         sync.Mutex
 	reports    []state.Command
+	index      uint64
+	cancel     context.CancelFunc
+	done       chan struct{}
+	runErr     error
 }
 
-func newRig(t *testing.T, threshold int) *rig {
-	r := &rig{store: &fakeStore{data: &state.Data{Nodes: map[string]*state.Node{}, Groups: map[string]*state.Group{}},
-		ch: make(chan struct{})}, log: &log{}, agents: map[string]*fake{}}
+// apply commits c to the FSM and returns its verdict.
+func (r *rig) apply(c state.Command) error {
+	b, err := state.Encode(c)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.index++
+	idx := r.index
+	r.mu.Unlock()
+	if e, ok := r.store.Apply(&raft.Log{Type: raft.LogCommand, Index: idx, Data: b}).(error); ok {
+		return e
+	}
+	return nil
+}
+
+func (r *rig) mustApply(t *testing.T, c state.Command) {
+	t.Helper()
+	if err := r.apply(c); err != nil {
+		t.Fatalf("apply %T: %v", c, err)
+	}
+}
+
+// newRig builds the executor of node n1 and runs it; before runs between
+// building the agents and starting the executor.
+func newRig(t *testing.T, threshold int, before ...func(*rig)) *rig {
+	return newRigConfig(t, threshold, false, before...)
+}
+
+func newRigConfig(t *testing.T, threshold int, witness bool, before ...func(*rig)) *rig {
+	r := &rig{store: state.NewFSM(nil), log: &log{}, agents: map[string]*fake{}}
 	r.lease.Store(true)
 	res := func(typ, name string) configs.Resource {
 		return configs.Resource{Type: typ, Name: name, StartTimeout: time.Second, StopTimeout: time.Second,
 			MonitorTimeout: time.Second, MonitorInterval: 20 * time.Millisecond, OnFail: "restart"}
 	}
-	cfg := &configs.Config{NodeName: "n1", Groups: []configs.Group{{Name: "web", MigrationThreshold: threshold,
-		Resources: []configs.Resource{res("ipaddr", "vip"), res("exec", "haproxy")}}}}
+	cfg := &configs.Config{NodeName: "n1", Nodes: []configs.Node{{Name: "n1", Witness: witness}, {Name: "n2"}},
+		Groups: []configs.Group{{Name: "web", MigrationThreshold: threshold,
+			Resources: []configs.Resource{res("ipaddr", "vip"), res("exec", "haproxy")}}}}
 	reg := resources.Registry{}
 	reg["exec"] = func(s resources.Spec) (resources.Agent, error) {
 		f := &fake{name: s.Name, log: r.log}
@@ -125,54 +167,32 @@ func newRig(t *testing.T, threshold int) *rig {
 			r.mu.Lock()
 			r.reports = append(r.reports, c)
 			r.mu.Unlock()
-			// Play the FSM's part for the commands the executor sends.
-			r.store.set(func(d *state.Data) { applyLike(d, c) })
-			return nil
+			return r.apply(c)
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.exec = e
+	for _, f := range before {
+		f(r)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() { defer close(r.done); r.runErr = e.Run(ctx) }()
+	t.Cleanup(r.stop)
 	return r
 }
 
-// applyLike mirrors the FSM for the executor's own reports.
-func applyLike(d *state.Data, c state.Command) {
-	switch c := c.(type) {
-	case *state.GroupReport:
-		if g := d.Groups[c.Group]; g != nil && g.Holder == c.Node {
-			g.State = c.State
-			if c.State == state.GroupStopped && g.Node != c.Node {
-				g.Holder = ""
-			}
-		}
-	case *state.ResourceFailed:
-		g := d.Groups[c.Group]
-		if g.Resources == nil {
-			g.Resources = map[string]*state.Resource{}
-		}
-		if g.Resources[c.Resource] == nil {
-			g.Resources[c.Resource] = &state.Resource{FailCount: map[string]int{}}
-		}
-		g.Resources[c.Resource].FailCount[c.Node]++
-	}
+// stop shuts the executor down as the agent does and waits for Run to return.
+func (r *rig) stop() {
+	r.cancel()
+	<-r.done
 }
 
 func (r *rig) assign(node string) {
-	r.store.set(func(d *state.Data) {
-		g := d.Groups["web"]
-		if g == nil {
-			g = &state.Group{Name: "web"}
-			d.Groups["web"] = g
-		}
-		g.Node, g.Epoch = node, g.Epoch+1
-		if node != "" {
-			g.Holder, g.State = node, state.GroupStarting
-		}
-	})
+	if err := r.apply(&state.Assign{Group: "web", Node: node, Time: time.Now()}); err != nil {
+		panic(err)
+	}
 }
 
 func (r *rig) wait(t *testing.T, what string, cond func() bool) {
@@ -255,7 +275,7 @@ func TestMaintenanceKeepsHandsOff(t *testing.T) {
 	r := newRig(t, 3)
 	r.assign("n1")
 	r.wait(t, "started", func() bool { return r.groupState() == state.GroupStarted })
-	r.store.set(func(d *state.Data) { d.Maintenance = true })
+	r.mustApply(t, &state.SetMaintenance{On: true, Time: time.Now()})
 	r.agents["haproxy"].failMon.Store(true)
 	r.agents["haproxy"].running.Store(false)
 	time.Sleep(150 * time.Millisecond)

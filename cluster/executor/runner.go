@@ -26,6 +26,10 @@ type res struct {
 	known       bool
 	nextMon     time.Time
 	nextRefresh time.Time
+	// The last failed operation on this resource, for status (under runner.mu).
+	failOp  string // start | stop | monitor ("" = none since it last worked)
+	failErr string
+	failN   int
 }
 
 // refresher is an agent that re-announces itself while running (ipaddr with
@@ -45,9 +49,14 @@ type runner struct {
 
 	reported string // last state reported for reportedEpoch
 	repEpoch uint64
-	backoff  time.Time // no start attempt before this
-	restarts uint64    // last restart request seen (state.Group.Restarts)
-	started  bool      // step has run once
+	restarts uint64 // last restart request seen (state.Group.Restarts)
+	started  bool   // step has run once
+
+	stopRetry  retry             // failed stops (under mu: status reads it)
+	startRetry retry             // failed starts and monitors: restart back-off (under mu)
+	blocked    bool              // the group is blocked on this node (under mu)
+	failCount  int               // this node's fail count at the last step (a drop is a cleanup)
+	seen       map[string]string // node -> replicated status at the last step
 }
 
 // ipLike resources move traffic: on lease loss they go first (DESIGN.md
@@ -60,17 +69,13 @@ func ipLike(t string) bool {
 	return false
 }
 
-func (r *runner) run(ctx context.Context) {
+func (r *runner) run(ctx context.Context, hurry <-chan struct{}) error {
 	r.probe(ctx)
 	for {
 		r.step(ctx)
 		select {
 		case <-ctx.Done():
-			// Shut down: release everything we run, addresses first.
-			sctx, cancel := context.WithTimeout(context.Background(), r.maxStop())
-			r.stopAll(sctx, true)
-			cancel()
-			return
+			return r.shutdown(hurry)
 		case <-r.d.Store.Watch():
 		case <-time.After(poll):
 		}
@@ -98,6 +103,8 @@ func (r *runner) step(ctx context.Context) {
 	}
 	lease := r.d.Lease()
 	want := lease && g != nil && g.Node == me && g.Holder == me
+	r.noteCleanup(g)
+	rejoined := r.noteRejoins(data)
 	if g != nil && g.Restarts != r.restarts {
 		if r.started && want && r.anyRunning() {
 			r.log.Info("restart requested")
@@ -106,11 +113,15 @@ func (r *runner) step(ctx context.Context) {
 		r.restarts = g.Restarts
 	}
 	r.started = true
+	now := r.d.Now()
 	switch {
-	case want && g.State == state.GroupBlocked:
+	case lease && g != nil && g.Holder == me && g.State == state.GroupBlocked:
+		// A failed stop (or on_fail = fence) blocks the group: hands off, no
+		// retries, until the leader fences this node or `vigil resource
+		// cleanup` unblocks it. Only a lost lease makes us try again.
 		return
 	case want && !r.allRunning():
-		if r.d.Now().Before(r.backoff) {
+		if !r.due(&r.startRetry, now) {
 			return
 		}
 		if g = r.fresh(ctx); g == nil {
@@ -118,8 +129,14 @@ func (r *runner) step(ctx context.Context) {
 		}
 		r.start(ctx, g)
 	case want:
+		if rejoined != "" {
+			r.announce(ctx, "node "+rejoined+" rejoined")
+		}
 		r.monitorDue(ctx, g)
 	case r.anyRunning():
+		if !r.due(&r.stopRetry, now) {
+			return
+		}
 		if !lease {
 			r.log.Warn("lease lost: stopping resources, addresses first")
 		}
@@ -127,7 +144,10 @@ func (r *runner) step(ctx context.Context) {
 		if lease && g != nil && g.Holder == me {
 			st, why := state.GroupStopped, ""
 			if !ok {
-				st, why = state.GroupBlocked, "stop failed"
+				r.mu.Lock()
+				why = "stop failed: " + r.stopRetry.lastErr + "; `vigil resource cleanup " + r.cfg.Name + "` retries it"
+				r.mu.Unlock()
+				st = state.GroupBlocked
 			}
 			r.report(ctx, g, st, why)
 		}
@@ -160,6 +180,9 @@ func (r *runner) fresh(ctx context.Context) *state.Group {
 func (r *runner) start(ctx context.Context, g *state.Group) {
 	for i, x := range r.res {
 		if r.get(x) == resources.Running {
+			// Already up (found by the probe after a restart): its start
+			// announcement is long gone, so neighbours may hold a stale MAC.
+			r.announceOne(ctx, x, "group starting with the address already up")
 			continue
 		}
 		if !r.d.Lease() {
@@ -171,10 +194,12 @@ func (r *runner) start(ctx context.Context, g *state.Group) {
 		if err != nil {
 			r.log.Error("start failed", "resource", x.cfg.Name, "error", err)
 			r.set(x, resources.Failed)
+			r.noteFail(x, "start", err.Error())
 			r.fail(ctx, g, i, fmt.Sprintf("start: %v", err))
 			return
 		}
 		r.set(x, resources.Running)
+		r.clearFail(x, "start")
 		x.nextMon = r.d.Now().Add(x.cfg.MonitorInterval)
 		if rf, ok := x.agent.(refresher); ok {
 			x.nextRefresh = r.d.Now().Add(rf.RefreshInterval()) // Start just announced
@@ -196,6 +221,7 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 		st, err := r.monitor(ctx, x)
 		if st == resources.Running {
 			r.set(x, st)
+			r.clearFail(x, "monitor")
 			continue
 		}
 		why := "monitor: " + st.String()
@@ -206,6 +232,7 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 		// Failed, not stopped: a restart always runs stop first (cleans up
 		// pid files and half-dead processes, as Pacemaker does).
 		r.set(x, resources.Failed)
+		r.noteFail(x, "monitor", why)
 		r.fail(ctx, g, i, why)
 		return
 	}
@@ -259,7 +286,9 @@ func (r *runner) fail(ctx context.Context, g *state.Group, i int, why string) {
 	// Stop from the failed resource to the end (reverse), then let the next
 	// step restart in place or the coordinator move the group.
 	ok := r.stopFrom(ctx, i)
-	r.backoff = r.d.Now().Add(200 * time.Millisecond)
+	r.mu.Lock()
+	r.startRetry.fail(r.d.Now(), why)
+	r.mu.Unlock()
 	if !ok {
 		r.report(ctx, g, state.GroupBlocked, "stop failed after "+why)
 		return
@@ -294,8 +323,11 @@ func (r *runner) stopFrom(ctx context.Context, i int) bool {
 	return r.stopList(ctx, order)
 }
 
+// stopList stops list in order. A failure is retried with back-off by the
+// next steps (stopRetry), never at once.
 func (r *runner) stopList(ctx context.Context, list []*res) bool {
 	ok := true
+	var last string
 	for _, x := range list {
 		if r.get(x) == resources.Stopped {
 			continue
@@ -304,15 +336,27 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 		err := x.agent.Stop(cctx)
 		cancel()
 		if err != nil {
-			r.log.Error("stop failed", "resource", x.cfg.Name, "error", err)
 			r.set(x, resources.Failed)
+			r.noteFail(x, "stop", err.Error())
+			last = x.cfg.Name + ": " + err.Error()
 			ok = false
 			continue
 		}
 		r.set(x, resources.Stopped)
+		r.clearFail(x, "stop")
 	}
+	r.mu.Lock()
+	if ok {
+		r.stopRetry.reset()
+	} else {
+		r.stopRetry.fail(r.d.Now(), last)
+	}
+	n, next := r.stopRetry.attempts, r.stopRetry.next
+	r.mu.Unlock()
 	if ok {
 		r.log.Info("resources stopped")
+	} else {
+		r.log.Error("stop failed", "error", last, "attempts", n, "next_attempt_in", next.Sub(r.d.Now()).Round(time.Millisecond))
 	}
 	return ok
 }
@@ -383,5 +427,6 @@ func (r *runner) local() Local {
 			l.Running = false
 		}
 	}
+	l.Failures = r.failures()
 	return l
 }

@@ -73,9 +73,31 @@ func (c *agentCmd) Run(args []string) int {
 			"  %[2]s history -address unix://%[1]s/vigil.sock\n",
 			cfg.DataDir, self))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first SIGTERM/SIGINT shuts down cleanly (groups handed over, then
+	// stopped); a second one cuts that short: addresses removed, exit now.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		cancel()
+		select {
+		case <-sigs:
+			a.Hurry()
+		case <-done:
+		}
+	}()
 	if err := a.Run(ctx); err != nil {
+		// Non-zero, naming what is still running: a service manager or an
+		// operator must not take this for a clean stop.
 		return fail(c.ui, err)
 	}
 	return 0

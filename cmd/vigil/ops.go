@@ -125,18 +125,22 @@ type fenceCmd struct{ ui cli.Ui }
 
 func (c *fenceCmd) Synopsis() string { return "Fence (power off) a node on purpose" }
 func (c *fenceCmd) Help() string {
-	return "Usage: vigil fence NODE [-yes]\n\n  Asks the leader to power NODE off through its fencing devices and waits\n  until the power state reads off. Its groups then move. Asks for\n  confirmation unless -yes is given."
+	return "Usage: vigil fence NODE [-yes]\n       vigil fence -check NODE\n\n  Asks the leader to power NODE off through its fencing devices and waits\n  until the power state reads off. Its groups then move. Asks for\n  confirmation unless -yes is given.\n\n  -check  only check NODE's fence devices from the agent's node now (their\n          status operation; the power is not touched). Exits 1 when one fails."
 }
 
 func (c *fenceCmd) Run(args []string) int {
 	fs := newFlagSet("fence", c.ui)
-	var yes bool
+	var yes, check bool
 	fs.BoolVar(&yes, "yes", false, "")
+	fs.BoolVar(&check, "check", false, "")
 	cl, rest, ok := connect(c.ui, fs, args, 1, 1, c.Help())
 	if !ok {
 		return 1
 	}
 	node := rest[0]
+	if check {
+		return fenceCheck(c.ui, cl, node)
+	}
 	if !yes {
 		ans, err := c.ui.Ask(fmt.Sprintf("Power off node %s now? Type the node name to confirm:", node))
 		if err != nil || strings.TrimSpace(ans) != node {

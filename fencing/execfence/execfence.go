@@ -49,7 +49,10 @@ type Fencer struct {
 	log      hclog.Logger
 }
 
-var _ fencing.Fencer = (*Fencer)(nil)
+var (
+	_ fencing.Fencer  = (*Fencer)(nil)
+	_ fencing.Checker = (*Fencer)(nil)
+)
 
 // New builds a fencer from params agent (path of the agent, or its name on
 // PATH) and params.<k> (passed as "k=v"), plus the optional secret
@@ -155,6 +158,20 @@ func (f *Fencer) Status(ctx context.Context) (fencing.Power, error) {
 		return fencing.PowerOff, nil
 	}
 	return fencing.PowerUnknown, fmt.Errorf("fence agent %s: status exited %d: %s", f.agent, code, out)
+}
+
+// Check runs action=monitor: the agent checks that the fencing device
+// answers and accepts the credentials, without touching the target's power
+// (what Pacemaker's stonith monitor runs). Exit 0 is healthy.
+func (f *Fencer) Check(ctx context.Context) error {
+	code, out, err := f.run(ctx, "monitor")
+	switch {
+	case err != nil:
+		return err
+	case code != 0:
+		return fmt.Errorf("fence agent %s: monitor exited %d: %s", f.agent, code, out)
+	}
+	return nil
 }
 
 // run executes the agent once with action and returns its exit code and its

@@ -87,6 +87,38 @@ func TestFenceIpmilanWrongPasswordFailsWithoutLeakingIt(t *testing.T) {
 	}
 }
 
+// Check runs fence_ipmilan's action=monitor: it passes with the right
+// password and fails with a wrong one, naming neither, and leaves the power
+// alone.
+func TestCheckRunsMonitor(t *testing.T) {
+	bed := fencetest.New(t, "vtfen-exec", 222)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	good, err := New(ipmilanDevice(t, bed, bed.BMC.Password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fencing.Check(ctx, good); err != nil {
+		t.Fatalf("monitor with the right password: %v", err)
+	}
+	const wrong = "Wr0ng-S3cret-mon"
+	bad, err := New(ipmilanDevice(t, bed, wrong))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fencing.Check(ctx, bad)
+	if err == nil {
+		t.Fatal("monitor with a wrong password passed")
+	}
+	t.Logf("monitor error: %v", err)
+	if strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), bed.BMC.Password) {
+		t.Fatalf("password in error: %v", err)
+	}
+	if !bed.VictimAlive() || bed.BMC.CountCalls("set power 0")+bed.BMC.CountCalls("set power 1") != 0 {
+		t.Fatalf("a check changed power: %v", bed.BMC.Calls())
+	}
+}
+
 // fakeAgent writes a shell fence agent to dir and returns its path. body
 // sees $dir; the stdin it got is saved to $dir/stdin.<action>, its argument
 // count to $dir/argc.

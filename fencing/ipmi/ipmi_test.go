@@ -142,6 +142,33 @@ func TestWrongPasswordFailsWithoutLeakingIt(t *testing.T) {
 	}
 }
 
+// The device check (fencing.Check: a power read through bmclib) passes
+// with the right password, fails with a wrong one without naming it, and
+// never touches the power.
+func TestCheckFindsAWrongPassword(t *testing.T) {
+	bed := fencetest.New(t, nsPrefix, 215)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := fencing.Check(ctx, newFencer(t, bed, bed.BMC.Addr, bed.BMC.Password, nil)); err != nil {
+		t.Fatalf("check with the right password: %v", err)
+	}
+	const wrong = "Wr0ng-S3cret-chk"
+	logs := &syncBuffer{}
+	err := fencing.Check(ctx, newFencer(t, bed, bed.BMC.Addr, wrong, logs))
+	if err == nil {
+		t.Fatal("check with a wrong password passed")
+	}
+	t.Logf("check error: %v", err)
+	for _, s := range []string{err.Error(), logs.String()} {
+		if strings.Contains(s, wrong) || strings.Contains(s, bed.BMC.Password) {
+			t.Fatalf("password leaked: %q", s)
+		}
+	}
+	if !bed.VictimAlive() || bed.BMC.CountCalls("set power 0")+bed.BMC.CountCalls("set power 1") != 0 {
+		t.Fatalf("a check changed power: %v", bed.BMC.Calls())
+	}
+}
+
 func TestUnreachableBMCFailsWithinTheTimeout(t *testing.T) {
 	bed := fencetest.New(t, nsPrefix, 213)
 	f := newFencer(t, bed, bed.Unreachable, bed.BMC.Password, nil)

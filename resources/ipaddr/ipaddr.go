@@ -18,7 +18,8 @@
 //
 // and RefreshInterval() time.Duration: the executor calls Refresh at that
 // period while the resource runs (re-teaching switches and neighbours that
-// lost their entries).
+// lost their entries). Every agent also has Announce(ctx) error, a fresh
+// burst on demand (see Announce).
 package ipaddr
 
 import (
@@ -262,6 +263,38 @@ func (a *Agent) refresh(ctx context.Context) error {
 	err = an.round()
 	go an.Close() // slow for packet sockets, and nothing waits on it
 	return err
+}
+
+// Announce sends a fresh announcement burst (garp_count rounds, the first
+// before it returns) for an address configured here. The executor calls it
+// when neighbours may hold another node's MAC for the address: a node that
+// was lost rejoined (it may have answered for it, or had a stale copy), or
+// the group started with the address already up (its start burst is long
+// gone). It is an error when the address is not on the interface.
+func (a *Agent) Announce(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st, err := a.Monitor(ctx)
+	if err != nil {
+		return err
+	}
+	if st != resources.Running {
+		return fmt.Errorf("address %s is not on %s", a.prefix, a.ifName)
+	}
+	if a.count == 0 {
+		return nil // announcements are off (garp_count = 0)
+	}
+	an, err := a.openAnnouncer()
+	if err != nil || an == nil {
+		return err
+	}
+	a.stopBurst()
+	if err := an.round(); err != nil {
+		an.Close()
+		return fmt.Errorf("announcing %s failed: %w", a.prefix, err)
+	}
+	a.burst = startBurst(an, a.count-1, a.interval, a.log)
+	return nil
 }
 
 // stopBurst cancels background announcements and waits until none can be

@@ -284,6 +284,49 @@ func TestRefresh(t *testing.T) {
 	}
 }
 
+// Announce moves a neighbour that learned another host's MAC for the VIP
+// (a stale copy elsewhere) back to the holder, with a full burst.
+func TestAnnounceWinsBackStaleNeighbour(t *testing.T) {
+	l := newLab(t)
+	vip := netip.MustParseAddr("198.18.0.91")
+	ag := agentIn(t, l.a, map[string]string{"address": "198.18.0.91/24", "garp_count": "3", "garp_interval": "50ms"})
+	an, ok := ag.(interface{ Announce(context.Context) error })
+	if !ok {
+		t.Fatal("ipaddr agent has no Announce")
+	}
+	if err := an.Announce(ctxT(t)); err == nil {
+		t.Fatal("Announce of an absent address succeeded")
+	}
+	if err := ag.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	poke(t, l.peer, vip)
+	waitNeigh(t, l.peer, vip, l.macA, 3*time.Second)
+	// A stale copy on b announces itself: the peer now sends to b.
+	stale := agentIn(t, l.b, map[string]string{"address": "198.18.0.91/24", "garp_count": "1"})
+	if err := stale.Start(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitNeigh(t, l.peer, vip, l.macB, 3*time.Second)
+	if err := stale.Stop(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	watch := arpWatcher(t, l.peer, vip)
+	begin := time.Now()
+	if err := an.Announce(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitNeigh(t, l.peer, vip, l.macA, time.Second)
+	took := time.Since(begin)
+	t.Logf("peer back on the holder's MAC %v after Announce", took)
+	if n := len(watch(300 * time.Millisecond)); n != 6 {
+		t.Fatalf("announce burst sent %d packets, want 3 rounds of request + reply", n)
+	}
+	if err := ag.Stop(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestParams(t *testing.T) {
 	good := map[string]string{"address": "198.18.0.100/24", "interface": "eth0"}
 	for name, mut := range map[string]func(map[string]string){

@@ -41,7 +41,15 @@ type FenceSpec struct {
 	Delay, DelayMax map[string]string
 	// LogLevel of the agents; default debug.
 	LogLevel string
+	// WrongPassword gives these nodes' devices WrongBMCPassword instead of
+	// their BMC's password.
+	WrongPassword map[string]bool
+	// MonitorInterval is the devices' monitor_interval ("" = default).
+	MonitorInterval string
 }
+
+// WrongBMCPassword is the password of a device with FenceSpec.WrongPassword.
+const WrongBMCPassword = "Wr0ng-lab-pw-7781"
 
 // FencedCluster is a lab cluster whose resource nodes have BMCs.
 type FencedCluster struct {
@@ -90,10 +98,18 @@ func PrepareFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 		bmc := StartBMC(tb, h.NS(), addr[1], fc.powerCut[node], nil)
 		fc.BMCs[node], fc.BMCHosts[node] = bmc, h
 		pwFile := filepath.Join(l.dir, node+"-bmc.pw")
-		if err := os.WriteFile(pwFile, []byte(bmc.Password+"\n"), 0o600); err != nil {
+		pw := bmc.Password
+		if spec.WrongPassword[node] {
+			pw = WrongBMCPassword
+		}
+		if err := os.WriteFile(pwFile, []byte(pw+"\n"), 0o600); err != nil {
 			tb.Fatalf("lab: %v", err)
 		}
-		devs.WriteString(fenceDeviceHCL(node, spec.Devices[node], bmc, pwFile))
+		dev := fenceDeviceHCL(node, spec.Devices[node], bmc, pwFile)
+		if spec.MonitorInterval != "" {
+			dev = strings.Replace(dev, "  retries ", fmt.Sprintf("  monitor_interval = %q\n  retries ", spec.MonitorInterval), 1)
+		}
+		devs.WriteString(dev)
 	}
 	level := spec.LogLevel
 	if level == "" {

@@ -40,6 +40,7 @@ type Bed struct {
 func New(t testing.TB, prefix string, octet int) *Bed {
 	t.Helper()
 	lab.Require(t)
+	prefix += os.Getenv("VIGIL_LAB_ID") // checkouts side by side, as lab.New
 	b := &Bed{MgrNS: prefix + "-mgr", VictimNS: prefix + "-victim", t: t}
 	bmcNS := prefix + "-bmc"
 	for _, ns := range []string{bmcNS, b.MgrNS, b.VictimNS} {
