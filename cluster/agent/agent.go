@@ -454,7 +454,7 @@ func (a *Agent) sync(ctx context.Context) error {
 func (a *Agent) links() map[string]coordinator.Link {
 	out := map[string]coordinator.Link{}
 	for id, l := range a.raft.PeerContact() {
-		out[id] = coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since, LastContact: l.LastContact}
+		out[id] = coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since}
 	}
 	return out
 }

@@ -58,9 +58,9 @@ func fencing(nodes ...string) func(string) bool {
 // Link and heartbeat shapes for the tables.
 var (
 	upLink      = Link{OK: true, Answered: true, Since: t0}
-	lostLink    = Link{OK: false, Answered: true, Since: t0.Add(2 * time.Second), LastContact: t0.Add(2 * time.Second)}
+	lostLink    = Link{OK: false, Answered: true, Since: t0.Add(2 * time.Second)}
 	unknownLink = Link{OK: true, Since: t0} // no failure yet, but no answer either
-	failedFirst = Link{OK: false, Since: t0, LastContact: t0.Add(-time.Millisecond)}
+	failedFirst = Link{OK: false, Since: t0}
 )
 
 func member(st membership.State, since time.Time) *membership.Member {

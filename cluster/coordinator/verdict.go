@@ -14,10 +14,7 @@ type Link struct {
 	// Answered: the peer answered this leader at least once. Until it has,
 	// the link is unknown whatever OK says: no evidence either way.
 	Answered bool
-	Since    time.Time // last successful contact when !OK
-	// LastContact is raft's own record of the last successful contact when
-	// !OK: it is not after our election if the peer never answered us.
-	LastContact time.Time
+	Since    time.Time // when !OK: its last answer, or when the failure was seen if it never answered
 }
 
 // linkState is a link's verdict: evidence of life is only a fresh answer.
@@ -46,7 +43,7 @@ func (in Input) link(node string) (linkState, Link) {
 	case ok && l.Answered:
 		return linkLost, l
 	case ok && !l.OK && node == in.Term.PrevLeader:
-		return linkLost, Link{Since: in.Term.PrevContact, LastContact: l.LastContact}
+		return linkLost, Link{Since: in.Term.PrevContact}
 	}
 	return linkUnknown, l
 }
