@@ -35,7 +35,7 @@ func TestAPIOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, adminKey, err := tlsutil.CreateCert(caCert, caKey, dir, "admin", nil, nil)
+	admin, adminKey, err := tlsutil.CreateOperatorCert(caCert, caKey, dir, "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +106,16 @@ node "n1" {
 	// A certificate from another CA is rejected by the agent.
 	other := t.TempDir()
 	oca, ocaKey, _ := tlsutil.CreateCA(other)
-	ocert, okey, _ := tlsutil.CreateCert(oca, ocaKey, other, "admin", nil, nil)
+	ocert, okey, _ := tlsutil.CreateOperatorCert(oca, ocaKey, other, "admin")
 	if code, _, e := runUI(t, "status", "-address", url, "-ca-file", caCert, "-cert-file", ocert, "-key-file", okey); code != 1 {
 		t.Fatalf("foreign client cert accepted: %s", e)
+	}
+	// The node's own certificate (on every node's disk) is not an operator
+	// credential: the TCP API refuses it.
+	if code, _, e := runUI(t, "node", "standby", "n1", "-address", url, "-ca-file", caCert, "-cert-file", cert, "-key-file", key); code != 1 {
+		t.Fatalf("node certificate accepted as an operator: %s", e)
+	}
+	if code, out, _ := runUI(t, "status", "-address", url, "-ca-file", caCert, "-cert-file", admin, "-key-file", adminKey); code != 0 || strings.Contains(out, "standby") {
+		t.Fatalf("after the refused standby: %d %s", code, out)
 	}
 }
