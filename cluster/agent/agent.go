@@ -73,6 +73,8 @@ type Agent struct {
 	applier *rpc.Client
 	tls     *tls.Config
 
+	warnings []string // from Preflight, logged at start
+
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
 	failing  map[string]string // group -> failing check names
@@ -84,6 +86,11 @@ type Agent struct {
 func New(d Deps) (*Agent, error) {
 	cfg := d.Config
 	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}}
+	w, err := Preflight(cfg, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	a.warnings = w
 	if !cfg.Cluster.TLS.Empty() {
 		t, err := tlsutil.Load(cfg.Cluster.TLS.CAFile, cfg.Cluster.TLS.CertFile, cfg.Cluster.TLS.KeyFile)
 		if err != nil {
@@ -104,7 +111,6 @@ func New(d Deps) (*Agent, error) {
 			hbPeers = append(hbPeers, n.Heartbeat)
 		}
 	}
-	var err error
 	rc := consensus.Config{
 		NodeID: cfg.NodeName, BindAddr: cfg.Cluster.Bind, DataDir: cfg.DataDir, InMem: cfg.Dev,
 		TLS: a.tls, Peers: peers, Timing: cfg.Cluster.Timing, FSM: a.fsm, Logger: a.log,
@@ -146,7 +152,7 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.coord = coordinator.New(cd)
 	ad := api.Deps{Config: cfg, Store: a.fsm, Raft: a.raft, Applier: applier,
-		View: a.view, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
+		View: a.view, PeerWarnings: a.peerWarnings, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
 	if a.fence.any() {
 		ad.Fence = a.fenceNode
 	}
@@ -193,6 +199,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if err := os.MkdirAll(filepath.Join(a.cfg.DataDir, "run"), 0o700); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
+	}
+	for _, w := range a.warnings {
+		a.log.Warn(w)
 	}
 	// Components run under their own context so that a clean shutdown can
 	// first hand the groups over (drain) while everything still works.
@@ -464,6 +473,9 @@ func (a *Agent) gossipHealth() {
 	a.healthy, a.failing = h, failing
 	a.healthMu.Unlock()
 }
+
+// Warnings are the start-up checks' warnings (see Preflight).
+func (a *Agent) Warnings() []string { return a.warnings }
 
 // knownNames lists the configured nodes, groups and resources for the state
 // machine, which refuses any other name.

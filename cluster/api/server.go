@@ -43,9 +43,12 @@ type Deps struct {
 	Raft    Raft
 	Applier *rpc.Client // commits operator commands (forwarded when not leader)
 	// View builds this node's status (local facts); see status.go.
-	View    func() Status
-	Members func() []Member
-	Local   func() Local
+	View func() Status
+	// PeerWarnings are this node's own connection errors with its peers;
+	// they are added to a status the leader answered.
+	PeerWarnings func() []string
+	Members      func() []Member
+	Local        func() Local
 	// Fence fences a node from the leader and returns once it is confirmed
 	// off and committed; nil when no fencing is configured.
 	Fence  func(ctx context.Context, node, reason string) error
@@ -126,6 +129,11 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 			defer cancel()
 			if err := s.d.Applier.Get(ctx, id, addr, "/v1/status?stale=1", &st); err == nil {
 				st.Node = s.d.Config.NodeName + " (via " + id + ")"
+				if s.d.PeerWarnings != nil {
+					for _, w := range s.d.PeerWarnings() {
+						st.Warnings = append(st.Warnings, s.d.Config.NodeName+": "+w)
+					}
+				}
 				writeJSON(w, http.StatusOK, st)
 				return
 			}

@@ -3,9 +3,11 @@ package consensus
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -194,11 +196,33 @@ func dialRecord(ctx context.Context, addr, serverName string, tlsConf *tls.Confi
 	var he *handshakeError
 	switch {
 	case errors.As(err, &he):
-		errs.record(serverName, he.err)
+		errs.record(serverName, explainTLS(serverName, he.err))
 	case err == nil && tlsConf != nil:
 		errs.clear(serverName)
 	}
 	return c, err
+}
+
+// explainTLS words the usual certificate mistakes for the status screen.
+func explainTLS(peer string, err error) error {
+	var hn x509.HostnameError
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &hn) && hn.Certificate != nil:
+		name := hn.Certificate.Subject.CommonName
+		if id, e := tlsutil.IdentityOf(hn.Certificate); e == nil {
+			name = id.Name
+		}
+		return fmt.Errorf("%s presents a certificate for %s", peer, name)
+	case errors.As(err, &ua):
+		return fmt.Errorf("%s presents a certificate from another CA", peer)
+	case errors.As(err, &ci) && ci.Reason == x509.Expired:
+		return fmt.Errorf("%s presents an expired certificate", peer)
+	case strings.Contains(err.Error(), "remote error: tls:"):
+		return fmt.Errorf("%s refuses this node's certificate (%w): check cluster.tls on both", peer, err)
+	}
+	return err
 }
 
 // handshakeError is a failed TLS handshake while dialing (as opposed to a

@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/cli"
+	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
 )
@@ -43,6 +45,18 @@ func (c *validateCmd) Run(args []string) int {
 	if err := checkAgents(cfg); err != nil {
 		c.ui.Error(err.Error())
 		return 1
+	}
+	// Build the agent as `vigil agent` would (its start-up checks, every
+	// resource, check and fence device) without starting it.
+	a, err := agent.New(agent.Deps{Config: cfg, Logger: hclog.NewNullLogger(), Resources: resourceRegistry(),
+		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version})
+	if err != nil {
+		c.ui.Error(err.Error())
+		c.ui.Error(fmt.Sprintf("%s: the agent would refuse to start", rest[0]))
+		return 1
+	}
+	for _, w := range a.Warnings() {
+		c.ui.Warn("warning: " + w)
 	}
 	c.ui.Output(fmt.Sprintf("%s: valid (node %s, cluster %s, %d nodes, %d groups, timing %s)",
 		rest[0], cfg.NodeName, cfg.Cluster.Name, len(cfg.Nodes), len(cfg.Groups), cfg.Cluster.Timing.Preset))
