@@ -101,7 +101,6 @@ func (d *Data) check(k *known, c Command) error {
 		if c.Group != "" {
 			v.group(c.Group)
 		}
-		v.name("kind", c.Kind)
 		c.Kind = cut(c.Kind, maxKind)
 		c.Message = cut(c.Message, maxText)
 	}
