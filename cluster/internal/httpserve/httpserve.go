@@ -107,17 +107,21 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler, lim Limits, logg
 	return nil
 }
 
-// LimitListener accepts at most n connections at once: beyond that, new
-// connections are accepted and closed at once, so a client holding many
-// idle connections cannot starve the others for long (they retry) and
-// cannot exhaust the agent's file descriptors.
+// LimitListener accepts at most n connections at once, and at most n/4 from
+// one remote IP: beyond that, new connections are accepted and closed at
+// once, so one client holding many idle connections cannot starve the others
+// (they retry) nor exhaust the agent's file descriptors.
 func LimitListener(l net.Listener, n int) net.Listener {
-	return &limitListener{Listener: l, sem: make(chan struct{}, n)}
+	return &limitListener{Listener: l, max: n, perHost: max(n/4, 1), byHost: map[string]int{}}
 }
 
 type limitListener struct {
 	net.Listener
-	sem chan struct{}
+	max, perHost int
+
+	mu     sync.Mutex
+	total  int
+	byHost map[string]int
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -126,13 +130,40 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		select {
-		case l.sem <- struct{}{}:
-			return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
-		default:
-			_ = c.Close()
+		host := remoteHost(c)
+		l.mu.Lock()
+		ok := l.total < l.max && (host == "" || l.byHost[host] < l.perHost)
+		if ok {
+			l.total++
+			if host != "" {
+				l.byHost[host]++
+			}
 		}
+		l.mu.Unlock()
+		if !ok {
+			_ = c.Close()
+			continue
+		}
+		return &limitConn{Conn: c, release: func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.total--
+			if host != "" {
+				if l.byHost[host]--; l.byHost[host] <= 0 {
+					delete(l.byHost, host)
+				}
+			}
+		}}, nil
 	}
+}
+
+// remoteHost is the IP of a TCP peer, "" for unix sockets (one local user).
+func remoteHost(c net.Conn) string {
+	a, ok := c.RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return ""
+	}
+	return a.IP.String()
 }
 
 type limitConn struct {
