@@ -75,15 +75,17 @@ func (g *raftGuard) next() error {
 	case rpcAppendEntries:
 		var req raft.AppendEntriesRequest
 		err = g.dec.Decode(&req)
-		hdr, legacy = req.RPCHeader, req.Leader //nolint:staticcheck // checked because raft still reads it
+		//lint:ignore SA1019 raft still reads the deprecated field, so it is checked too
+		hdr, legacy = req.RPCHeader, req.Leader
 	case rpcRequestVote:
 		var req raft.RequestVoteRequest
 		err = g.dec.Decode(&req)
-		hdr, legacy = req.RPCHeader, req.Candidate //nolint:staticcheck
+		//lint:ignore SA1019 raft still reads the deprecated field, so it is checked too
+		hdr, legacy = req.RPCHeader, req.Candidate
 	case rpcInstallSnapshot:
 		var req raft.InstallSnapshotRequest
 		err = g.dec.Decode(&req)
-		hdr, legacy, size = req.RPCHeader, req.Leader, req.Size //nolint:staticcheck
+		hdr, legacy, size = req.RPCHeader, req.Leader, req.Size
 	case rpcTimeoutNow:
 		var req raft.TimeoutNowRequest
 		err = g.dec.Decode(&req)

@@ -26,6 +26,15 @@ func (p testPKI) load(t testing.TB, file string) *tls.Config {
 	return conf
 }
 
+// legacyLeader is an AppendEntries whose header is honest but whose
+// deprecated Leader field (which raft still reads) names another node.
+func legacyLeader(id, addr, claimed string, term uint64) *raft.AppendEntriesRequest {
+	req := &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: 3, ID: []byte(id), Addr: []byte(addr)}, Term: term}
+	//lint:ignore SA1019 the deprecated field is what this forgery sets
+	req.Leader = []byte(claimed)
+	return req
+}
+
 // sendRaft writes one raft request in NetworkTransport's wire format.
 func sendRaft(t *testing.T, c net.Conn, typ uint8, req any) {
 	t.Helper()
@@ -62,8 +71,7 @@ func TestRaftImpersonationRefused(t *testing.T) {
 			ID: []byte("intruder"), Addr: []byte("198.18.0.66:7300")}, Term: term + 1000, LastLogIndex: 1 << 40, LastLogTerm: term + 999}},
 		{rpcTimeoutNow, &raft.TimeoutNowRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: 3,
 			ID: []byte(f[1].id), Addr: []byte("10.9.9.9:1")}}}, // right id, wrong address
-		{rpcAppendEntries, &raft.AppendEntriesRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: 3,
-			ID: []byte(f[1].id), Addr: []byte(f[1].cfg.BindAddr)}, Leader: []byte(f[0].cfg.BindAddr), Term: term + 1000}},
+		{rpcAppendEntries, legacyLeader(f[1].id, f[1].cfg.BindAddr, f[0].cfg.BindAddr, term+1000)},
 	}
 	for i, fr := range forged {
 		c, err := dial(ctx, leader.cfg.BindAddr, leader.id, thief, protoRaft)
