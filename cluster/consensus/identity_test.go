@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
+	"github.com/vigil-ha/vigil/configs"
 )
 
 // loadCert loads the certificate CreateCert wrote for name in the PKI dir.
@@ -24,6 +25,26 @@ func (p testPKI) load(t testing.TB, file string) *tls.Config {
 		t.Fatal(err)
 	}
 	return conf
+}
+
+// steadyCluster is a 3-node TLS cluster with the lan timing preset: these
+// tests assert that an attack changes no term, and the fast preset can hold
+// an election of its own on a loaded machine (go test -race).
+func steadyCluster(t *testing.T) ([]*running, testPKI) {
+	t.Helper()
+	lan, _ := configs.TimingPreset("lan")
+	pki := newTestPKI(t)
+	addrs := freeAddrs(t, 3)
+	var peers []Peer
+	for i, a := range addrs {
+		peers = append(peers, Peer{ID: nodeName(i), Address: a})
+	}
+	var nodes []*running
+	for i := range 3 {
+		nodes = append(nodes, start(t, Config{NodeID: nodeName(i), BindAddr: addrs[i], InMem: true,
+			TLS: pki.config(t, nodeName(i)), Peers: peers, Timing: lan}))
+	}
+	return nodes, pki
 }
 
 // legacyLeader is an AppendEntries whose header is honest but whose
@@ -52,8 +73,8 @@ func sendRaft(t *testing.T, c net.Conn, typ uint8, req any) {
 // change. Certificates of non-configured nodes and operator certificates
 // are refused at the handshake.
 func TestRaftImpersonationRefused(t *testing.T) {
-	nodes, pki := tlsCluster(t, 3)
-	leader := leaderOf(t, nodes, 10*time.Second)
+	nodes, pki := steadyCluster(t)
+	leader := leaderOf(t, nodes, 20*time.Second)
 	f := others(nodes, leader)
 	term := leader.node.Term()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -126,8 +147,8 @@ func TestRaftImpersonationRefused(t *testing.T) {
 // address cannot take the handshake slots the peers need; the cluster keeps
 // its leader and term and a peer's new RPC connection still gets through.
 func TestIdleConnectionFlood(t *testing.T) {
-	nodes, _ := tlsCluster(t, 3)
-	leader := leaderOf(t, nodes, 10*time.Second)
+	nodes, _ := steadyCluster(t)
+	leader := leaderOf(t, nodes, 20*time.Second)
 	term := leader.node.Term()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: time.Second}
 	var conns []net.Conn
