@@ -189,3 +189,38 @@ func TestIdleConnectionFlood(t *testing.T) {
 		t.Fatalf("flood moved leadership or term (%d -> %d)", term, leader.node.Term())
 	}
 }
+
+// TestWrongCertificateShowsAsPeerError: a node started with a certificate
+// from another CA (but trusting the cluster CA) cannot join; the node itself
+// records that its peers refuse its certificate, and the peers record that
+// it presents a certificate from another CA.
+func TestWrongCertificateShowsAsPeerError(t *testing.T) {
+	lan, _ := configs.TimingPreset("lan")
+	pki := newTestPKI(t)
+	addrs := freeAddrs(t, 3)
+	var peers []Peer
+	for i, a := range addrs {
+		peers = append(peers, Peer{ID: nodeName(i), Address: a})
+	}
+	var nodes []*running
+	for i := range 2 {
+		nodes = append(nodes, start(t, Config{NodeID: nodeName(i), BindAddr: addrs[i], InMem: true,
+			TLS: pki.config(t, nodeName(i)), Peers: peers, Timing: lan}))
+	}
+	wrong := newTestPKI(t).config(t, nodeName(2))
+	wrong.RootCAs = nodes[0].cfg.TLS.RootCAs
+	wrong.ClientCAs = nodes[0].cfg.TLS.ClientCAs
+	n3 := start(t, Config{NodeID: nodeName(2), BindAddr: addrs[2], InMem: true, TLS: wrong, Peers: peers, Timing: lan})
+	leader := leaderOf(t, nodes, 20*time.Second)
+	waitFor(t, 20*time.Second, "n3 to record that its peers refuse its certificate", func() bool {
+		for _, e := range n3.node.PeerErrors() {
+			if strings.Contains(e.Error, "refuses this node's certificate") {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 20*time.Second, "the leader to record n3's foreign certificate", func() bool {
+		return strings.Contains(leader.node.PeerErrors()["n3"].Error, "n3 presents a certificate from another CA")
+	})
+}

@@ -129,7 +129,8 @@ func (m *mux) route(c net.Conn, release func()) {
 	if m.tls != nil {
 		tc := tls.Server(c, m.tls)
 		if err := tc.Handshake(); err != nil {
-			m.errs.record(m.names.byHost(remote), fmt.Errorf("TLS from %s: %w", remote, err))
+			who := m.names.byHost(remote)
+			m.errs.record(who, explainTLS(who, fmt.Errorf("TLS from %s: %w", remote, err)))
 			m.errs.limited(m.log, "rejected cluster connection: TLS handshake failed", "remote", remote, "error", err)
 			_ = c.Close()
 			return
