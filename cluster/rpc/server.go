@@ -42,7 +42,10 @@ type Server struct {
 	rl  *ratelog.Limiter
 }
 
-type peerKey struct{}
+type (
+	peerKey struct{}
+	connKey struct{}
+)
 
 // NewServer builds the handler tree; Serve starts serving.
 func NewServer(d ServerDeps) *Server {
@@ -84,12 +87,20 @@ func WithPeer(ctx context.Context, node string) context.Context {
 // Serve serves RPC connections from l until ctx ends.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	connCtx := func(ctx context.Context, c net.Conn) context.Context {
-		if node, ok := s.d.Identify(c); ok {
-			return WithPeer(ctx, node)
-		}
-		return ctx
+		return context.WithValue(ctx, connKey{}, c)
 	}
-	return httpserve.Serve(ctx, l, s.Handler(), httpserve.Limits{}, s.d.Logger, connCtx)
+	// The peer is named at the first request, once the TLS handshake is
+	// surely complete (the cluster port's mux completes it before handing
+	// the connection over; a plain TLS listener completes it on first read).
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+			if node, ok := s.d.Identify(c); ok {
+				r = r.WithContext(WithPeer(r.Context(), node))
+			}
+		}
+		s.Handler().ServeHTTP(w, r)
+	})
+	return httpserve.Serve(ctx, l, h, httpserve.Limits{}, s.d.Logger, connCtx)
 }
 
 // identifyTLS reads the node from the connection's verified certificate.
