@@ -9,7 +9,7 @@ import (
 
 	"github.com/vigil-ha/vigil/fencing"
 	"github.com/vigil-ha/vigil/fencing/execfence"
-	"github.com/vigil-ha/vigil/fencing/internal/fencetest"
+	"github.com/vigil-ha/vigil/test/fencetest"
 	"github.com/vigil-ha/vigil/fencing/ipmi"
 )
 

@@ -24,6 +24,7 @@ import (
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/executor"
 	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/rpc"
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
@@ -49,7 +50,10 @@ type TestNet struct {
 	Raft   raft.Transport
 	Gossip memberlist.NodeAwareTransport
 	RPC    net.Listener // this node's end of forwarded API requests
-	Dial   api.DialFunc // reaches other nodes' RPC listeners
+	Dial   rpc.DialFunc // reaches other nodes' RPC listeners
+	// Identify names the node at the other end of an RPC connection (the
+	// in-memory network has no certificates).
+	Identify func(net.Conn) (string, bool)
 }
 
 // Agent is one running node.
@@ -66,11 +70,13 @@ type Agent struct {
 	coord   *coordinator.Coordinator
 	fence   *fencer
 	api     *api.Server
-	applier *api.Applier
+	rpcSrv  *rpc.Server
+	applier *rpc.Client
 	tls     *tls.Config
 
 	hurry     chan struct{} // closed by Hurry: the operator's second signal
 	hurryOnce sync.Once
+	warnings  []string // from Preflight, logged at start
 
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
@@ -85,14 +91,22 @@ type Agent struct {
 func New(d Deps) (*Agent, error) {
 	cfg := d.Config
 	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, boot: time.Now(), hurry: make(chan struct{})}
+	w, err := Preflight(cfg, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	a.warnings = w
 	if !cfg.Cluster.TLS.Empty() {
 		t, err := tlsutil.Load(cfg.Cluster.TLS.CAFile, cfg.Cluster.TLS.CertFile, cfg.Cluster.TLS.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("cluster tls: %w", err)
 		}
+		// Long-lived clients reuse connections; a reconnect resumes the TLS
+		// session instead of a full handshake.
+		t.ClientSessionCache = tls.NewLRUClientSessionCache(64)
 		a.tls = t
 	}
-	a.fsm = state.NewFSM(a.log.Named("state"))
+	a.fsm = state.NewFSMFor(a.log.Named("state"), knownNames(cfg))
 
 	var peers []consensus.Peer
 	var hbPeers []string
@@ -102,7 +116,6 @@ func New(d Deps) (*Agent, error) {
 			hbPeers = append(hbPeers, n.Heartbeat)
 		}
 	}
-	var err error
 	rc := consensus.Config{
 		NodeID: cfg.NodeName, BindAddr: cfg.Cluster.Bind, DataDir: cfg.DataDir, InMem: cfg.Dev,
 		TLS: a.tls, Peers: peers, Timing: cfg.Cluster.Timing, FSM: a.fsm, Logger: a.log,
@@ -123,7 +136,7 @@ func New(d Deps) (*Agent, error) {
 	if a.health, err = a.newHealth(); err != nil {
 		return nil, err
 	}
-	applier := &api.Applier{Raft: a.raft, Dial: a.dialRPC}
+	applier := rpc.NewClient(a.raft, a.dialRPC)
 	a.applier = applier
 	if a.fence, err = newFencer(cfg, d.Fencers, applier, a.log.Named("fencing")); err != nil {
 		return nil, err
@@ -144,12 +157,18 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.coord = coordinator.New(cd)
 	ad := api.Deps{Config: cfg, Store: a.fsm, Raft: a.raft, Applier: applier,
-		View: a.view, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
+		View: a.view, PeerWarnings: a.peerWarnings, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
 	if a.fence.any() {
 		ad.Fence = a.fenceNode
 		ad.FenceCheck = a.fence.CheckNode
 	}
 	a.api = api.NewServer(ad)
+	rd := rpc.ServerDeps{Raft: a.raft, Client: applier, Local: func() any { return a.local() },
+		Operator: a.api.Handler(), Logger: a.log.Named("rpc")}
+	if d.Net != nil {
+		rd.Identify = d.Net.Identify
+	}
+	a.rpcSrv = rpc.NewServer(rd)
 	return a, nil
 }
 
@@ -186,6 +205,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if err := os.MkdirAll(filepath.Join(a.cfg.DataDir, "run"), 0o700); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
+	}
+	for _, w := range a.warnings {
+		a.log.Warn(w)
 	}
 	// Components run under their own context so that a clean shutdown can
 	// first hand the groups over (drain) while everything still works.
@@ -228,15 +250,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	run("fence-monitor", a.fence.monitor)
 	run("coordinator", a.coord.Run)
 	run("api", func(ctx context.Context) error { return a.api.ServeUnix(ctx, a.socket()) })
-	run("rpc", func(ctx context.Context) error { return a.api.ServeRPC(ctx, a.rpcListener()) })
+	run("rpc", func(ctx context.Context) error { return a.rpcSrv.Serve(ctx, a.rpcListener()) })
 	if addr := a.cfg.Cluster.API.Address; addr != "" && a.tls != nil {
-		l, err := tls.Listen("tcp", addr, a.tls)
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			cancel()
 			wg.Wait()
 			return fmt.Errorf("api address: %w", err)
 		}
-		run("api-tls", func(ctx context.Context) error { return a.api.ServeTLS(ctx, l) })
+		run("api-tls", func(ctx context.Context) error { return a.api.ServeTLS(ctx, l, a.tls) })
 	}
 	a.log.Info("vigil agent running", "node", a.cfg.NodeName, "cluster", a.cfg.Cluster.Name,
 		"bind", a.cfg.Cluster.Bind, "heartbeat", a.cfg.Cluster.Heartbeat, "api", a.socket(), "timing", a.cfg.Cluster.Timing.Preset)
@@ -426,12 +448,13 @@ func (f nodeFencer) Fence(ctx context.Context, node, reason string) error {
 }
 
 // fenceNode fences node (operator request or coordinator) and commits the
-// verdict: groups it held can then be released.
+// verdict: groups it held can then be released. Only the leader fences, and
+// it commits the verdict itself: node status is never taken from the wire.
 func (a *Agent) fenceNode(ctx context.Context, node, reason string) error {
 	if err := a.fence.Fence(ctx, node, reason); err != nil {
 		return err
 	}
-	return a.applier.Apply(ctx, &state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason, Time: time.Now()})
+	return a.applier.ApplyLocal(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason, Time: time.Now()})
 }
 
 // sync waits until the local state has applied the leader's read index.
@@ -463,7 +486,7 @@ func (a *Agent) dialRPC(ctx context.Context, addr, serverName string) (net.Conn,
 	if a.d.Net != nil {
 		return a.d.Net.Dial(ctx, addr, serverName)
 	}
-	return consensus.DialRPC(ctx, addr, serverName, a.tls)
+	return a.raft.DialRPC(ctx, addr, serverName)
 }
 
 func (a *Agent) rpcListener() net.Listener {
@@ -542,4 +565,24 @@ func (a *Agent) gossipHealth() {
 	a.healthMu.Lock()
 	a.healthy, a.failing = h, failing
 	a.healthMu.Unlock()
+}
+
+// Warnings are the start-up checks' warnings (see Preflight).
+func (a *Agent) Warnings() []string { return a.warnings }
+
+// knownNames lists the configured nodes, groups and resources for the state
+// machine, which refuses any other name.
+func knownNames(cfg *configs.Config) state.Known {
+	k := state.Known{Groups: map[string][]string{}}
+	for _, n := range cfg.Nodes {
+		k.Nodes = append(k.Nodes, n.Name)
+	}
+	for _, g := range cfg.Groups {
+		var rs []string
+		for _, r := range g.Resources {
+			rs = append(rs, r.Name)
+		}
+		k.Groups[g.Name] = rs
+	}
+	return k
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/vigil-ha/vigil/cluster/api"
+	"github.com/vigil-ha/vigil/cluster/rpc"
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/configs"
 	"github.com/vigil-ha/vigil/fencing"
@@ -20,7 +20,7 @@ import (
 type fencer struct {
 	cfg     *configs.Config
 	levels  map[string][]fencing.Level
-	applier *api.Applier
+	applier *rpc.Client
 	log     hclog.Logger
 
 	mu     sync.Mutex
@@ -28,7 +28,7 @@ type fencer struct {
 	checks []*deviceCheck // every (device, target) pair; see fencemon.go
 }
 
-func newFencer(cfg *configs.Config, reg fencing.Registry, applier *api.Applier, log hclog.Logger) (*fencer, error) {
+func newFencer(cfg *configs.Config, reg fencing.Registry, applier *rpc.Client, log hclog.Logger) (*fencer, error) {
 	devs := map[string]configs.Fence{}
 	for _, f := range cfg.Fences {
 		devs[f.Name] = f
@@ -86,7 +86,9 @@ func (f *fencer) Fence(ctx context.Context, node, reason string) error {
 		if at.Err != nil {
 			rec.Error = at.Err.Error()
 		}
-		if cerr := f.applier.Apply(ctx, &state.RecordFence{FenceRecord: rec}); cerr != nil {
+		// Only the leader fences; it records the result itself (fence records
+		// are never accepted from the wire).
+		if cerr := f.applier.ApplyLocal(&state.RecordFence{FenceRecord: rec}); cerr != nil {
 			f.log.Error("cannot record fencing result", "error", cerr)
 		}
 	}

@@ -62,6 +62,7 @@ func (a *Agent) view() api.Status {
 	if data.Maintenance {
 		st.Warnings = append(st.Warnings, "cluster is in maintenance mode: vigil will not start, stop or move anything")
 	}
+	st.Warnings = append(st.Warnings, a.peerWarnings()...)
 	for _, n := range st.Nodes {
 		for _, w := range n.Warnings {
 			st.Warnings = append(st.Warnings, n.Name+": "+w)

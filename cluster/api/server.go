@@ -1,7 +1,11 @@
+// Package api serves vigil's operator API (HTTP/JSON on a unix socket for
+// the CLI, and optionally on TCP with operator certificates) and holds the
+// Go client the CLI uses. Node-to-node calls live in cluster/rpc.
 package api
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,25 +13,42 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/cluster/internal/httpserve"
+	"github.com/vigil-ha/vigil/cluster/rpc"
 	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
 )
+
+// ErrNoLeader is returned when a write cannot reach a leader.
+var ErrNoLeader = rpc.ErrNoLeader
+
+// Raft is what the API needs from consensus.
+type Raft interface {
+	IsLeader() bool
+	Leader() (id, addr string)
+	LastLeaderContact() time.Time
+}
 
 // Deps are the server's collaborators.
 type Deps struct {
 	Config  *configs.Config
 	Store   interface{ Read() *state.Data }
 	Raft    Raft
-	Applier *Applier
+	Applier *rpc.Client // commits operator commands (forwarded when not leader)
 	// View builds this node's status (local facts); see status.go.
-	View    func() Status
-	Members func() []Member
-	Local   func() Local
+	View func() Status
+	// PeerWarnings are this node's own connection errors with its peers;
+	// they are added to a status the leader answered.
+	PeerWarnings func() []string
+	Members      func() []Member
+	Local        func() Local
 	// Fence fences a node from the leader and returns once it is confirmed
 	// off and committed; nil when no fencing is configured.
 	Fence  func(ctx context.Context, node, reason string) error
@@ -61,8 +82,16 @@ func NewServer(d Deps) *Server {
 	return s
 }
 
-// ServeUnix serves the CLI API on a unix socket with mode 0600 until ctx ends.
+// Handler returns the API's routes (the RPC server exposes a few of them to
+// other nodes).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// ServeUnix serves the CLI API on a unix socket with mode 0600 until ctx
+// ends. It creates the socket's directory (0700) if it is missing.
 func (s *Server) ServeUnix(ctx context.Context, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("api socket directory: %w", err)
+	}
 	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
 		// A stale socket from a crashed agent; a live one would still answer.
 		if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
@@ -82,40 +111,14 @@ func (s *Server) ServeUnix(ctx context.Context, path string) error {
 		return err
 	}
 	defer os.Remove(path)
-	return s.serve(ctx, l, s.mux)
+	return httpserve.Serve(ctx, l, s.mux, httpserve.Limits{}, s.d.Logger, nil)
 }
 
-// ServeTLS serves the CLI API on a TCP listener that already does mutual TLS
-// (clients present a certificate signed by the cluster CA).
-func (s *Server) ServeTLS(ctx context.Context, l net.Listener) error {
-	return s.serve(ctx, l, s.mux)
-}
-
-// ServeRPC serves node-to-node requests (forwarded reads and writes) on the
-// cluster port's mTLS RPC channel.
-func (s *Server) ServeRPC(ctx context.Context, l net.Listener) error {
-	mux := http.NewServeMux()
-	mux.Handle("/v1/", s.mux)
-	mux.HandleFunc("POST /v1/internal/apply", s.internalApply)
-	mux.HandleFunc("GET /v1/internal/readindex", s.readIndex)
-	mux.HandleFunc("GET /v1/internal/local", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, s.d.Local())
-	})
-	return s.serve(ctx, l, mux)
-}
-
-func (s *Server) serve(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+// ServeTLS serves the operator API on a TCP listener with mutual TLS: only
+// operator certificates signed by the cluster CA are accepted (a node's
+// certificate is not an operator credential).
+func (s *Server) ServeTLS(ctx context.Context, l net.Listener, base *tls.Config) error {
+	return httpserve.Serve(ctx, l, s.mux, httpserve.Limits{TLS: tlsutil.AcceptOperators(base)}, s.d.Logger, nil)
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
@@ -124,12 +127,17 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	// best answer, at once rather than after a timeout.
 	recent := time.Since(s.d.Raft.LastLeaderContact()) < s.d.Config.Cluster.Timing.Lease
 	if r.URL.Query().Get("stale") == "" && !s.d.Raft.IsLeader() && recent {
-		if id, addr := s.d.Raft.Leader(); addr != "" && s.d.Applier.Dial != nil {
+		if id, addr := s.d.Raft.Leader(); addr != "" {
 			var st Status
 			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 			defer cancel()
 			if err := s.d.Applier.Get(ctx, id, addr, "/v1/status?stale=1", &st); err == nil {
 				st.Node = s.d.Config.NodeName + " (via " + id + ")"
+				if s.d.PeerWarnings != nil {
+					for _, w := range s.d.PeerWarnings() {
+						st.Warnings = append(st.Warnings, s.d.Config.NodeName+": "+w)
+					}
+				}
 				writeJSON(w, http.StatusOK, st)
 				return
 			}
@@ -161,40 +169,6 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		out = append(out, Event(e))
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) internalApply(w http.ResponseWriter, r *http.Request) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if _, err := state.Decode(b); err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if !s.d.Raft.IsLeader() {
-		writeError(w, http.StatusServiceUnavailable, ErrNoLeader)
-		return
-	}
-	if err := s.d.Applier.applyRaw(r.Context(), b); err != nil {
-		writeError(w, http.StatusConflict, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-func (s *Server) readIndex(w http.ResponseWriter, r *http.Request) {
-	if !s.d.Raft.IsLeader() {
-		writeError(w, http.StatusServiceUnavailable, ErrNoLeader)
-		return
-	}
-	idx, err := s.d.Applier.ReadIndex(r.Context())
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]uint64{"index": idx})
 }
 
 // write commits an operator command and answers the CLI.
@@ -235,6 +209,7 @@ func writeError(w http.ResponseWriter, code int, err error) {
 	writeJSON(w, code, apiError{Error: err.Error()})
 }
 
+// decodeError turns an error response into an error.
 func decodeError(resp *http.Response) error {
 	var e apiError
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e); err != nil || e.Error == "" {

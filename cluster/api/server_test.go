@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/vigil-ha/vigil/cluster/rpc"
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/configs"
 )
@@ -32,7 +33,7 @@ func newTestServer(t *testing.T) (*Server, *state.FSM) {
 	rf := &leaderRaft{fsm: fsm}
 	cfg := &configs.Config{NodeName: "n1", Nodes: []configs.Node{{Name: "n1"}, {Name: "n2"}},
 		Groups: []configs.Group{{Name: "web"}}}
-	s := NewServer(Deps{Config: cfg, Store: fsm, Raft: rf, Applier: &Applier{Raft: rf},
+	s := NewServer(Deps{Config: cfg, Store: fsm, Raft: rf, Applier: rpc.NewClient(rf, nil),
 		View: func() Status { return Status{Cluster: "c"} }, Members: func() []Member { return nil },
 		Local: func() Local { return Local{} }})
 	return s, fsm
@@ -103,7 +104,7 @@ func TestMovesThatCannotHappenAreRefused(t *testing.T) {
 	rf := &leaderRaft{fsm: fsm}
 	cfg := &configs.Config{NodeName: "n1", Groups: []configs.Group{{Name: "web"}},
 		Nodes: []configs.Node{{Name: "n1"}, {Name: "n2"}, {Name: "n3"}, {Name: "w", Witness: true}}}
-	s := NewServer(Deps{Config: cfg, Store: fsm, Raft: rf, Applier: &Applier{Raft: rf},
+	s := NewServer(Deps{Config: cfg, Store: fsm, Raft: rf, Applier: rpc.NewClient(rf, nil),
 		View: func() Status { return Status{} }, Members: func() []Member { return nil },
 		Local: func() Local { return Local{} }})
 	for _, c := range []state.Command{

@@ -3,14 +3,18 @@ package consensus
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/vigil-ha/vigil/cluster/tlsutil"
 )
 
 // Protocol bytes sent by the dialer right after the TLS handshake.
@@ -73,10 +77,13 @@ func (l *chanListener) deliver(c net.Conn, timeout time.Duration) bool {
 // byte after the TLS handshake.
 type mux struct {
 	ln        net.Listener
-	tls       *tls.Config
+	tls       *tls.Config // server side: accepts node certificates of configured nodes only
 	raft, rpc *chanListener
 	timeout   time.Duration
 	log       hclog.Logger
+	names     *nameBook
+	errs      *peerErrors
+	limit     *connLimiter // bounds connections in handshake
 }
 
 // serve runs the accept loop until the listener is closed. The handshake
@@ -97,42 +104,69 @@ func (m *mux) serve(wg *sync.WaitGroup) {
 			continue
 		}
 		backoff = 0
+		release, ok := m.limit.acquire(c.RemoteAddr().String())
+		if !ok {
+			// A flood of handshakes: shed new ones rather than grow without
+			// bound. Established connections are not affected.
+			m.errs.limited(m.log, "cluster port busy: dropped a connection", "remote", c.RemoteAddr().String())
+			_ = c.Close()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.route(c)
+			m.route(c, release)
 		}()
 	}
 }
 
-func (m *mux) route(c net.Conn) {
+func (m *mux) route(c net.Conn, release func()) {
 	remote := c.RemoteAddr().String()
+	defer release()
 	_ = c.SetDeadline(time.Now().Add(m.timeout))
 	conn := c
+	peer := "" // the node the certificate names ("" without TLS: dev mode)
 	if m.tls != nil {
 		tc := tls.Server(c, m.tls)
 		if err := tc.Handshake(); err != nil {
-			m.log.Debug("rejected cluster connection: TLS handshake failed", "remote", remote, "error", err)
+			who := m.names.byHost(remote)
+			m.errs.record(who, explainTLS(who, fmt.Errorf("TLS from %s: %w", remote, err)))
+			m.errs.limited(m.log, "rejected cluster connection: TLS handshake failed", "remote", remote, "error", err)
 			_ = c.Close()
 			return
 		}
+		id, err := tlsutil.PeerIdentity(tc.ConnectionState())
+		if err != nil { // VerifyConnection already refused it; belt and braces
+			_ = c.Close()
+			return
+		}
+		peer = id.Name
+		m.errs.clear(peer)
 		conn = tc
 	}
 	var b [1]byte
 	if _, err := conn.Read(b[:]); err != nil {
-		m.log.Debug("rejected cluster connection: no protocol byte", "remote", remote, "error", err)
+		m.errs.limited(m.log, "rejected cluster connection: no protocol byte", "remote", remote, "error", err)
 		_ = conn.Close()
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
+	release()
 	var l *chanListener
 	switch b[0] {
 	case protoRaft:
 		l = m.raft
+		if peer != "" {
+			addr, _ := m.names.addrOf(peer)
+			conn = newRaftGuard(conn, peer, addr, func(err error) {
+				m.errs.record(peer, err)
+				m.errs.limited(m.log, "closed raft connection", "peer", peer, "error", err)
+			})
+		}
 	case protoRPC:
 		l = m.rpc
 	default:
-		m.log.Debug("rejected cluster connection: unknown protocol byte", "remote", remote, "byte", b[0])
+		m.errs.limited(m.log, "rejected cluster connection: unknown protocol byte", "remote", remote, "byte", b[0])
 		_ = conn.Close()
 		return
 	}
@@ -146,6 +180,7 @@ type streamLayer struct {
 	*chanListener
 	tls   *tls.Config
 	names *nameBook
+	errs  *peerErrors
 }
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
@@ -153,8 +188,50 @@ var _ raft.StreamLayer = (*streamLayer)(nil)
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return dial(ctx, string(address), s.names.serverName(string(address)), s.tls, protoRaft)
+	return dialRecord(ctx, string(address), s.names.serverName(string(address)), s.tls, protoRaft, s.errs)
 }
+
+// dialRecord dials like dial and keeps the peer's last TLS error.
+func dialRecord(ctx context.Context, addr, serverName string, tlsConf *tls.Config, proto byte, errs *peerErrors) (net.Conn, error) {
+	c, err := dial(ctx, addr, serverName, tlsConf, proto)
+	var he *handshakeError
+	switch {
+	case errors.As(err, &he):
+		errs.record(serverName, explainTLS(serverName, he.err))
+	case err == nil && tlsConf != nil:
+		errs.clear(serverName)
+	}
+	return c, err
+}
+
+// explainTLS words the usual certificate mistakes for the status screen.
+func explainTLS(peer string, err error) error {
+	var hn x509.HostnameError
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &hn) && hn.Certificate != nil:
+		name := hn.Certificate.Subject.CommonName
+		if id, e := tlsutil.IdentityOf(hn.Certificate); e == nil {
+			name = id.Name
+		}
+		return fmt.Errorf("%s presents a certificate for %s", peer, name)
+	case errors.As(err, &ua):
+		return fmt.Errorf("%s presents a certificate from another CA", peer)
+	case errors.As(err, &ci) && ci.Reason == x509.Expired:
+		return fmt.Errorf("%s presents an expired certificate", peer)
+	case strings.Contains(err.Error(), "remote error: tls:"):
+		return fmt.Errorf("%s refuses this node's certificate (%w): check cluster.tls on both", peer, err)
+	}
+	return err
+}
+
+// handshakeError is a failed TLS handshake while dialing (as opposed to a
+// peer that is down).
+type handshakeError struct{ err error }
+
+func (e *handshakeError) Error() string { return e.err.Error() }
+func (e *handshakeError) Unwrap() error { return e.err }
 
 // DialRPC opens an RPC connection to the cluster port at addr (host:port),
 // verifying that the peer holds a certificate for serverName (its node name)
@@ -174,12 +251,10 @@ func dial(ctx context.Context, addr, serverName string, tlsConf *tls.Config, pro
 	}
 	conn := c
 	if tlsConf != nil {
-		conf := tlsConf.Clone()
-		conf.ServerName = serverName
-		tc := tls.Client(c, conf)
+		tc := tls.Client(c, tlsutil.DialNode(tlsConf, serverName))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = c.Close()
-			return nil, fmt.Errorf("TLS handshake with %s (%s): %w", serverName, addr, err)
+			return nil, &handshakeError{fmt.Errorf("TLS handshake with %s (%s): %w", serverName, addr, err)}
 		}
 		conn = tc
 	}
@@ -205,6 +280,41 @@ func newNameBook(peers []Peer) *nameBook {
 		b.names[p.Address] = p.ID
 	}
 	return b
+}
+
+// addrOf returns the cluster address of node id.
+func (b *nameBook) addrOf(id string) (string, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for a, n := range b.names {
+		if n == id {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// has reports whether id is a member (configured or in raft's configuration).
+func (b *nameBook) has(id string) bool {
+	_, ok := b.addrOf(id)
+	return ok
+}
+
+// byHost names the node whose cluster address has the host of remote
+// (host:port), or returns remote itself.
+func (b *nameBook) byHost(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		return remote
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for a, n := range b.names {
+		if h, _, err := net.SplitHostPort(a); err == nil && h == host {
+			return n
+		}
+	}
+	return remote
 }
 
 func (b *nameBook) set(addr, id string) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/vigil-ha/vigil/cluster/tlsutil"
 )
 
 var (
@@ -28,6 +30,7 @@ type Node struct {
 	log   hclog.Logger
 	names *nameBook
 	rpc   *chanListener // nil when Config.Transport replaces the cluster port
+	errs  *peerErrors
 
 	ready    chan struct{}
 	started  atomic.Bool
@@ -56,6 +59,7 @@ func New(cfg Config) (*Node, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		names:    newNameBook(cfg.Peers),
+		errs:     newPeerErrors(),
 		ready:    make(chan struct{}),
 		leaderCh: make(chan bool),
 	}
@@ -150,18 +154,23 @@ func (n *Node) listen(wg *sync.WaitGroup) (raft.Transport, net.Listener, error) 
 	addr := advertiseAddr(n.cfg.BindAddr)
 	m := &mux{
 		ln:      ln,
-		tls:     n.cfg.TLS,
 		raft:    newChanListener(addr),
 		rpc:     n.rpc,
 		timeout: n.cfg.handshakeTimeout(),
 		log:     n.log.Named("cluster-port"),
+		names:   n.names,
+		errs:    n.errs,
+		limit:   newConnLimiter(n.names),
+	}
+	if n.cfg.TLS != nil {
+		m.tls = tlsutil.AcceptNodes(n.cfg.TLS, n.names.has)
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); m.serve(wg) }()
 	if n.cfg.TLS == nil {
 		n.log.Warn("cluster port has no TLS: raft and API forwarding travel in clear text (dev mode only)")
 	}
-	stream := &streamLayer{chanListener: m.raft, tls: n.cfg.TLS, names: n.names}
+	stream := &streamLayer{chanListener: m.raft, tls: n.cfg.TLS, names: n.names, errs: n.errs}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: maxPool,
@@ -215,6 +224,17 @@ func (n *Node) RPCListener() net.Listener {
 		return nil
 	}
 	return n.rpc
+}
+
+// PeerErrors returns the last TLS or identity error seen with each peer
+// (keyed by node name, or by remote address when no node matches), on
+// either side of a connection. A successful handshake clears a peer's entry.
+func (n *Node) PeerErrors() map[string]PeerError { return n.errs.snapshot() }
+
+// DialRPC opens an RPC connection to the node serverName at addr, like the
+// package's DialRPC, and records TLS errors for PeerErrors.
+func (n *Node) DialRPC(ctx context.Context, addr, serverName string) (net.Conn, error) {
+	return dialRecord(ctx, addr, serverName, n.cfg.TLS, protoRPC, n.errs)
 }
 
 func (n *Node) get() (*raft.Raft, error) {

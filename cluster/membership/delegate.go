@@ -3,12 +3,12 @@ package membership
 import (
 	"encoding/json"
 	"fmt"
+	"log"
 	"net"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -39,7 +39,7 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	c.PushPullInterval = 15 * time.Second
 	c.RetransmitMult = 3
 
-	c.Logger = m.log.Named("memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	c.Logger = log.New(m.sink, "", 0)
 	d := &delegate{m: m}
 	c.Delegate = d
 	c.Events = d
@@ -57,7 +57,8 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 		c.BindAddr, c.BindPort = host, port
 		c.AdvertiseAddr, c.AdvertisePort = host, port
 		// Only our own link and the configured peers may talk to us. The key
-		// already authenticates; this drops strangers before decryption.
+		// already authenticates; Run's filterTransport drops strangers before
+		// decryption, this refuses their alive messages as well.
 		for _, hp := range append([]string{m.self}, m.peers...) {
 			h, _, _ := net.SplitHostPort(hp)
 			ip := net.ParseIP(h)

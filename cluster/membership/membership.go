@@ -113,6 +113,9 @@ type Membership struct {
 
 	metaMu   sync.Mutex
 	lastMeta []byte // last encoding that fit, served if Meta() grows too big
+
+	sink   *logSink                        // memberlist's log lines: rate limited, peer errors kept
+	filter atomic.Pointer[filterTransport] // set by Run on the real network
 }
 
 type record struct {
@@ -178,6 +181,7 @@ func New(cfg Config) (*Membership, error) {
 		ready:   make(chan struct{}),
 		changes: make(chan struct{}, 1),
 		members: make(map[string]*record),
+		sink:    newLogSink(cfg.Logger.Named("memberlist")),
 	}
 	seen := map[string]bool{self: true}
 	for _, p := range cfg.Peers {

@@ -29,8 +29,22 @@ func (m *Membership) Run(ctx context.Context) error {
 	if len(m.cfg.Key) == 0 {
 		m.log.Warn("heartbeat gossip is not encrypted (no key): acceptable in dev mode only")
 	}
+	if m.cfg.Transport == nil {
+		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+			BindAddrs: []string{m.mlConf.BindAddr}, BindPort: m.mlConf.BindPort, Logger: m.mlConf.Logger})
+		if err != nil {
+			return fmt.Errorf("membership: listen on heartbeat link %s: %w", m.self, err)
+		}
+		f := newFilterTransport(nt, append([]string{m.self}, m.peers...))
+		f.start()
+		m.filter.Store(f)
+		m.mlConf.Transport = f
+	}
 	list, err := memberlist.Create(m.mlConf)
 	if err != nil {
+		if f := m.filter.Load(); f != nil {
+			_ = f.Shutdown()
+		}
 		return fmt.Errorf("membership: start memberlist on %s: %w", m.self, err)
 	}
 	m.life.Lock()
@@ -58,6 +72,27 @@ func (m *Membership) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// PeerErrors returns the last decryption or label error per source IP of
+// the heartbeat link, seen within the last two minutes.
+func (m *Membership) PeerErrors() map[string]PeerError {
+	out := m.sink.errors()
+	for k, v := range out {
+		if time.Since(v.At) > 2*time.Minute {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
+// Dropped counts heartbeat packets and streams dropped because their source
+// is not a configured peer.
+func (m *Membership) Dropped() uint64 {
+	if f := m.filter.Load(); f != nil {
+		return f.Dropped()
+	}
+	return 0
 }
 
 func (m *Membership) stop(list *memberlist.Memberlist) {

@@ -13,7 +13,8 @@ import (
 // FSM is the raft.FSM over Data. Readers get deep copies through Read and
 // learn about changes through Watch.
 type FSM struct {
-	log hclog.Logger
+	log   hclog.Logger
+	known *known // nil: any name (tests); sizes are bounded either way
 
 	mu     sync.RWMutex
 	data   *Data
@@ -26,6 +27,14 @@ func NewFSM(log hclog.Logger) *FSM {
 		log = hclog.NewNullLogger()
 	}
 	return &FSM{log: log, data: newData(), notify: make(chan struct{})}
+}
+
+// NewFSMFor returns an empty state machine that refuses names k does not
+// list (see Known).
+func NewFSMFor(log hclog.Logger, k Known) *FSM {
+	f := NewFSM(log)
+	f.known = newKnown(k)
+	return f
 }
 
 // Apply implements raft.FSM. It returns nil or an error (the command was refused).
@@ -44,7 +53,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	err = f.data.apply(l.Index, c)
+	if err = f.data.check(f.known, c); err == nil {
+		err = f.data.apply(l.Index, c)
+	}
 	f.data.Index = l.Index
 	f.changed()
 	return err

@@ -159,7 +159,7 @@ func (g *Group) FailCount(node string) int {
 }
 
 func (d *Data) event(idx uint64, t time.Time, kind, node, group, msg string) {
-	d.Events = append(d.Events, Event{Index: idx, Time: t, Kind: kind, Node: node, Group: group, Message: msg})
+	d.Events = append(d.Events, Event{Index: idx, Time: t, Kind: kind, Node: node, Group: group, Message: cut(msg, 2*maxText)})
 	if len(d.Events) > maxEvents {
 		d.Events = append([]Event(nil), d.Events[len(d.Events)-maxEvents:]...)
 	}

@@ -1,10 +1,12 @@
 // Package tlsutil creates and loads the certificates for mutual TLS on the
-// cluster link (raft and forwarded API calls between agents).
+// cluster link (raft and forwarded calls between agents) and the TCP API.
 //
 // Trust is the cluster's own CA: every agent holds the CA certificate plus a
 // certificate of its own, named after the node, valid for both server and
-// client authentication. Dialers set ServerName to the peer's node name, so a
-// peer must present a certificate for that node signed by the CA.
+// client authentication. Every certificate carries one identity, a role and
+// a name (identity.go): the cluster port accepts only node certificates of
+// configured nodes, the TCP API only operator certificates. Dialers verify
+// that a peer presents the node certificate of the node they meant to reach.
 package tlsutil
 
 import (
@@ -68,14 +70,52 @@ func CreateCA(dir string) (certPath, keyPath string, err error) {
 	return certPath, keyPath, nil
 }
 
-// CreateCert signs a certificate for node with the CA in caCert/caKey and
-// writes it to dir as <node>.pem and <node>-key.pem (mode 0600). The node
-// name is the CN and a DNS SAN; ips and dnsNames are added as SANs. The
-// certificate is valid for both server and client authentication, since
-// every agent both accepts and dials cluster connections.
+// CreateCert signs a node certificate for node with the CA in caCert/caKey
+// and writes it to dir as <node>.pem and <node>-key.pem (mode 0600). The node
+// name is the CN, a DNS SAN and the identity URI vigil://node/<node>; ips and
+// dnsNames are added as SANs. The certificate is valid for both server and
+// client authentication, since every agent both accepts and dials cluster
+// connections.
 func CreateCert(caCert, caKey, dir, node string, ips []net.IP, dnsNames []string) (certPath, keyPath string, err error) {
-	if node == "" || filepath.Base(node) != node || node == "." || node == ".." {
-		return "", "", fmt.Errorf("invalid node name %q for a certificate file name", node)
+	if !validName(node) {
+		return "", "", fmt.Errorf("invalid node name %q: use letters, digits, '-', '_' and '.' (at most 64)", node)
+	}
+	names := []string{node}
+	for _, d := range dnsNames {
+		if d != node {
+			names = append(names, d)
+		}
+	}
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: node, Organization: []string{"vigil"}, OrganizationalUnit: []string{RoleNode}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    names,
+		IPAddresses: ips,
+	}
+	return sign(caCert, caKey, dir, node, Identity{Role: RoleNode, Name: node}, tmpl)
+}
+
+// CreateOperatorCert signs an operator (client only) certificate for name and
+// writes it to dir as operator-<name>.pem and operator-<name>-key.pem. It is
+// accepted by the TCP API and refused on the cluster port.
+func CreateOperatorCert(caCert, caKey, dir, name string) (certPath, keyPath string, err error) {
+	if !validName(name) {
+		return "", "", fmt.Errorf("invalid operator name %q: use letters, digits, '-', '_' and '.' (at most 64)", name)
+	}
+	tmpl := &x509.Certificate{
+		Subject:     pkix.Name{CommonName: name, Organization: []string{"vigil"}, OrganizationalUnit: []string{RoleOperator}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	return sign(caCert, caKey, dir, "operator-"+name, Identity{Role: RoleOperator, Name: name}, tmpl)
+}
+
+// sign completes tmpl (serial, validity, identity URI), signs it with the CA
+// and writes <file>.pem and <file>-key.pem in dir.
+func sign(caCert, caKey, dir, file string, id Identity, tmpl *x509.Certificate) (certPath, keyPath string, err error) {
+	// The CA key signs every identity in the cluster: one that others can
+	// read is a cluster anyone on the host can join.
+	if err := CheckKeyPerms(caKey); err != nil {
+		return "", "", fmt.Errorf("CA key: %w", err)
 	}
 	ca, err := tls.LoadX509KeyPair(caCert, caKey)
 	if err != nil {
@@ -88,8 +128,8 @@ func CreateCert(caCert, caKey, dir, node string, ips []net.IP, dnsNames []string
 	if !caX509.IsCA {
 		return "", "", fmt.Errorf("%s is not a CA certificate", caCert)
 	}
-	certPath = filepath.Join(dir, node+".pem")
-	keyPath = filepath.Join(dir, node+"-key.pem")
+	certPath = filepath.Join(dir, file+".pem")
+	keyPath = filepath.Join(dir, file+"-key.pem")
 	if err := refuseExisting(certPath, keyPath); err != nil {
 		return "", "", err
 	}
@@ -101,26 +141,15 @@ func CreateCert(caCert, caKey, dir, node string, ips []net.IP, dnsNames []string
 	if err != nil {
 		return "", "", err
 	}
-	names := []string{node}
-	for _, d := range dnsNames {
-		if d != node {
-			names = append(names, d)
-		}
-	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: node, Organization: []string{"vigil"}},
-		NotBefore:    now.Add(-backdate),
-		NotAfter:     now.Add(certValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     names,
-		IPAddresses:  ips,
-	}
+	tmpl.SerialNumber = serial
+	tmpl.NotBefore = now.Add(-backdate)
+	tmpl.NotAfter = now.Add(certValidity)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.URIs = append(tmpl.URIs, id.URI())
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caX509, &key.PublicKey, ca.PrivateKey)
 	if err != nil {
-		return "", "", fmt.Errorf("create certificate for %s: %w", node, err)
+		return "", "", fmt.Errorf("create certificate for %s: %w", id, err)
 	}
 	if err := writePair(certPath, keyPath, der, key); err != nil {
 		return "", "", err

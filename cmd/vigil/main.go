@@ -49,10 +49,10 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"config":           f(&groupHelp{synopsis: "Check configuration files", help: "Usage: vigil config validate PATH"}),
 		"config validate":  f(&validateCmd{ui: ui}),
 		"keygen":           f(&keygenCmd{ui: ui}),
-		"tls":              f(&groupHelp{synopsis: "Create the cluster's CA and node certificates", help: "Usage: vigil tls ca create | vigil tls cert create -node NAME"}),
+		"tls":              f(&groupHelp{synopsis: "Create the cluster's CA and node certificates", help: "Usage: vigil tls ca create | vigil tls cert create -node NAME | vigil tls cert create -operator NAME"}),
 		"tls ca":           f(&groupHelp{synopsis: "Certificate authority", help: "Usage: vigil tls ca create [-dir DIR]"}),
 		"tls ca create":    f(&tlsCACmd{ui: ui}),
-		"tls cert":         f(&groupHelp{synopsis: "Node certificates", help: "Usage: vigil tls cert create -node NAME [-ip IP]... [-dir DIR]"}),
+		"tls cert":         f(&groupHelp{synopsis: "Node certificates", help: "Usage: vigil tls cert create -node NAME [-ip IP]... [-dir DIR] | -operator NAME"}),
 		"tls cert create":  f(&tlsCertCmd{ui: ui}),
 		"version":          f(&versionCmd{ui: ui}),
 	}

@@ -10,7 +10,9 @@ import (
 	"strings"
 
 	"github.com/hashicorp/cli"
+	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
 )
@@ -43,6 +45,18 @@ func (c *validateCmd) Run(args []string) int {
 	if err := checkAgents(cfg); err != nil {
 		c.ui.Error(err.Error())
 		return 1
+	}
+	// Build the agent as `vigil agent` would (its start-up checks, every
+	// resource, check and fence device) without starting it.
+	a, err := agent.New(agent.Deps{Config: cfg, Logger: hclog.NewNullLogger(), Resources: resourceRegistry(),
+		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version})
+	if err != nil {
+		c.ui.Error(err.Error())
+		c.ui.Error(fmt.Sprintf("%s: the agent would refuse to start", rest[0]))
+		return 1
+	}
+	for _, w := range a.Warnings() {
+		c.ui.Warn("warning: " + w)
 	}
 	c.ui.Output(fmt.Sprintf("%s: valid (node %s, cluster %s, %d nodes, %d groups, timing %s)",
 		rest[0], cfg.NodeName, cfg.Cluster.Name, len(cfg.Nodes), len(cfg.Groups), cfg.Cluster.Timing.Preset))
@@ -111,9 +125,23 @@ func (c *tlsCACmd) Run(args []string) int {
 
 type tlsCertCmd struct{ ui cli.Ui }
 
-func (c *tlsCertCmd) Synopsis() string { return "Create a node certificate signed by the cluster CA" }
+func (c *tlsCertCmd) Synopsis() string {
+	return "Create a node or operator certificate signed by the cluster CA"
+}
 func (c *tlsCertCmd) Help() string {
-	return "Usage: vigil tls cert create -node NAME [-ip IP]... [-dns NAME]... [-dir DIR] [-ca-dir DIR]\n\n  Writes NAME.pem and NAME-key.pem (0600) for mutual TLS on the cluster link.\n  The certificate names the node; peers verify it against the CA."
+	return `Usage: vigil tls cert create -node NAME [-ip IP]... [-dns NAME]... [-dir DIR] [-ca-dir DIR]
+       vigil tls cert create -operator NAME [-dir DIR] [-ca-dir DIR]
+
+  -node NAME      writes NAME.pem and NAME-key.pem (0600): the node's identity
+                  on the cluster link (vigil://node/NAME). Only configured
+                  nodes are accepted there, each only as itself.
+  -operator NAME  writes operator-NAME.pem and operator-NAME-key.pem (0600):
+                  a client certificate for the TCP API (cluster.api.address),
+                  refused on the cluster port. Node certificates are not
+                  accepted by the TCP API.
+
+  The CA key (ca-key.pem in -ca-dir) must not be readable by group or others.
+  See docs/security.md for rotation.`
 }
 
 type multi []string
@@ -123,22 +151,35 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func (c *tlsCertCmd) Run(args []string) int {
 	fs := newFlagSet("tls cert create", c.ui)
-	var dir, caDir, node string
+	var dir, caDir, node, operator string
 	var ips, dns multi
 	fs.StringVar(&dir, "dir", ".", "")
 	fs.StringVar(&caDir, "ca-dir", "", "")
 	fs.StringVar(&node, "node", "", "")
+	fs.StringVar(&operator, "operator", "", "")
 	fs.Var(&ips, "ip", "")
 	fs.Var(&dns, "dns", "")
 	if _, ok := parse(c.ui, fs, args, 0, 0, c.Help()); !ok {
 		return 1
 	}
-	if node == "" {
-		c.ui.Error("vigil tls cert create: -node NAME is required\n" + c.Help())
+	if (node == "") == (operator == "") {
+		c.ui.Error("vigil tls cert create: exactly one of -node NAME or -operator NAME is required\n" + c.Help())
 		return 1
 	}
 	if caDir == "" {
 		caDir = dir
+	}
+	if operator != "" {
+		if len(ips) > 0 || len(dns) > 0 {
+			return fail(c.ui, fmt.Errorf("-ip and -dns are for node certificates; an operator certificate names a person or tool"))
+		}
+		cert, key, err := tlsutil.CreateOperatorCert(caDir+"/ca.pem", caDir+"/ca-key.pem", dir, operator)
+		if err != nil {
+			return fail(c.ui, err)
+		}
+		c.ui.Output(fmt.Sprintf("operator certificate %s\noperator key %s\nuse: vigil status -address https://HOST:PORT -ca-file %s/ca.pem -cert-file %s -key-file %s",
+			cert, key, caDir, cert, key))
+		return 0
 	}
 	var parsed []net.IP
 	for _, s := range ips {

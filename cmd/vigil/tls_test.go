@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigil-ha/vigil/cluster/agent"
+	"github.com/vigil-ha/vigil/cluster/consensus"
+	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
 )
@@ -35,7 +39,7 @@ func TestAPIOverMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, adminKey, err := tlsutil.CreateCert(caCert, caKey, dir, "admin", nil, nil)
+	admin, adminKey, err := tlsutil.CreateOperatorCert(caCert, caKey, dir, "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +110,66 @@ node "n1" {
 	// A certificate from another CA is rejected by the agent.
 	other := t.TempDir()
 	oca, ocaKey, _ := tlsutil.CreateCA(other)
-	ocert, okey, _ := tlsutil.CreateCert(oca, ocaKey, other, "admin", nil, nil)
+	ocert, okey, _ := tlsutil.CreateOperatorCert(oca, ocaKey, other, "admin")
 	if code, _, e := runUI(t, "status", "-address", url, "-ca-file", caCert, "-cert-file", ocert, "-key-file", okey); code != 1 {
 		t.Fatalf("foreign client cert accepted: %s", e)
+	}
+	// The node's own certificate (on every node's disk) is not an operator
+	// credential: the TCP API refuses it.
+	if code, _, e := runUI(t, "node", "standby", "n1", "-address", url, "-ca-file", caCert, "-cert-file", cert, "-key-file", key); code != 1 {
+		t.Fatalf("node certificate accepted as an operator: %s", e)
+	}
+	if code, out, _ := runUI(t, "status", "-address", url, "-ca-file", caCert, "-cert-file", admin, "-key-file", adminKey); code != 0 || strings.Contains(out, "standby") {
+		t.Fatalf("after the refused standby: %d %s", code, out)
+	}
+	clusterPortAttacks(t, bind, url, caCert, admin, adminKey, cert, key)
+}
+
+// clusterPortAttacks: on the real cluster port, an operator certificate is
+// refused at the handshake, and the node's own certificate may not commit a
+// decision only the leader makes (node status), nor send oversized bodies.
+func clusterPortAttacks(t *testing.T, bind, url, caCert, admin, adminKey, cert, key string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	op, err := tlsutil.Load(caCert, admin, adminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := consensus.DialRPC(ctx, bind, "n1", op); err == nil {
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = c.Write([]byte("GET /v1/internal/readindex HTTP/1.1\r\nHost: n1\r\n\r\n"))
+		if n, _ := c.Read(make([]byte, 64)); n > 0 {
+			t.Error("operator certificate served on the cluster port")
+		}
+		c.Close()
+	}
+	node, err := tlsutil.Load(caCert, cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return consensus.DialRPC(ctx, bind, "n1", node)
+	}}}
+	post := func(body []byte) int {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://n1/v1/internal/apply", bytes.NewReader(body))
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	b, _ := state.Encode(&state.SetNodeStatus{Node: "n1", Status: state.NodeFenced, Time: time.Now()})
+	if code := post(b); code != http.StatusForbidden {
+		t.Errorf("node status over the wire: %d, want 403", code)
+	}
+	if code := post(bytes.Repeat([]byte("x"), 2<<20)); code != http.StatusRequestEntityTooLarge && code != 0 {
+		t.Errorf("2 MB body: %d, want 413 or a closed connection", code)
+	}
+	// The refused write left nothing behind.
+	code, out, errOut := runUI(t, "history", "-address", url, "-ca-file", caCert, "-cert-file", admin, "-key-file", adminKey)
+	if code != 0 || strings.Contains(out, "fenced") {
+		t.Errorf("history after the refused write: %d %s %s", code, out, errOut)
 	}
 }

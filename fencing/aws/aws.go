@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigil-ha/vigil/fencing"
-	"github.com/vigil-ha/vigil/resources/aws/awsapi"
+	"github.com/vigil-ha/vigil/cloud/awsapi"
 )
 
 // ErrSelfNotRunning is returned by Off when this node's own instance is not

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/fencing"
-	"github.com/vigil-ha/vigil/fencing/internal/fencetest"
+	"github.com/vigil-ha/vigil/test/fencetest"
 )
 
 const fenceIpmilan = "/usr/sbin/fence_ipmilan"

@@ -12,7 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigil-ha/vigil/fencing"
-	"github.com/vigil-ha/vigil/fencing/internal/fencetest"
+	"github.com/vigil-ha/vigil/test/fencetest"
 )
 
 // The fencer runs in the test process (root namespace) but its ipmitool is

@@ -13,7 +13,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/vigil-ha/vigil/resources"
-	"github.com/vigil-ha/vigil/resources/aws/awsapi"
+	"github.com/vigil-ha/vigil/cloud/awsapi"
 	"github.com/vigil-ha/vigil/test/ec2sim"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/vigil-ha/vigil/resources"
-	"github.com/vigil-ha/vigil/resources/aws/awsapi"
+	"github.com/vigil-ha/vigil/cloud/awsapi"
 )
 
 // base is what every agent shares: clients, identity, polling, local addresses.

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/vigil-ha/vigil/resources"
-	"github.com/vigil-ha/vigil/resources/aws/awsapi"
+	"github.com/vigil-ha/vigil/cloud/awsapi"
 )
 
 // EBS attaches a volume to this instance (resource type "ebs").

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/vigil-ha/vigil/resources"
-	"github.com/vigil-ha/vigil/resources/aws/awsapi"
+	"github.com/vigil-ha/vigil/cloud/awsapi"
 )
 
 // Route points a destination in one or more route tables at this node's ENI

@@ -1,6 +1,7 @@
 // Package awsapi builds the EC2 and IMDS clients shared by vigil's AWS fencer
-// and resource agents: default credential chain, region from config or IMDS,
-// a throttle-tolerant retryer, and polling helpers.
+// (fencing/aws) and resource agents (resources/aws): default credential
+// chain, region from config or IMDS, a throttle-tolerant retryer, and polling
+// helpers. It belongs to neither; both import it.
 package awsapi
 
 import (

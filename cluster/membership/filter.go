@@ -1,0 +1,107 @@
+package membership
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/memberlist"
+)
+
+// filterTransport drops heartbeat packets and streams whose source is not a
+// configured peer (or this node) before memberlist reads them, so that
+// strangers cost no decryption and no log lines. memberlist v0.6.0 checks
+// its CIDRsAllowed only when handling an alive message, after decryption.
+type filterTransport struct {
+	memberlist.NodeAwareTransport
+	allowed map[string]bool // IPs
+	packets chan *memberlist.Packet
+	streams chan net.Conn
+	stop    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	dropped atomic.Uint64
+}
+
+func newFilterTransport(inner memberlist.NodeAwareTransport, allowedHostPorts []string) *filterTransport {
+	f := &filterTransport{NodeAwareTransport: inner, allowed: map[string]bool{},
+		packets: make(chan *memberlist.Packet), streams: make(chan net.Conn), stop: make(chan struct{})}
+	for _, hp := range allowedHostPorts {
+		if h, _, err := net.SplitHostPort(hp); err == nil {
+			if ip := net.ParseIP(h); ip != nil {
+				f.allowed[ip.String()] = true
+			}
+		}
+	}
+	return f
+}
+
+// start runs the filter loops until Shutdown.
+func (f *filterTransport) start() {
+	f.wg.Add(2)
+	go func() {
+		defer f.wg.Done()
+		for {
+			select {
+			case p := <-f.NodeAwareTransport.PacketCh():
+				if !f.ok(p.From) {
+					f.dropped.Add(1)
+					continue
+				}
+				select {
+				case f.packets <- p:
+				case <-f.stop:
+					return
+				}
+			case <-f.stop:
+				return
+			}
+		}
+	}()
+	go func() {
+		defer f.wg.Done()
+		for {
+			select {
+			case c := <-f.NodeAwareTransport.StreamCh():
+				if !f.ok(c.RemoteAddr()) {
+					f.dropped.Add(1)
+					_ = c.Close()
+					continue
+				}
+				select {
+				case f.streams <- c:
+				case <-f.stop:
+					_ = c.Close()
+					return
+				}
+			case <-f.stop:
+				return
+			}
+		}
+	}()
+}
+
+func (f *filterTransport) ok(a net.Addr) bool {
+	if a == nil {
+		return false
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && f.allowed[ip.String()]
+}
+
+func (f *filterTransport) PacketCh() <-chan *memberlist.Packet { return f.packets }
+func (f *filterTransport) StreamCh() <-chan net.Conn           { return f.streams }
+
+// Dropped counts packets and streams from strangers.
+func (f *filterTransport) Dropped() uint64 { return f.dropped.Load() }
+
+func (f *filterTransport) Shutdown() error {
+	err := f.NodeAwareTransport.Shutdown()
+	f.once.Do(func() { close(f.stop) })
+	f.wg.Wait()
+	return err
+}

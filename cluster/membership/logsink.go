@@ -1,0 +1,97 @@
+package membership
+
+import (
+	"bytes"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/cluster/internal/ratelog"
+)
+
+// PeerError is the last decryption or label error seen from one address.
+type PeerError struct {
+	Error string
+	At    time.Time
+}
+
+// logSink receives memberlist's log lines. Lines caused by remote input
+// (undecryptable or mislabelled packets and streams) are rate limited, and
+// the last such error per source IP is kept for status warnings ("gossip key
+// mismatch with lb2").
+type logSink struct {
+	out hclog.Logger
+	rl  *ratelog.Limiter
+
+	mu   sync.Mutex
+	last map[string]PeerError // by source IP
+}
+
+func newLogSink(out hclog.Logger) *logSink {
+	return &logSink{out: out, rl: ratelog.New(20, 5*time.Second), last: map[string]PeerError{}}
+}
+
+var fromRE = regexp.MustCompile(`from=(\S+)`)
+
+const maxSinkPeers = 64
+
+func (s *logSink) Write(p []byte) (int, error) {
+	line := string(bytes.TrimSpace(p))
+	lower := strings.ToLower(line)
+	remote := strings.Contains(lower, "from=")
+	if remote {
+		if m := fromRE.FindStringSubmatch(line); m != nil {
+			if h, _, err := net.SplitHostPort(m[1]); err == nil {
+				kind := ""
+				switch {
+				case strings.Contains(lower, "decrypt"), strings.Contains(lower, "no installed keys"):
+					kind = "gossip key mismatch (cannot decrypt)"
+				case strings.Contains(lower, "label"):
+					kind = "gossip label (cluster name) mismatch"
+				}
+				if kind != "" {
+					s.mu.Lock()
+					if _, ok := s.last[h]; ok || len(s.last) < maxSinkPeers {
+						s.last[h] = PeerError{Error: kind, At: time.Now()}
+					}
+					s.mu.Unlock()
+				}
+			}
+		}
+		ok, n := s.rl.Allow()
+		if !ok {
+			return len(p), nil
+		}
+		if n > 0 {
+			line += " (" + strconv.Itoa(n) + " similar lines suppressed)"
+		}
+	}
+	level, msg := hclog.Info, line
+	switch {
+	case strings.HasPrefix(line, "[ERR]"):
+		level, msg = hclog.Error, strings.TrimSpace(line[5:])
+	case strings.HasPrefix(line, "[WARN]"):
+		level, msg = hclog.Warn, strings.TrimSpace(line[6:])
+	case strings.HasPrefix(line, "[INFO]"):
+		level, msg = hclog.Info, strings.TrimSpace(line[6:])
+	case strings.HasPrefix(line, "[DEBUG]"):
+		level, msg = hclog.Debug, strings.TrimSpace(line[7:])
+	}
+	s.out.Log(level, msg)
+	return len(p), nil
+}
+
+func (s *logSink) errors() map[string]PeerError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]PeerError, len(s.last))
+	for k, v := range s.last {
+		out[k] = v
+	}
+	return out
+}
