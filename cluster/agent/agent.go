@@ -18,12 +18,15 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 
+	"github.com/vigil-ha/vigil/cluster/alerts"
 	"github.com/vigil-ha/vigil/cluster/api"
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/executor"
 	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/sdnotify"
 	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/cluster/telemetry"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
 	"github.com/vigil-ha/vigil/fencing"
@@ -39,6 +42,8 @@ type Deps struct {
 	Fencers   fencing.Registry
 	Checks    health.Registry
 	Version   string
+	// Notify talks to systemd (Type=notify); the zero value does nothing.
+	Notify sdnotify.Notifier
 	// Net replaces the real network, for the in-memory multi-node harness.
 	Net *TestNet
 }
@@ -67,6 +72,8 @@ type Agent struct {
 	api     *api.Server
 	applier *api.Applier
 	tls     *tls.Config
+	tel     *telemetry.Metrics
+	alerts  *alerts.Dispatcher
 
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
@@ -114,23 +121,25 @@ func New(d Deps) (*Agent, error) {
 	if a.mem, err = membership.New(mc); err != nil {
 		return nil, err
 	}
+	a.newTelemetry()
+	timed := committed{a.raft, a.tel}
 	if a.health, err = a.newHealth(); err != nil {
 		return nil, err
 	}
-	applier := &api.Applier{Raft: a.raft, Dial: a.dialRPC}
+	applier := &api.Applier{Raft: timed, Dial: a.dialRPC}
 	a.applier = applier
 	if a.fence, err = newFencer(cfg, d.Fencers, applier, a.log.Named("fencing")); err != nil {
 		return nil, err
 	}
 	a.exec, err = executor.New(executor.Deps{
 		Config: cfg, Store: a.fsm, Lease: a.lease, Sync: a.sync, Report: applier.Apply,
-		Agents: d.Resources, RunDir: filepath.Join(cfg.DataDir, "run"), Logger: a.log.Named("executor"),
+		Agents: a.tel.Resources(d.Resources), RunDir: filepath.Join(cfg.DataDir, "run"), Logger: a.log.Named("executor"),
 	})
 	if err != nil {
 		return nil, err
 	}
 	cd := coordinator.Deps{
-		Config: cfg, Raft: a.raft, Links: a.links, Members: a.mem.Members, MemberChanges: a.mem.Changes(),
+		Config: cfg, Raft: timed, Links: a.links, Members: a.mem.Members, MemberChanges: a.mem.Changes(),
 		Store: a.fsm, Logger: a.log.Named("coordinator"),
 	}
 	if a.fence.any() {
@@ -143,6 +152,7 @@ func New(d Deps) (*Agent, error) {
 		ad.Fence = a.fenceNode
 	}
 	a.api = api.NewServer(ad)
+	a.registerRoutes()
 	return a, nil
 }
 
@@ -153,6 +163,7 @@ func (a *Agent) newHealth() (*health.Runner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("check %q (%s): %w", c.Name, c.Type, err)
 		}
+		chk = a.tel.Check(c.Group, c.Name, chk)
 		named = append(named, health.Named{Name: c.Name, Group: c.Group, Check: chk,
 			Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall})
 	}
@@ -225,6 +236,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		run("api-tls", func(ctx context.Context) error { return a.api.ServeTLS(ctx, l) })
 	}
+	if err := a.runObservers(run); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
 	a.log.Info("vigil agent running", "node", a.cfg.NodeName, "cluster", a.cfg.Cluster.Name,
 		"bind", a.cfg.Cluster.Bind, "heartbeat", a.cfg.Cluster.Heartbeat, "api", a.socket(), "timing", a.cfg.Cluster.Timing.Preset)
 
@@ -234,6 +250,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Error("component failed; shutting down", "error", err)
 	case <-outer.Done():
 		a.log.Info("shutting down: handing groups over")
+		a.sdNotify("STOPPING=1")
 		a.drain()
 	}
 	cancel()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -67,11 +68,11 @@ func (c *agentCmd) Run(args []string) int {
 		if strings.Contains(os.Args[0], "go-build") {
 			self = "go run ./cmd/vigil" // started with go run: there is no vigil on the PATH
 		}
-		c.ui.Output(fmt.Sprintf("vigil dev agent: data in %s; in another terminal try:\n"+
-			"  %[2]s status -address unix://%[1]s/vigil.sock\n"+
-			"  %[2]s node standby -address unix://%[1]s/vigil.sock dev    (then: node online)\n"+
-			"  %[2]s history -address unix://%[1]s/vigil.sock\n",
-			cfg.DataDir, self))
+		c.ui.Output(fmt.Sprintf("vigil dev agent: data in %s, API on %s; in another terminal try:\n"+
+			"  %[3]s status\n"+
+			"  %[3]s node standby dev    (then: node online dev)\n"+
+			"  %[3]s history\n",
+			cfg.DataDir, cfg.Cluster.API.Socket, self))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -94,6 +95,11 @@ func loadAgentConfig(path string, dev bool, dataDir string) (*configs.Config, er
 			dataDir = d
 		}
 		cfg := configs.Dev(dataDir)
+		// A fixed per-user socket, which the CLI tries without flags.
+		cfg.Cluster.API.Socket = devSocket(os.Getuid())
+		if err := privateDir(filepath.Dir(cfg.Cluster.API.Socket)); err != nil {
+			return nil, err
+		}
 		return cfg, configs.Validate(cfg)
 	case path == "":
 		return nil, errors.New("no configuration: pass -config PATH, or -dev to try vigil on this machine")
