@@ -179,17 +179,19 @@ func (a *Agent) leaseRemaining() time.Duration {
 }
 
 // contacts is when this node last heard from each other node on the cluster
-// link: the leader knows every voter, a follower only the leader.
+// link: the leader knows every voter, a follower only the leader. A new
+// leader's links count as up before any heartbeat failed, which is no
+// evidence: a link counts only once it has been up longer than a failed
+// heartbeat takes to show.
 func (a *Agent) contacts() map[string]time.Time {
 	out := map[string]time.Time{}
 	if a.raft.IsLeader() {
+		t := a.cfg.Cluster.Timing
+		grace := 2 * max(t.RaftHeartbeatTimeout, t.RaftTransportTimeout)
 		now := time.Now()
 		for id, l := range a.raft.PeerContact() {
-			switch {
-			case l.OK:
+			if l.OK && now.Sub(l.Since) > grace {
 				out[id] = now
-			case !l.LastContact.IsZero():
-				out[id] = l.LastContact
 			}
 		}
 		return out

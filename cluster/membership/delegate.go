@@ -3,6 +3,7 @@ package membership
 import (
 	"encoding/json"
 	"fmt"
+	"log"
 	"net"
 	"strconv"
 	"sync"
@@ -39,7 +40,7 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	c.PushPullInterval = 15 * time.Second
 	c.RetransmitMult = 3
 
-	c.Logger = m.log.Named("memberlist").StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	c.Logger = log.New(quietShutdown{m.log.Named("memberlist").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})}, "", 0)
 	d := &delegate{m: m}
 	c.Delegate = d
 	c.Events = d
