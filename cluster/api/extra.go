@@ -52,12 +52,12 @@ func (s *Server) leaderTransfer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.d.Raft.IsLeader() {
+		old, _ := s.d.Raft.Leader()
 		if err := s.d.Applier.PostLeader(r.Context(), "/v1/leader/transfer", req); err != nil {
 			writeError(w, http.StatusConflict, err)
 			return
 		}
-		id, _ := s.d.Raft.Leader()
-		writeJSON(w, http.StatusOK, LeaderTransferReply{Leader: id})
+		writeJSON(w, http.StatusOK, LeaderTransferReply{Leader: s.newLeader(r.Context(), old)})
 		return
 	}
 	if req.Node == s.d.Config.NodeName {
@@ -73,20 +73,22 @@ func (s *Server) leaderTransfer(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, err)
 		return
 	}
-	// Raft reports the transfer done when the target started its election;
-	// wait briefly to name the new leader.
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	writeJSON(w, http.StatusOK, LeaderTransferReply{Leader: s.newLeader(r.Context(), s.d.Config.NodeName)})
+}
+
+// newLeader waits briefly for a leader other than old to be known here:
+// raft reports a transfer done once the target started its election.
+func (s *Server) newLeader(ctx context.Context, old string) string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	for {
-		if id, _ := s.d.Raft.Leader(); id != "" && id != s.d.Config.NodeName {
-			writeJSON(w, http.StatusOK, LeaderTransferReply{Leader: id})
-			return
+		id, _ := s.d.Raft.Leader()
+		if id != "" && id != old {
+			return id
 		}
 		select {
 		case <-ctx.Done():
-			id, _ := s.d.Raft.Leader()
-			writeJSON(w, http.StatusOK, LeaderTransferReply{Leader: id})
-			return
+			return id
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

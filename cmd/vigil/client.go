@@ -37,7 +37,7 @@ func (c *clientFlags) client() (*api.Client, error) {
 		}
 		conf = t
 	}
-	addr, err := findAgent(c.address, c.config, os.Getuid())
+	addr, err := findAgent(c.address, c.config, defaultSockets(os.Getuid()))
 	if err != nil {
 		return nil, err
 	}

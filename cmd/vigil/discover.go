@@ -26,11 +26,13 @@ func devSocket(uid int) string {
 	return filepath.Join(os.TempDir(), "vigil-dev-"+strconv.Itoa(uid), "vigil.sock")
 }
 
+// defaultSockets are the sockets tried without -address or -config, in order.
+func defaultSockets(uid int) []string { return []string{runSocket, dataSocket, devSocket(uid)} }
+
 // findAgent picks the agent's API address: -address (or VIGIL_ADDR) as
 // given; else the api socket of -config (or VIGIL_CONFIG); else the first
-// socket that exists of /run/vigil/vigil.sock, /var/lib/vigil/vigil.sock and
-// the dev agent's.
-func findAgent(address, config string, uid int) (string, error) {
+// of the candidate sockets that exists.
+func findAgent(address, config string, candidates []string) (string, error) {
 	if address != "" {
 		return address, nil
 	}
@@ -45,14 +47,13 @@ func findAgent(address, config string, uid int) (string, error) {
 		}
 		return "unix://" + sock, nil
 	}
-	tried := []string{runSocket, dataSocket, devSocket(uid)}
-	for _, p := range tried {
+	for _, p := range candidates {
 		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
 			return "unix://" + p, nil
 		}
 	}
 	return "", fmt.Errorf("no vigil agent found: no socket at %s (is the agent running? "+
-		"point at it with -address, VIGIL_ADDR, -config or VIGIL_CONFIG)", strings.Join(tried, ", "))
+		"point at it with -address, VIGIL_ADDR, -config or VIGIL_CONFIG)", strings.Join(candidates, ", "))
 }
 
 // connHelp documents the flags every command that talks to the agent takes.
