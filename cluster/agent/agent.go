@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -74,6 +75,8 @@ type Agent struct {
 	tls     *tls.Config
 	tel     *telemetry.Metrics
 	alerts  *alerts.Dispatcher
+	// prevLeader (string) is the last leader known, for telemetry's detect phase.
+	prevLeader atomic.Value
 
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip

@@ -190,16 +190,22 @@ func (a *Agent) contacts() map[string]time.Time {
 		grace := 2 * max(t.RaftHeartbeatTimeout, t.RaftTransportTimeout)
 		now := time.Now()
 		for id, l := range a.raft.PeerContact() {
+			out[id] = time.Time{}
 			if l.OK && now.Sub(l.Since) > grace {
 				out[id] = now
 			}
 		}
 		return out
 	}
-	if id, _ := a.raft.Leader(); id != "" {
-		if t := a.raft.LastLeaderContact(); !t.IsZero() {
-			out[id] = t
-		}
+	// Through an election, keep watching the leader that was lost.
+	id, _ := a.raft.Leader()
+	if id != "" {
+		a.prevLeader.Store(id)
+	} else if v, ok := a.prevLeader.Load().(string); ok {
+		id = v
+	}
+	if id != "" {
+		out[id] = a.raft.LastLeaderContact()
 	}
 	return out
 }

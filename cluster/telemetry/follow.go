@@ -58,20 +58,31 @@ func (m *Metrics) Follow(ctx context.Context) error {
 	}
 }
 
-// sample remembers when each other node was last heard from.
+// sample remembers when each node this node watches was last heard from.
+// A node it stopped watching for a while (not the leader any more) starts
+// over: what it knew then says nothing about the contact since.
 func (m *Metrics) sample() {
 	if m.d.Contacts == nil {
 		return
 	}
 	c := m.d.Contacts()
+	now := m.d.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for n, t := range c {
+		if now.Sub(m.observed[n]) > watchGap {
+			delete(m.lastSeen, n)
+		}
+		m.observed[n] = now
 		if t.After(m.lastSeen[n]) {
 			m.lastSeen[n] = t
 		}
 	}
 }
+
+// watchGap is how long a node may go unwatched before its last contact
+// is no longer known.
+const watchGap = 3 * sampleEvery
 
 // noteVerdicts pins, for each new "node failed/offline" verdict, the last
 // contact this node had with the lost node: the start of its detect phase.
@@ -86,7 +97,8 @@ func (m *Metrics) noteVerdicts(events []state.Event, after uint64) uint64 {
 		if e.Kind != "node-failed" && e.Kind != "node-offline" {
 			continue
 		}
-		if t, ok := m.lastSeen[e.Node]; ok && !t.After(e.Time) {
+		// Only a node watched right up to the verdict has a known last contact.
+		if t, ok := m.lastSeen[e.Node]; ok && !t.After(e.Time) && !m.observed[e.Node].Before(e.Time.Add(-watchGap)) {
 			m.contacts[contactKey{e.Node, e.Time.UnixNano()}] = t
 		}
 	}

@@ -37,8 +37,10 @@ type Deps struct {
 	// LeaseRemaining is how long this node may still run resources without
 	// hearing from a quorum again.
 	LeaseRemaining func() time.Duration
-	// Contacts reports, per other node, when this node last heard from it on
-	// the cluster link (the leader: every voter; a follower: the leader).
+	// Contacts lists the nodes this node watches on the cluster link (the
+	// leader: every voter; a follower: the leader, or the last one while
+	// there is none) with when it last heard from each; a zero time is
+	// "watched, but no new contact known".
 	Contacts func() map[string]time.Time
 	Logger   hclog.Logger
 	Now      func() time.Time
@@ -67,6 +69,7 @@ type Metrics struct {
 	mu       sync.Mutex
 	contacts map[contactKey]time.Time // node verdict -> last contact before it
 	lastSeen map[string]time.Time
+	observed map[string]time.Time // when each node was last in Contacts
 }
 
 type contactKey struct {
@@ -85,7 +88,8 @@ func New(d Deps) *Metrics {
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
 	}
-	m := &Metrics{d: d, reg: prometheus.NewRegistry(), contacts: map[contactKey]time.Time{}, lastSeen: map[string]time.Time{}}
+	m := &Metrics{d: d, reg: prometheus.NewRegistry(), contacts: map[contactKey]time.Time{},
+		lastSeen: map[string]time.Time{}, observed: map[string]time.Time{}}
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}

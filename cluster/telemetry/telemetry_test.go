@@ -126,8 +126,10 @@ next:
 	return 0, false
 }
 
-func newMetrics(st *store) *Metrics {
-	contacts := map[string]time.Time{}
+func newMetrics(st *store, contacts ...map[string]time.Time) *Metrics {
+	if len(contacts) == 0 {
+		contacts = append(contacts, map[string]time.Time{})
+	}
 	var mu sync.Mutex
 	m := New(Deps{Store: st, View: view, IsLeader: func() bool { return true },
 		LeaseRemaining: func() time.Duration { return 3 * time.Second },
@@ -135,7 +137,7 @@ func newMetrics(st *store) *Metrics {
 			mu.Lock()
 			defer mu.Unlock()
 			out := map[string]time.Time{}
-			for k, v := range contacts {
+			for k, v := range contacts[0] {
 				out[k] = v
 			}
 			return out
@@ -191,9 +193,9 @@ func TestFailoversAndFencingFromHistory(t *testing.T) {
 		{Time: at(-5000), Kind: "group-started", Node: "lb2", Group: "web"},
 		{Time: at(-4000), Kind: "group-started", Node: "lb1", Group: "web"},
 	}, state.FenceRecord{Time: at(-4500), Target: "lb2", Device: "bmc", OK: true})
-	m := newMetrics(st)
+	// lb1 was watched (it led) until it was lost; last heard at -800 ms.
+	m := newMetrics(st, map[string]time.Time{"lb1": at(-800)})
 	m.d.Now = func() time.Time { return at(-1) }
-	m.lastSeen["lb1"] = at(-800) // sampled before lb1 was lost
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- m.Follow(ctx) }()
@@ -313,5 +315,34 @@ func TestPromtoolAcceptsTheOutput(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// A node this node stopped watching (it was leader, then not) has no known
+// last contact: its failover gets no detect phase rather than a wrong one.
+func TestDetectNeedsWatchingUpToTheVerdict(t *testing.T) {
+	t0 := time.Now()
+	now := t0
+	watch := map[string]time.Time{"lb1": t0}
+	m := New(Deps{Store: newStore(), View: view, IsLeader: func() bool { return false },
+		Contacts: func() map[string]time.Time { return watch }, Now: func() time.Time { return now }})
+	m.sample()
+	watch = map[string]time.Time{} // lb1 no longer watched
+	now = t0.Add(5 * time.Second)
+	m.sample()
+	ev := []state.Event{{Index: 1, Kind: "node-failed", Node: "lb1", Time: now}}
+	m.noteVerdicts(ev, 0)
+	if _, ok := m.contact("lb1", now); ok {
+		t.Error("a stale contact became the start of detect")
+	}
+	// Watched through: the last contact counts.
+	watch = map[string]time.Time{"lb1": now.Add(-time.Second)}
+	m.sample()
+	now = now.Add(50 * time.Millisecond)
+	m.sample()
+	ev = append(ev, state.Event{Index: 2, Kind: "node-offline", Node: "lb1", Time: now})
+	m.noteVerdicts(ev, 1)
+	if at, ok := m.contact("lb1", now); !ok || !at.Equal(now.Add(-1050*time.Millisecond)) {
+		t.Errorf("contact %v %v", at, ok)
 	}
 }
