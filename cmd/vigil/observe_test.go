@@ -186,7 +186,9 @@ func TestStatusCheckVerdicts(t *testing.T) {
 		{"ok", func(*api.Status) {}, 0, "VIGIL OK - leader lb1, 3/3 nodes online, 1/1 groups started |"},
 		{"group nowhere", func(s *api.Status) { s.Groups[0].State, s.Groups[0].Node = "stopped", "" }, 2, "VIGIL CRITICAL - group web runs nowhere (stopped)"},
 		{"no quorum", func(s *api.Status) { s.Quorum, s.Leader = false, "" }, 2, "VIGIL CRITICAL - no leader; no quorum"},
-		{"lost unfenced", func(s *api.Status) { s.Nodes[1].State, s.Nodes[1].Heartbeat, s.Nodes[1].ClusterLink = "offline", "lost", "lost" }, 1,
+		{"lost unfenced", func(s *api.Status) {
+			s.Nodes[1].State, s.Nodes[1].Heartbeat, s.Nodes[1].ClusterLink = "offline", "lost", "lost"
+		}, 1,
 			"VIGIL WARNING - node lb2 lost unfenced (offline)"},
 		{"link down", func(s *api.Status) { s.Nodes[1].Heartbeat = "lost" }, 1, "VIGIL WARNING - heartbeat link to lb2 down"},
 		{"fence device failing", func(s *api.Status) {
