@@ -44,7 +44,15 @@ func TestStatusPage(t *testing.T) {
 	RequireChromium(t)
 	l := New(t, "vlabsp")
 	client := l.AddClient("client", "198.18.0.50")
-	c := StartCluster(l, ClusterSpec{Preset: "fast", Extra: statusPageGroup})
+	// An alert hook on every node records what it is told.
+	hook := filepath.Join(l.Dir(), "hook.sh")
+	script := "#!/bin/sh\necho \"$VIGIL_ALERT_KIND|$VIGIL_ALERT_EVENT|$VIGIL_ALERT_NODE|$VIGIL_ALERT_GROUP\" >> " +
+		filepath.Join(l.Dir(), "alerts-") + "$VIGIL_ALERT_LOCAL_NODE.log\n"
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := StartCluster(l, ClusterSpec{Preset: "fast", Extra: statusPageGroup +
+		fmt.Sprintf("alert \"record\" {\n  exec = %q\n  timeout = \"5s\"\n}\n", hook)})
 	const settle = 30 * time.Second
 	c.WaitHealthy(settle)
 	holder := waitGroupStarted(t, c, "vip", "", settle)
@@ -159,6 +167,23 @@ func TestStatusPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of the page after the failover: %s", path)
+
+	t.Run("AlertHooksRanOnTheLeader", func(t *testing.T) {
+		want := []string{"node|node-failed|" + holder + "|", "group|group-started|" + other + "|vip", "leader|leader|"}
+		c.Eventually(10*time.Second, "alert hooks", func() error {
+			var all string
+			for _, n := range []string{other, "w"} {
+				b, _ := os.ReadFile(filepath.Join(l.Dir(), "alerts-"+n+".log"))
+				all += string(b)
+			}
+			for _, w := range want {
+				if !strings.Contains(all, w) {
+					return fmt.Errorf("no %q in the hooks' records:\n%s", w, all)
+				}
+			}
+			return nil
+		})
+	})
 
 	t.Run("MetricsOnTheTelemetryListener", func(t *testing.T) {
 		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialIn(client.NS())}}
