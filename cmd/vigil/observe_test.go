@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -405,4 +407,28 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// `vigil agent -dev` listens on the fixed per-user socket the CLI tries.
+func TestDevAgentUsesTheFixedSocket(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	cfg, err := loadAgentConfig("", true, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(tmp, "vigil-dev-"+strconv.Itoa(os.Getuid()), "vigil.sock")
+	if cfg.Cluster.API.Socket != want || !slices.Contains(defaultSockets(os.Getuid()), want) {
+		t.Errorf("dev socket %q, want %q among %v", cfg.Cluster.API.Socket, want, defaultSockets(os.Getuid()))
+	}
+	if fi, err := os.Stat(filepath.Dir(want)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("socket dir: %v %v", fi, err)
+	}
+	// A directory someone else could write into is refused.
+	if err := os.Chmod(filepath.Dir(want), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadAgentConfig("", true, t.TempDir()); err == nil || !strings.Contains(err.Error(), "mode 0700") {
+		t.Errorf("open socket dir accepted: %v", err)
+	}
 }

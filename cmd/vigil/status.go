@@ -39,16 +39,18 @@ func (c *statusCmd) Run(args []string) int {
 	fs.BoolVar(&asJSON, "json", false, "")
 	fs.BoolVar(&stale, "stale", false, "")
 	fs.BoolVar(&check, "check", false, "")
-	cl, _, ok := connect(c.ui, fs, args, 0, 0, c.Help())
-	if !ok {
-		if check {
-			return checkCritical
-		}
+	var cf clientFlags
+	cf.register(fs)
+	if _, ok := parse(c.ui, fs, args, 0, 0, c.Help()); !ok {
 		return 1
 	}
 	ctx, cancel := ctx()
 	defer cancel()
-	st, err := cl.Status(ctx, stale)
+	cl, err := cf.client()
+	var st api.Status
+	if err == nil {
+		st, err = cl.Status(ctx, stale)
+	}
 	if err != nil && check {
 		c.ui.Output("VIGIL CRITICAL - " + strings.ReplaceAll(err.Error(), "\n", " "))
 		return checkCritical
