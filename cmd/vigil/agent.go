@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigil-ha/vigil/cluster/agent"
+	"github.com/vigil-ha/vigil/cluster/sdnotify"
 	"github.com/vigil-ha/vigil/configs"
 )
 
@@ -59,7 +60,8 @@ func (c *agentCmd) Run(args []string) int {
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Level: hclog.LevelFromString(level), JSONFormat: jsonLog, Output: os.Stderr})
 	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: resourceRegistry(),
-		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version})
+		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version,
+		Notify: sdnotify.FromEnv(os.Getenv)}) // Type=notify under systemd
 	if err != nil {
 		return fail(c.ui, err)
 	}
