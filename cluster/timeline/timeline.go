@@ -13,7 +13,9 @@
 //	        the new assignment. After an unfenced loss this includes waiting
 //	        out the lost node's lease.
 //	fence   start of the first fencing attempt -> the node is committed fenced
-//	stop    stop request (assign to nowhere) -> "group stopped" on the old node
+//	stop    stop request (assign to nowhere) -> "group stopped" on the old node,
+//	        or, for a lost node that was not fenced, -> the release of its hold
+//	        once its lease ran out
 //	start   assignment to the new node -> "group started" there
 package timeline
 
@@ -220,7 +222,14 @@ func (p *pending) failover(started state.Event, fences []state.FenceRecord, cont
 		add(Decide, p.causeAt, first)
 	}
 	add(Fence, fenceStart, fenceEnd)
-	add(Stop, p.stopReqAt, p.stoppedAt)
+	// A lost holder never reports the group stopped: without a fence, the
+	// stop is over when its lease ran out and the group was released; with
+	// a fence, the fence was the stop.
+	stopEnd := p.stoppedAt
+	if stopEnd.IsZero() && fenceStart.IsZero() && p.releaseAt.After(p.stopReqAt) {
+		stopEnd = p.releaseAt
+	}
+	add(Stop, p.stopReqAt, stopEnd)
 	if p.assignTo == started.Node {
 		add(Start, p.assignAt, started.Time)
 	}

@@ -28,6 +28,7 @@ func TestCrashWithFencing(t *testing.T) {
 		ev(0, "assign", "lb1", "web"),
 		ev(100, "group-started", "lb1", "web"),
 		ev(5000, "node-failed", "lb1", ""),
+		ev(5005, "assign", "", "web"), // stop requested; the fence does it
 		ev(5900, "fence", "lb1", ""),
 		ev(5910, "node-fenced", "lb1", ""),
 		ev(5920, "group-released", "lb1", "web"),
@@ -49,7 +50,7 @@ func TestCrashWithFencing(t *testing.T) {
 	if f.From != "lb1" || f.To != "lb2" || f.Cause != CauseNodeFailed || f.Index != 6200 {
 		t.Errorf("failover = %+v", f)
 	}
-	want := map[string]time.Duration{Detect: 800 * time.Millisecond, Decide: 200 * time.Millisecond,
+	want := map[string]time.Duration{Detect: 800 * time.Millisecond, Decide: 5 * time.Millisecond,
 		Fence: 710 * time.Millisecond, Start: 270 * time.Millisecond}
 	if got := phases(f); len(got) != len(want) {
 		t.Errorf("phases = %v, want %v", got, want)
@@ -112,6 +113,7 @@ func TestLeaseLossWithoutFencing(t *testing.T) {
 		ev(0, "assign", "lb1", "web"),
 		ev(100, "group-started", "lb1", "web"),
 		ev(5000, "node-offline", "lb1", ""),
+		ev(5010, "assign", "", "web"), // "group web to stop on lb1: lb1 is offline"
 		ev(8000, "group-released", "lb1", "web"),
 		ev(8010, "assign", "lb2", "web"),
 		ev(8100, "group-started", "lb2", "web"),
@@ -120,7 +122,7 @@ func TestLeaseLossWithoutFencing(t *testing.T) {
 	if f.Cause != CauseNodeOffline {
 		t.Errorf("cause %s", f.Cause)
 	}
-	if got := phases(f); got[Decide] != 3*time.Second || got[Start] != 90*time.Millisecond {
-		t.Errorf("phases %v (decide includes the lease wait)", got)
+	if got := phases(f); got[Decide] != 10*time.Millisecond || got[Stop] != 2990*time.Millisecond || got[Start] != 90*time.Millisecond {
+		t.Errorf("phases %v (the stop of a lost node lasts until its lease ran out)", got)
 	}
 }
