@@ -18,6 +18,8 @@ func topSchema() *hcl.BodySchema {
 		hcl.BlockHeaderSchema{Type: "check", LabelNames: []string{"type", "name"}},
 		hcl.BlockHeaderSchema{Type: "order"},
 		hcl.BlockHeaderSchema{Type: "colocate"},
+		hcl.BlockHeaderSchema{Type: "telemetry"},
+		hcl.BlockHeaderSchema{Type: "alert", LabelNames: []string{"name"}},
 	)
 }
 
@@ -30,7 +32,7 @@ func (d *decoder) decodeConfig(bodies []hcl.Body, schemas Schemas) *Config {
 	d.str("log_level", attrs["log_level"], &c.LogLevel)
 	d.boolean("maintenance", attrs["maintenance"], &c.Maintenance)
 
-	var cluster []hcl.Body
+	var cluster, telemetry []hcl.Body
 	seen := map[string]hcl.Range{} // "node.lb1" -> where first defined
 	dup := func(b *hcl.Block, key string) bool {
 		if prev, ok := seen[key]; ok {
@@ -92,8 +94,15 @@ func (d *decoder) decodeConfig(bodies []hcl.Body, schemas Schemas) *Config {
 			d.str(key+".with", a["with"], &co.With)
 			d.boolean(key+".apart", a["apart"], &co.Apart)
 			c.Colocations = append(c.Colocations, co)
+		case "telemetry":
+			telemetry = append(telemetry, b.Body)
+		case "alert":
+			if key := "alert." + b.Labels[0]; !dup(b, key) {
+				c.Alerts = append(c.Alerts, d.alert(key, b))
+			}
 		}
 	}
+	d.telemetry(&c.Telemetry, telemetry)
 	d.cluster(&c.Cluster, cluster)
 	return c
 }

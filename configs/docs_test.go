@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The complete example in docs/configuration.md must load as documented.
@@ -34,6 +35,10 @@ func TestDocumentedExampleLoads(t *testing.T) {
 		}
 	}
 	writeFile(t, dir, "apc.pw", "apc\n", 0o600)
+	if err := os.Mkdir(filepath.Join(dir, "alerts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "alerts/webhook.sh", "#!/bin/sh\n", 0o755)
 	path := writeFile(t, dir, "vigil.hcl", strings.ReplaceAll(example, "/etc/vigil/", dir+"/"), 0o644)
 
 	c, err := Load(path)
@@ -42,6 +47,9 @@ func TestDocumentedExampleLoads(t *testing.T) {
 	}
 	if got := c.Nodes[1].Fence; len(got) != 2 || len(got[0].Devices) != 2 {
 		t.Errorf("lb2 fence levels = %+v", got)
+	}
+	if c.Telemetry.Listen == "" || len(c.Alerts) != 1 || c.Alerts[0].Timeout != 10*time.Second {
+		t.Errorf("telemetry %+v alerts %+v", c.Telemetry, c.Alerts)
 	}
 	if c.Cluster.Timing.Preset != "fast" || len(c.Groups) != 2 || len(c.Checks) != 1 {
 		t.Errorf("loaded %+v", c)

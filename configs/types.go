@@ -20,6 +20,9 @@ type Config struct {
 	Orders      []Order
 	Colocations []Colocation
 	Maintenance bool // cluster-wide maintenance at start-up (the live flag is replicated)
+
+	Telemetry Telemetry // observe.go
+	Alerts    []Alert   // observe.go
 }
 
 // Cluster holds the cluster-wide settings.

@@ -13,19 +13,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 
+	"github.com/vigil-ha/vigil/cluster/alerts"
 	"github.com/vigil-ha/vigil/cluster/api"
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/executor"
 	"github.com/vigil-ha/vigil/cluster/membership"
 	"github.com/vigil-ha/vigil/cluster/rpc"
+	"github.com/vigil-ha/vigil/cluster/sdnotify"
 	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/cluster/telemetry"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
 	"github.com/vigil-ha/vigil/fencing"
@@ -41,6 +45,8 @@ type Deps struct {
 	Fencers   fencing.Registry
 	Checks    health.Registry
 	Version   string
+	// Notify talks to systemd (Type=notify); the zero value does nothing.
+	Notify sdnotify.Notifier
 	// Net replaces the real network, for the in-memory multi-node harness.
 	Net *TestNet
 }
@@ -73,6 +79,10 @@ type Agent struct {
 	rpcSrv  *rpc.Server
 	applier *rpc.Client
 	tls     *tls.Config
+	tel     *telemetry.Metrics
+	alerts  *alerts.Dispatcher
+	// prevLeader (string) is the last leader known, for telemetry's detect phase.
+	prevLeader atomic.Value
 
 	hurry     chan struct{} // closed by Hurry: the operator's second signal
 	hurryOnce sync.Once
@@ -133,23 +143,25 @@ func New(d Deps) (*Agent, error) {
 	if a.mem, err = membership.New(mc); err != nil {
 		return nil, err
 	}
+	a.newTelemetry()
+	timed := committed{a.raft, a.tel}
 	if a.health, err = a.newHealth(); err != nil {
 		return nil, err
 	}
-	applier := rpc.NewClient(a.raft, a.dialRPC)
+	applier := rpc.NewClient(timed, a.dialRPC)
 	a.applier = applier
 	if a.fence, err = newFencer(cfg, d.Fencers, applier, a.log.Named("fencing")); err != nil {
 		return nil, err
 	}
 	a.exec, err = executor.New(executor.Deps{
 		Config: cfg, Store: a.fsm, Lease: a.lease, Sync: a.sync, Report: applier.Apply,
-		Agents: d.Resources, RunDir: filepath.Join(cfg.DataDir, "run"), Logger: a.log.Named("executor"),
+		Agents: a.tel.Resources(d.Resources), RunDir: filepath.Join(cfg.DataDir, "run"), Logger: a.log.Named("executor"),
 	})
 	if err != nil {
 		return nil, err
 	}
 	cd := coordinator.Deps{
-		Config: cfg, Raft: a.raft, Links: a.links, Members: a.mem.Members, MemberChanges: a.mem.Changes(),
+		Config: cfg, Raft: timed, Links: a.links, Members: a.mem.Members, MemberChanges: a.mem.Changes(),
 		Store: a.fsm, Logger: a.log.Named("coordinator"),
 	}
 	if a.fence.any() {
@@ -169,6 +181,7 @@ func New(d Deps) (*Agent, error) {
 		rd.Identify = d.Net.Identify
 	}
 	a.rpcSrv = rpc.NewServer(rd)
+	a.registerRoutes()
 	return a, nil
 }
 
@@ -179,6 +192,7 @@ func (a *Agent) newHealth() (*health.Runner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("check %q (%s): %w", c.Name, c.Type, err)
 		}
+		chk = a.tel.Check(c.Group, c.Name, chk)
 		named = append(named, health.Named{Name: c.Name, Group: c.Group, Check: chk,
 			Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall})
 	}
@@ -260,6 +274,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		run("api-tls", func(ctx context.Context) error { return a.api.ServeTLS(ctx, l, a.tls) })
 	}
+	if err := a.runObservers(run); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
 	a.log.Info("vigil agent running", "node", a.cfg.NodeName, "cluster", a.cfg.Cluster.Name,
 		"bind", a.cfg.Cluster.Bind, "heartbeat", a.cfg.Cluster.Heartbeat, "api", a.socket(), "timing", a.cfg.Cluster.Timing.Preset)
 
@@ -269,6 +288,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Error("component failed; shutting down", "error", err)
 	case <-outer.Done():
 		a.log.Info("shutting down: handing groups over (signal again to only remove the addresses and exit)")
+		a.sdNotify("STOPPING=1")
 		a.drain()
 	}
 	cancel()
@@ -360,7 +380,7 @@ func (a *Agent) drain() {
 	scancel()
 	if a.raft.IsLeader() && len(a.cfg.Nodes) > 1 {
 		start := time.Now()
-		if err := a.raft.TransferLeadership(); err != nil {
+		if err := a.raft.TransferLeadership(""); err != nil {
 			a.log.Warn("cannot hand leadership over before shutting down", "error", err)
 		} else {
 			a.log.Info("handed leadership over", "took", time.Since(start).Round(time.Millisecond))

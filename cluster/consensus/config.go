@@ -172,14 +172,17 @@ func demote(l hclog.Level) hclog.Level {
 
 func (q quietLogger) Log(l hclog.Level, msg string, args ...any) {
 	if d := demote(l); d != hclog.Off {
+		if d > hclog.Debug && shutdownNoise(args) {
+			d = hclog.Debug
+		}
 		q.Logger.Log(d, msg, args...)
 	}
 }
 func (q quietLogger) Trace(string, ...any)             {}
 func (q quietLogger) Debug(msg string, args ...any)    { q.Logger.Trace(msg, args...) }
 func (q quietLogger) Info(msg string, args ...any)     { q.Logger.Debug(msg, args...) }
-func (q quietLogger) Warn(msg string, args ...any)     { q.Logger.Info(msg, args...) }
-func (q quietLogger) Error(msg string, args ...any)    { q.Logger.Warn(msg, args...) }
+func (q quietLogger) Warn(msg string, args ...any)     { q.Log(hclog.Warn, msg, args...) }
+func (q quietLogger) Error(msg string, args ...any)    { q.Log(hclog.Error, msg, args...) }
 func (q quietLogger) IsTrace() bool                    { return false }
 func (q quietLogger) IsDebug() bool                    { return q.Logger.IsTrace() }
 func (q quietLogger) IsInfo() bool                     { return q.Logger.IsDebug() }

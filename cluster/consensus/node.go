@@ -300,18 +300,6 @@ func (n *Node) VerifyLeader() error {
 	return n.leaderErr(r.VerifyLeader().Error())
 }
 
-// TransferLeadership hands leadership to the most up-to-date voter and
-// returns once the transfer finished or failed. A leader that shuts down
-// cleanly calls it first: the cluster then has a new leader at once instead
-// of waiting out an election timeout.
-func (n *Node) TransferLeadership() error {
-	r, err := n.get()
-	if err != nil {
-		return err
-	}
-	return n.leaderErr(r.LeadershipTransfer().Error())
-}
-
 // IsLeader reports whether this node believes it is the leader.
 func (n *Node) IsLeader() bool {
 	r, err := n.get()

@@ -39,7 +39,8 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	c.PushPullInterval = 15 * time.Second
 	c.RetransmitMult = 3
 
-	c.Logger = log.New(m.sink, "", 0)
+	// Rate limited and with peer errors kept (sink); a clean stop's closed sockets are not errors (quietShutdown).
+	c.Logger = log.New(quietShutdown{m.sink}, "", 0)
 	d := &delegate{m: m}
 	c.Delegate = d
 	c.Events = d

@@ -13,7 +13,8 @@ import (
 //   - reports about the sender itself: its group reports and resource
 //     failures, its own standby (on_fail = standby) and leaving marks;
 //   - operator commands a node forwards for its local API socket (standby of
-//     any node, move/clear pins, cleanup, restart, maintenance): root on a
+//     any node, ending any node's leaving mark, move/clear pins, cleanup,
+//     restart, maintenance): root on a
 //     cluster node is an operator of the cluster, as with Pacemaker's crm;
 //   - nothing else. Placement and fencing decisions (assign, release, node
 //     status, fence records, expiring fail counts) and history events are
@@ -36,6 +37,9 @@ func Authorize(peer string, c state.Command) error {
 	case *state.ResourceFailed:
 		return self(c.Node) // with Count set (on_fail = move) a node bans only itself
 	case *state.SetLeaving:
+		if !c.Leaving {
+			return nil // `vigil node online NODE` ends a shutdown mark that outlived its agent
+		}
 		return self(c.Node)
 	case *state.SetStandby, *state.Pin, *state.Restart, *state.SetMaintenance:
 		return nil

@@ -24,9 +24,10 @@ type ServerDeps struct {
 	Client *Client // commits authorized commands on this (leader) node
 	// Local returns this node's own view (GET /v1/internal/local).
 	Local func() any
-	// Operator is the API's handler. Only two of its routes are reachable
+	// Operator is the API's handler. Only three of its routes are reachable
 	// over the cluster port: GET /v1/status (the leader answers for a
-	// follower's CLI) and POST /v1/fence (fencing runs on the leader).
+	// follower's CLI), POST /v1/fence (fencing runs on the leader) and POST
+	// /v1/leader/transfer (only the leader can hand leadership over).
 	Operator http.Handler
 	// Identify names the node at the other end of an RPC connection; nil
 	// reads it from the TLS certificate. Connections it cannot name are
@@ -64,6 +65,7 @@ func NewServer(d ServerDeps) *Server {
 	if d.Operator != nil {
 		s.mux.Handle("GET /v1/status", d.Operator)
 		s.mux.Handle("POST /v1/fence", d.Operator)
+		s.mux.Handle("POST /v1/leader/transfer", d.Operator)
 	}
 	return s
 }

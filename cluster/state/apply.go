@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrHeld is returned by Assign while another node still holds the group.
@@ -115,7 +116,7 @@ func (d *Data) apply(idx uint64, c Command) error {
 			res = "failed: " + c.Error
 		}
 		d.event(idx, c.Time, "fence", c.Target, "",
-			fmt.Sprintf("fencing %s with %s (%s) %s after %s", c.Target, c.Device, c.Reason, res, c.Duration))
+			fmt.Sprintf("fencing %s with %s (%s) %s after %s", c.Target, c.Device, c.Reason, res, c.Duration.Round(time.Millisecond)))
 	case *Pin:
 		g := d.group(c.Group)
 		g.MovedTo = c.Node

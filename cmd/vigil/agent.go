@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigil-ha/vigil/cluster/agent"
+	"github.com/vigil-ha/vigil/cluster/sdnotify"
 	"github.com/vigil-ha/vigil/configs"
 )
 
@@ -58,7 +60,8 @@ func (c *agentCmd) Run(args []string) int {
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Level: hclog.LevelFromString(level), JSONFormat: jsonLog, Output: os.Stderr})
 	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: resourceRegistry(),
-		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version})
+		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version,
+		Notify: sdnotify.FromEnv(os.Getenv)}) // Type=notify under systemd
 	if err != nil {
 		return fail(c.ui, err)
 	}
@@ -67,11 +70,11 @@ func (c *agentCmd) Run(args []string) int {
 		if strings.Contains(os.Args[0], "go-build") {
 			self = "go run ./cmd/vigil" // started with go run: there is no vigil on the PATH
 		}
-		c.ui.Output(fmt.Sprintf("vigil dev agent: data in %s; in another terminal try:\n"+
-			"  %[2]s status -address unix://%[1]s/vigil.sock\n"+
-			"  %[2]s node standby -address unix://%[1]s/vigil.sock dev    (then: node online)\n"+
-			"  %[2]s history -address unix://%[1]s/vigil.sock\n",
-			cfg.DataDir, self))
+		c.ui.Output(fmt.Sprintf("vigil dev agent: data in %s, API on %s; in another terminal try:\n"+
+			"  %[3]s status\n"+
+			"  %[3]s node standby dev    (then: node online dev)\n"+
+			"  %[3]s history\n",
+			cfg.DataDir, cfg.Cluster.API.Socket, self))
 	}
 	// The first SIGTERM/SIGINT shuts down cleanly (groups handed over, then
 	// stopped); a second one cuts that short: addresses removed, exit now.
@@ -116,6 +119,11 @@ func loadAgentConfig(path string, dev bool, dataDir string) (*configs.Config, er
 			dataDir = d
 		}
 		cfg := configs.Dev(dataDir)
+		// A fixed per-user socket, which the CLI tries without flags.
+		cfg.Cluster.API.Socket = devSocket(os.Getuid())
+		if err := privateDir(filepath.Dir(cfg.Cluster.API.Socket)); err != nil {
+			return nil, err
+		}
 		return cfg, configs.Validate(cfg)
 	case path == "":
 		return nil, errors.New("no configuration: pass -config PATH, or -dev to try vigil on this machine")

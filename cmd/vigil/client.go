@@ -15,20 +15,14 @@ import (
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 )
 
-// defaultSocket is where a packaged agent listens (data_dir /var/lib/vigil).
-const defaultSocket = "unix:///var/lib/vigil/vigil.sock"
-
 // clientFlags are shared by every command that talks to an agent.
 type clientFlags struct {
-	address, ca, cert, key string
+	address, config, ca, cert, key string
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
-	def := os.Getenv("VIGIL_ADDR")
-	if def == "" {
-		def = defaultSocket
-	}
-	fs.StringVar(&c.address, "address", def, "agent API address (unix:///path/vigil.sock or https://host:port); env VIGIL_ADDR")
+	fs.StringVar(&c.address, "address", os.Getenv("VIGIL_ADDR"), "")
+	fs.StringVar(&c.config, "config", os.Getenv("VIGIL_CONFIG"), "")
 	fs.StringVar(&c.ca, "ca-file", os.Getenv("VIGIL_CACERT"), "")
 	fs.StringVar(&c.cert, "cert-file", os.Getenv("VIGIL_CLIENT_CERT"), "")
 	fs.StringVar(&c.key, "key-file", os.Getenv("VIGIL_CLIENT_KEY"), "")
@@ -43,7 +37,11 @@ func (c *clientFlags) client() (*api.Client, error) {
 		}
 		conf = t
 	}
-	return api.NewClient(c.address, conf)
+	addr, err := findAgent(c.address, c.config, defaultSockets(os.Getuid()))
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(addr, conf)
 }
 
 func newFlagSet(name string, ui cli.Ui) *flag.FlagSet {

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/hashicorp/cli"
@@ -17,35 +16,28 @@ func main() {
 
 func run(args []string) int {
 	ui := &cli.BasicUi{Reader: os.Stdin, Writer: os.Stdout, ErrorWriter: os.Stderr}
-	c := cli.NewCLI("vigil", version)
-	c.Args = args
-	c.Commands = commands(ui)
-	c.HelpWriter = os.Stdout
-	code, err := c.Run()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vigil:", err)
-		return 1
-	}
-	return code
+	return dispatch(ui, os.Stdout, os.Stderr, args)
 }
 
 func commands(ui cli.Ui) map[string]cli.CommandFactory {
 	f := func(c cli.Command) cli.CommandFactory { return func() (cli.Command, error) { return c, nil } }
+	// conn marks a command that talks to the agent: its help lists how.
+	conn := func(c cli.Command) cli.CommandFactory { return f(connCmd{c}) }
 	return map[string]cli.CommandFactory{
 		"agent":            f(&agentCmd{ui: ui}),
-		"status":           f(&statusCmd{ui: ui}),
-		"members":          f(&membersCmd{ui: ui}),
-		"history":          f(&historyCmd{ui: ui}),
+		"status":           conn(&statusCmd{ui: ui}),
+		"members":          conn(&membersCmd{ui: ui}),
+		"history":          conn(&historyCmd{ui: ui}),
 		"node":             f(&groupHelp{synopsis: "Put nodes in standby or back online", help: "Usage: vigil node standby|online NAME"}),
-		"node standby":     f(&standbyCmd{ui: ui, on: true}),
-		"node online":      f(&standbyCmd{ui: ui, on: false}),
+		"node standby":     conn(&standbyCmd{ui: ui, on: true}),
+		"node online":      conn(&standbyCmd{ui: ui, on: false}),
 		"resource":         f(&groupHelp{synopsis: "Move, clear, clean up or restart resource groups", help: "Usage: vigil resource move|clear|cleanup|restart GROUP [NODE]"}),
-		"resource move":    f(&resourceCmd{ui: ui, op: "move"}),
-		"resource clear":   f(&resourceCmd{ui: ui, op: "clear"}),
-		"resource cleanup": f(&resourceCmd{ui: ui, op: "cleanup"}),
-		"resource restart": f(&resourceCmd{ui: ui, op: "restart"}),
-		"maintenance":      f(&maintenanceCmd{ui: ui}),
-		"fence":            f(&fenceCmd{ui: ui}),
+		"resource move":    conn(&resourceCmd{ui: ui, op: "move"}),
+		"resource clear":   conn(&resourceCmd{ui: ui, op: "clear"}),
+		"resource cleanup": conn(&resourceCmd{ui: ui, op: "cleanup"}),
+		"resource restart": conn(&resourceCmd{ui: ui, op: "restart"}),
+		"maintenance":      conn(&maintenanceCmd{ui: ui}),
+		"fence":            conn(&fenceCmd{ui: ui}),
 		"config":           f(&groupHelp{synopsis: "Check configuration files", help: "Usage: vigil config validate PATH"}),
 		"config validate":  f(&validateCmd{ui: ui}),
 		"keygen":           f(&keygenCmd{ui: ui}),
@@ -55,6 +47,8 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"tls cert":         f(&groupHelp{synopsis: "Node certificates", help: "Usage: vigil tls cert create -node NAME [-ip IP]... [-dir DIR] | -operator NAME"}),
 		"tls cert create":  f(&tlsCertCmd{ui: ui}),
 		"version":          f(&versionCmd{ui: ui}),
+		"leader":           f(&groupHelp{synopsis: "Move raft leadership on purpose", help: "Usage: vigil leader transfer [NODE]"}),
+		"leader transfer":  conn(&leaderTransferCmd{ui: ui}),
 	}
 }
 

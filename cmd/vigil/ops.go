@@ -96,13 +96,19 @@ func (c *maintenanceCmd) Help() string {
 
 func (c *maintenanceCmd) Run(args []string) int {
 	fs := newFlagSet("maintenance", c.ui)
-	cl, rest, ok := connect(c.ui, fs, args, 1, 2, c.Help())
+	var cf clientFlags
+	cf.register(fs)
+	rest, ok := parse(c.ui, fs, args, 1, 2, c.Help())
 	if !ok {
 		return 1
 	}
 	if rest[0] != "on" && rest[0] != "off" {
 		c.ui.Error(fmt.Sprintf("vigil maintenance: want on or off, got %q\n%s", rest[0], c.Help()))
 		return 1
+	}
+	cl, err := cf.client()
+	if err != nil {
+		return fail(c.ui, err)
 	}
 	group := ""
 	if len(rest) == 2 {

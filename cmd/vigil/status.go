@@ -18,7 +18,7 @@ type statusCmd struct{ ui cli.Ui }
 func (c *statusCmd) Synopsis() string { return "Show the cluster: nodes, groups, fencing, warnings" }
 func (c *statusCmd) Help() string {
 	return strings.TrimSpace(`
-Usage: vigil status [-json] [-stale] [-address unix:///path/vigil.sock]
+Usage: vigil status [-json] [-stale] [-check]
 
   Shows the cluster as the leader sees it (forwarded when asked on a
   follower): quorum, leader, each node's state and link health, each group
@@ -26,23 +26,42 @@ Usage: vigil status [-json] [-stale] [-address unix:///path/vigil.sock]
 
   -json    machine-readable output
   -stale   answer from this node's own view without asking the leader
+  -check   monitoring plugin mode (Nagios, Icinga, NRPE): one line and
+           exit 0 OK, 1 WARNING (node lost unfenced or fenced, fence device
+           failing, link down, maintenance, other warnings), 2 CRITICAL (no
+           quorum or leader, a group runs nowhere, agent unreachable)
 `)
 }
 
 func (c *statusCmd) Run(args []string) int {
 	fs := newFlagSet("status", c.ui)
-	var asJSON, stale bool
+	var asJSON, stale, check bool
 	fs.BoolVar(&asJSON, "json", false, "")
 	fs.BoolVar(&stale, "stale", false, "")
-	cl, _, ok := connect(c.ui, fs, args, 0, 0, c.Help())
-	if !ok {
+	fs.BoolVar(&check, "check", false, "")
+	var cf clientFlags
+	cf.register(fs)
+	if _, ok := parse(c.ui, fs, args, 0, 0, c.Help()); !ok {
 		return 1
 	}
 	ctx, cancel := ctx()
 	defer cancel()
-	st, err := cl.Status(ctx, stale)
+	cl, err := cf.client()
+	var st api.Status
+	if err == nil {
+		st, err = cl.Status(ctx, stale)
+	}
+	if err != nil && check {
+		c.ui.Output("VIGIL CRITICAL - " + strings.ReplaceAll(err.Error(), "\n", " "))
+		return checkCritical
+	}
 	if err != nil {
 		return fail(c.ui, err)
+	}
+	if check {
+		code, line := checkStatus(st)
+		c.ui.Output(line)
+		return code
 	}
 	var b strings.Builder
 	if asJSON {
@@ -142,7 +161,7 @@ func writeStatus(w io.Writer, st api.Status, now time.Time) {
 	if len(st.Fencing) > 0 {
 		fmt.Fprintln(w, "\nFencing history:")
 		for _, f := range lastFences(st.Fencing, 5) {
-			line := fmt.Sprintf("  %s  %s via %s: %s in %s (%s)", f.Time.Local().Format("2006-01-02 15:04:05"),
+			line := fmt.Sprintf("  %s  %s via %s: %s in %s (%s)", f.Time.Local().Format("2006-01-02 15:04:05 MST"),
 				f.Target, f.Device, f.Result, f.Duration.Round(time.Millisecond), f.Reason)
 			if f.Error != "" {
 				line += ": " + f.Error
@@ -232,7 +251,7 @@ func (c *historyCmd) Run(args []string) int {
 		_ = json.NewEncoder(&b).Encode(ev)
 	} else {
 		for _, e := range ev {
-			fmt.Fprintf(&b, "%s  %-16s %s\n", e.Time.Local().Format("2006-01-02 15:04:05.000"), e.Kind, e.Message)
+			fmt.Fprintf(&b, "%s  %-16s %s\n", e.Time.Local().Format("2006-01-02 15:04:05.000 MST"), e.Kind, e.Message)
 		}
 	}
 	c.ui.Output(strings.TrimRight(b.String(), "\n"))

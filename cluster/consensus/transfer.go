@@ -1,0 +1,42 @@
+package consensus
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
+
+// TransferLeadership hands leadership to the voter id on purpose (to the
+// most up-to-date voter raft picks when id is ""), and waits until raft
+// reports the transfer done. Only the leader can do it. A leader that shuts
+// down cleanly calls it first: the cluster then has a new leader at once
+// instead of waiting out an election timeout.
+func (n *Node) TransferLeadership(id string) error {
+	r, err := n.get()
+	if err != nil {
+		return err
+	}
+	var f raft.Future
+	if id == "" {
+		f = r.LeadershipTransfer()
+	} else {
+		cfg := r.GetConfiguration()
+		if err := cfg.Error(); err != nil {
+			return n.leaderErr(err)
+		}
+		var addr raft.ServerAddress
+		for _, s := range cfg.Configuration().Servers {
+			if string(s.ID) == id && s.Suffrage == raft.Voter {
+				addr = s.Address
+			}
+		}
+		if addr == "" {
+			return fmt.Errorf("%s is not a voter in the raft configuration", id)
+		}
+		f = r.LeadershipTransferToServer(raft.ServerID(id), addr)
+	}
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("leadership transfer: %w", n.leaderErr(err))
+	}
+	return nil
+}
