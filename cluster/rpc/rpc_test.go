@@ -68,7 +68,7 @@ func TestAuthorize(t *testing.T) {
 		{&state.SetLeaving{Node: "lb2", Leaving: true}, true},
 		{&state.SetLeaving{Node: "lb1", Leaving: true}, false},
 		{&state.SetLeaving{Node: "lb1", Leaving: false}, true}, // `vigil node online lb1` forwarded from lb2
-		{&state.SetStandby{Node: "lb1", Standby: true}, true}, // operator command forwarded from lb2's socket
+		{&state.SetStandby{Node: "lb1", Standby: true}, true},  // operator command forwarded from lb2's socket
 		{&state.Pin{Group: "web", Node: "lb2"}, true},
 		{&state.Restart{Group: "web"}, true},
 		{&state.SetMaintenance{On: true}, true},
