@@ -23,8 +23,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/internal/subproc"
 	"github.com/vigil-ha/vigil/resources"
-	"github.com/vigil-ha/vigil/resources/internal/proc"
 )
 
 // TypeName is the resource type this package implements.
@@ -130,8 +130,8 @@ func (a *Agent) mustSucceed(ctx context.Context, op, script string) error {
 	return nil
 }
 
-func (a *Agent) run(ctx context.Context, script string) (proc.Result, error) {
-	return proc.Run(ctx, proc.Cmd{
+func (a *Agent) run(ctx context.Context, script string) (subproc.Result, error) {
+	return subproc.Run(ctx, subproc.Cmd{
 		Path: "/bin/sh",
 		Args: []string{"-c", script},
 		Dir:  a.dir,
