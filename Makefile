@@ -2,6 +2,8 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+# .ci/run sets GOTEST to test/cisummary, which adds a per-package summary.
+GOTEST  ?= $(GO) test
 
 # Packages with concurrency run under the race detector; the netns lab runs
 # real processes and needs root (it skips itself, saying why, otherwise).
@@ -15,10 +17,10 @@ build:
 test: build lint unit lab
 
 unit:
-	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS) ./cmd/...
+	$(GOTEST) -race -count=1 -timeout 15m $(RACE_PKGS) ./cmd/... ./internal/... ./test/cisummary/...
 
 lab: build
-	$(GO) test -count=1 -timeout 20m -p 1 ./test/lab/...
+	$(GOTEST) -count=1 -timeout 20m -p 1 ./test/lab/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
