@@ -278,6 +278,18 @@ func (n *Node) VerifyLeader() error {
 	return n.leaderErr(r.VerifyLeader().Error())
 }
 
+// TransferLeadership hands leadership from this node (the leader) to the
+// voter id at addr and waits until raft has done so or given up (raft's
+// election timeout). Tests use it to force a scenario; raft refuses
+// Applies while a transfer is in flight.
+func (n *Node) TransferLeadership(id, addr string) error {
+	r, err := n.get()
+	if err != nil {
+		return err
+	}
+	return n.leaderErr(r.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error())
+}
+
 // IsLeader reports whether this node believes it is the leader.
 func (n *Node) IsLeader() bool {
 	r, err := n.get()
