@@ -18,16 +18,16 @@ type FaultKind string
 
 // The fault kinds.
 const (
-	FaultPowerOff  FaultKind = "power-off"  // cables pulled, processes frozen then killed; power on at heal
-	FaultSIGSTOP   FaultKind = "sigstop"    // agent frozen; thawed at heal (or powered on if fenced meanwhile)
-	FaultKill9     FaultKind = "kill-9"     // agent SIGKILLed, its resources left as they are; restarted at heal
-	FaultRestart   FaultKind = "restart"    // agent stopped cleanly (SIGTERM) and started again at once
-	FaultLinkCut   FaultKind = "link-cut"   // one link between two nodes, both directions
-	FaultOneWay    FaultKind = "link-1way"  // one link, one direction only
-	FaultIsolate   FaultKind = "isolate"    // one link of a node cut from every other node
-	AdminStandby   FaultKind = "standby"    // `vigil node standby`
-	AdminOnline    FaultKind = "online"     // `vigil node online`
-	AdminMove      FaultKind = "move"       // `vigil resource move` then `resource clear`
+	FaultPowerOff  FaultKind = "power-off" // cables pulled, processes frozen then killed; power on at heal
+	FaultSIGSTOP   FaultKind = "sigstop"   // agent frozen; thawed at heal (or powered on if fenced meanwhile)
+	FaultKill9     FaultKind = "kill-9"    // agent SIGKILLed, its resources left as they are; restarted at heal
+	FaultRestart   FaultKind = "restart"   // agent stopped cleanly (SIGTERM) and started again at once
+	FaultLinkCut   FaultKind = "link-cut"  // one link between two nodes, both directions
+	FaultOneWay    FaultKind = "link-1way" // one link, one direction only
+	FaultIsolate   FaultKind = "isolate"   // one link of a node cut from every other node
+	AdminStandby   FaultKind = "standby"   // `vigil node standby`
+	AdminOnline    FaultKind = "online"    // `vigil node online`
+	AdminMove      FaultKind = "move"      // `vigil resource move` then `resource clear`
 	faultKindCount           = 10
 )
 
