@@ -36,7 +36,7 @@ func TestDocumentedExampleLoads(t *testing.T) {
 	writeFile(t, dir, "apc.pw", "apc\n", 0o600)
 	path := writeFile(t, dir, "vigil.hcl", strings.ReplaceAll(example, "/etc/vigil/", dir+"/"), 0o644)
 
-	c, err := Load(path)
+	c, err := loadBuiltin(path)
 	if err != nil {
 		t.Fatalf("documented example does not load:\n%v", err)
 	}

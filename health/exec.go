@@ -20,7 +20,7 @@ type ExecCheck struct {
 
 // NewExec builds an exec check. Params: command (required), run as /bin/sh -c.
 func NewExec(s Spec) (Check, error) {
-	if err := checkKeys("exec", s.Params, "command"); err != nil {
+	if err := ExecSchema().Check("exec check", s.Params); err != nil {
 		return nil, err
 	}
 	cmd := strings.TrimSpace(s.Params["command"])

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/configs"
 )
@@ -94,11 +95,11 @@ func loadAgentConfig(path string, dev bool, dataDir string) (*configs.Config, er
 			dataDir = d
 		}
 		cfg := configs.Dev(dataDir)
-		return cfg, configs.Validate(cfg)
+		return cfg, configs.Validate(cfg, builtin.Schemas())
 	case path == "":
 		return nil, errors.New("no configuration: pass -config PATH, or -dev to try vigil on this machine")
 	}
-	cfg, err := configs.Load(path)
+	cfg, err := configs.Load(path, builtin.Schemas())
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/cli"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
 )
@@ -28,7 +29,7 @@ func (c *validateCmd) Run(args []string) int {
 	if !ok {
 		return 1
 	}
-	cfg, err := configs.Load(rest[0])
+	cfg, err := configs.Load(rest[0], builtin.Schemas())
 	if err != nil {
 		var ds configs.Diagnostics
 		if errors.As(err, &ds) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
@@ -73,7 +74,7 @@ node "n1" {
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := configs.Load(path)
+	cfg, err := configs.Load(path, builtin.Schemas())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -184,10 +184,12 @@ func (s *chaosStats) String() string {
 		if len(r.recovery) > 0 {
 			rec := slices.Clone(r.recovery)
 			slices.Sort(rec)
-			lo, med, hi = secs(rec[0]), secs(rec[len(rec)/2]), secs(rec[len(rec)-1])
+			lo, med, hi = chaosSecs(rec[0]), chaosSecs(rec[len(rec)/2]), chaosSecs(rec[len(rec)-1])
 		}
 		fmt.Fprintf(&b, "%-10s %8d %7d %6s %7d %9s %9s %9s\n", k, r.injected, r.skipped, acked, r.failed, lo, med, hi)
 	}
 	b.WriteString("rec-*: from healing every fault of a step to a healthy cluster with the group started on exactly one eligible node\n")
 	return b.String()
 }
+
+func chaosSecs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
