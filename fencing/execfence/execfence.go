@@ -55,6 +55,9 @@ var _ fencing.Fencer = (*Fencer)(nil)
 func New(d fencing.Device) (fencing.Fencer, error) {
 	f := &Fencer{log: d.Logger}
 	var errs []error
+	if err := Schema().Check("exec fence", d.Params); err != nil {
+		errs = append(errs, err)
+	}
 	agent := d.Params["agent"]
 	switch {
 	case agent == "":

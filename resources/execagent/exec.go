@@ -61,6 +61,9 @@ func New(s resources.Spec) (resources.Agent, error) {
 			return nil, fmt.Errorf("exec resource %q: %s command is required", s.Name, k)
 		}
 	}
+	if err := Schema().Check(fmt.Sprintf("exec resource %q", s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	if a.dir != "" && !filepath.IsAbs(a.dir) {
 		return nil, fmt.Errorf("exec resource %q: dir %q must be an absolute path", s.Name, a.dir)
 	}

@@ -110,6 +110,9 @@ type Agent struct {
 
 // New builds an OCF agent from s.Params.
 func New(s resources.Spec) (resources.Agent, error) {
+	if err := Schema().Check(fmt.Sprintf("ocf resource %q", s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	a, err := parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("ocf resource %q: %w", s.Name, err)
