@@ -33,7 +33,7 @@ bench: build
 
 # Seeded random faults on a fenced lab cluster (test/lab/chaos_test.go); the
 # same SEED replays the same fault sequence. `make lab` runs a short fixed seed.
-SEED  ?= 3
+SEED  ?= 16
 STEPS ?= 30
 chaos: build
 	VIGIL_CHAOS_SEED=$(SEED) VIGIL_CHAOS_STEPS=$(STEPS) $(GO) test -count=1 -timeout 0 -p 1 -v -run '^TestChaos$$' ./test/lab/
