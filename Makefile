@@ -32,11 +32,13 @@ bench: build
 	VIGIL_BENCH=1 $(GO) test -count=1 -timeout 60m -p 1 -run '^$$' -bench . -benchtime 1x ./test/lab/... ./health/... ./test/ec2sim/...
 
 # Seeded random faults on a fenced lab cluster (test/lab/chaos_test.go); the
-# same SEED replays the same fault sequence. `make lab` runs a short fixed seed.
+# same SEED (and KINDS) replays the same fault sequence. KINDS=sigstop,link-cut
+# limits the fault kinds. `make lab` runs a short fixed seed.
 SEED  ?= 16
 STEPS ?= 30
+KINDS ?=
 chaos: build
-	VIGIL_CHAOS_SEED=$(SEED) VIGIL_CHAOS_STEPS=$(STEPS) $(GO) test -count=1 -timeout 0 -p 1 -v -run '^TestChaos$$' ./test/lab/
+	VIGIL_CHAOS_SEED=$(SEED) VIGIL_CHAOS_STEPS=$(STEPS) VIGIL_CHAOS_KINDS=$(KINDS) $(GO) test -count=1 -timeout 0 -p 1 -v -run '^TestChaos$$' ./test/lab/
 
 clean:
 	rm -rf bin

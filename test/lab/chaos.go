@@ -101,14 +101,18 @@ func (s Step) String() string {
 
 // ChaosPlan returns the fault sequence for seed: steps steps of one to three
 // faults each (half of the steps have more than one: overlapping faults).
-// At most one node fault (power, signal, restart) per role in a step.
-func ChaosPlan(seed uint64, steps int) []Step {
+// At most one node fault (power, signal, restart) per role in a step. kinds
+// limits the faults to those kinds (nil: all of them); the plan is a function
+// of seed, steps and kinds only.
+func ChaosPlan(seed uint64, steps int, kinds []FaultKind) []Step {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	nodeRoles := []Role{RoleActive, RolePassive, RoleWitness, RoleLeader}
 	resRoles := []Role{RoleActive, RolePassive}
 	allRoles := []Role{RoleActive, RolePassive, RoleWitness}
 	links := []string{Pub, HB}
-	kinds := FaultKinds()
+	if len(kinds) == 0 {
+		kinds = FaultKinds()
+	}
 	plan := make([]Step, 0, steps)
 	for range steps {
 		var s Step
@@ -121,7 +125,7 @@ func ChaosPlan(seed uint64, steps int) []Step {
 			n = 2
 		}
 		used := map[Role]bool{}
-		for len(s.Faults) < n {
+		for tries := 0; len(s.Faults) < n && tries < 100; tries++ {
 			f := Fault{Kind: kinds[rng.IntN(len(kinds))], At: time.Duration(rng.IntN(int(s.Hold/time.Millisecond)/2)) * time.Millisecond}
 			switch {
 			case f.Kind.nodeFault():

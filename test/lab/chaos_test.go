@@ -45,8 +45,8 @@ const (
 //
 //	make chaos SEED=7 STEPS=40
 func TestChaos(t *testing.T) {
-	seed, steps := chaosParams(t)
-	plan := ChaosPlan(seed, steps)
+	seed, steps, kinds := chaosParams(t)
+	plan := ChaosPlan(seed, steps, kinds)
 	l := New(t, "vlabc")
 	fc := StartFencedCluster(l, FenceSpec{LogLevel: "info"})
 	c := &chaosRun{
@@ -54,7 +54,7 @@ func TestChaos(t *testing.T) {
 		hs:      SampleHolders([]*Host{fc.Node("n1").Host, fc.Node("n2").Host}, FenceVIP, 10*time.Millisecond),
 		standby: map[string]map[bool]bool{"n1": {false: true}, "n2": {false: true}},
 	}
-	t.Logf("chaos: seed %d, %d steps", seed, steps)
+	t.Logf("chaos: seed %d, %d steps, fault kinds %v", seed, steps, kinds)
 	defer func() {
 		fmt.Printf("chaos seed %d, %d of %d steps run, VIP sampled %d times:\n%s",
 			seed, c.done, steps, len(c.hs.Samples()), c.stats)
@@ -77,8 +77,16 @@ func TestChaos(t *testing.T) {
 	}
 }
 
-func chaosParams(t *testing.T) (seed uint64, steps int) {
+func chaosParams(t *testing.T) (seed uint64, steps int, kinds []FaultKind) {
 	seed, steps = chaosDefaultSeed, chaosDefaultSteps
+	if v := os.Getenv("VIGIL_CHAOS_KINDS"); v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if !slices.Contains(FaultKinds(), FaultKind(k)) {
+				t.Fatalf("VIGIL_CHAOS_KINDS: unknown fault kind %q (known: %v)", k, FaultKinds())
+			}
+			kinds = append(kinds, FaultKind(k))
+		}
+	}
 	if v := os.Getenv("VIGIL_CHAOS_SEED"); v != "" {
 		s, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
@@ -93,7 +101,7 @@ func chaosParams(t *testing.T) (seed uint64, steps int) {
 		}
 		steps = n
 	}
-	return seed, steps
+	return seed, steps, kinds
 }
 
 type chaosRun struct {
@@ -396,14 +404,14 @@ func (c *chaosRun) durable() error {
 // plan is a function of the seed alone, and a long plan exercises every
 // fault kind and overlapping faults.
 func TestChaosPlanReplays(t *testing.T) {
-	a, b := ChaosPlan(42, 200), ChaosPlan(42, 200)
+	a, b := ChaosPlan(42, 200, nil), ChaosPlan(42, 200, nil)
 	if fmt.Sprint(a) != fmt.Sprint(b) {
 		t.Fatal("the same seed gave two different plans")
 	}
-	if fmt.Sprint(ChaosPlan(43, 200)) == fmt.Sprint(a) {
+	if fmt.Sprint(ChaosPlan(43, 200, nil)) == fmt.Sprint(a) {
 		t.Fatal("two seeds gave the same plan")
 	}
-	if fmt.Sprint(ChaosPlan(42, 5)) != fmt.Sprint(a[:5]) {
+	if fmt.Sprint(ChaosPlan(42, 5, nil)) != fmt.Sprint(a[:5]) {
 		t.Fatal("a shorter run of a seed is not a prefix of the longer one")
 	}
 	seen := map[FaultKind]bool{}
@@ -434,5 +442,12 @@ func TestChaosPlanReplays(t *testing.T) {
 	}
 	if overlapping < 50 {
 		t.Errorf("only %d of 200 steps have overlapping faults", overlapping)
+	}
+	for _, s := range ChaosPlan(42, 50, []FaultKind{FaultSIGSTOP, FaultLinkCut}) {
+		for _, f := range s.Faults {
+			if f.Kind != FaultSIGSTOP && f.Kind != FaultLinkCut {
+				t.Fatalf("a plan limited to sigstop and link-cut has %s", f)
+			}
+		}
 	}
 }
