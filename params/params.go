@@ -75,8 +75,8 @@ func (s Schema) DocOrder() []string {
 }
 
 // Check validates a parameter map against the schema the way config loading
-// does: unknown keys, missing or empty required keys, and each value's
-// format. typ names the type in messages. Constructors call it so that a
+// does: unknown keys, missing or empty required keys (but for secrets,
+// which config loading reads), and each value's format. typ names the type in messages. Constructors call it so that a
 // spec built in code gets the same checks as one from a config file.
 func (s Schema) Check(typ string, values map[string]string) error {
 	var errs []error
@@ -100,7 +100,9 @@ func (s Schema) Check(typ string, values map[string]string) error {
 		}
 	}
 	for _, name := range s.Keys() {
-		if s[name].Required && strings.TrimSpace(values[name]) == "" {
+		// A secret's file is config loading's business: it hands the
+		// content to the type, which checks for it there.
+		if k := s[name]; k.Required && !k.Secret && strings.TrimSpace(values[name]) == "" {
 			errs = append(errs, fmt.Errorf("%s: parameter %q is required", typ, name))
 		}
 	}
