@@ -246,12 +246,18 @@ func (a *Agent) Run(ctx context.Context) error {
 // is eligible again. It retries until a leader takes the write.
 func (a *Agent) announce(ctx context.Context) error {
 	for {
-		n := a.fsm.Read().Nodes[a.cfg.NodeName]
-		if n == nil || !n.Leaving {
-			return nil
-		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := a.applier.Apply(wctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: false, Time: time.Now()})
+		// Right after a restart the local state may not have replayed the
+		// mark yet (it is in the log, not in the last snapshot): read it
+		// only once caught up with the leader, or it stays set for good.
+		err := a.sync(wctx)
+		if err == nil {
+			if n := a.fsm.Read().Nodes[a.cfg.NodeName]; n == nil || !n.Leaving {
+				cancel()
+				return nil
+			}
+			err = a.applier.Apply(wctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: false, Time: time.Now()})
+		}
 		cancel()
 		if err == nil {
 			return nil
