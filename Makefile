@@ -3,12 +3,14 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # A release binary: no local paths, no symbol table or DWARF, version embedded.
 LDFLAGS := -s -w -X main.version=$(VERSION)
+# .ci/run sets GOTEST to test/cisummary, which adds a per-package summary.
+GOTEST  ?= $(GO) test
 
 # Packages with concurrency run under the race detector; the netns lab runs
 # real processes and needs root (it skips itself, saying why, otherwise).
 RACE_PKGS := ./cluster/... ./health/... ./fencing/... ./resources/... ./configs/... ./test/ec2sim/...
 
-.PHONY: build test unit lab lint bench clean
+.PHONY: build test unit lab lint bench chaos clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/vigil ./cmd/vigil
@@ -17,10 +19,10 @@ build:
 test: build lint unit lab
 
 unit:
-	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS) ./cmd/...
+	$(GOTEST) -race -count=1 -timeout 15m $(RACE_PKGS) ./cmd/... ./internal/... ./builtin/... ./params/... ./test/cisummary/...
 
 lab: build
-	$(GO) test -count=1 -timeout 20m -p 1 ./test/lab/...
+	$(GOTEST) -count=1 -timeout 20m -p 1 ./test/lab/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -30,6 +32,15 @@ lint:
 # Timing figures from the lab (min/median/max over several runs).
 bench: build
 	VIGIL_BENCH=1 $(GO) test -count=1 -timeout 60m -p 1 -run '^$$' -bench . -benchtime 1x ./test/lab/... ./health/... ./test/ec2sim/...
+
+# Seeded random faults on a fenced lab cluster (test/lab/chaos_test.go); the
+# same SEED (and KINDS) replays the same fault sequence. KINDS=sigstop,link-cut
+# limits the fault kinds. `make lab` runs a short fixed seed.
+SEED  ?= 16
+STEPS ?= 30
+KINDS ?=
+chaos: build
+	VIGIL_CHAOS_SEED=$(SEED) VIGIL_CHAOS_STEPS=$(STEPS) VIGIL_CHAOS_KINDS=$(KINDS) $(GO) test -count=1 -timeout 0 -p 1 -v -run '^TestChaos$$' ./test/lab/
 
 clean:
 	rm -rf bin

@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vigil-ha/vigil/builtin"
 )
 
 func TestDevValidates(t *testing.T) {
 	dir := t.TempDir()
 	c := Dev(dir)
-	if err := Validate(c); err != nil {
+	if err := Validate(c, builtin.Schemas()); err != nil {
 		t.Fatalf("Validate(Dev()): %v", err)
 	}
 	if !c.Dev || c.NodeName != "dev" || c.Local().Name != "dev" {
@@ -28,7 +30,7 @@ func TestDevValidates(t *testing.T) {
 		t.Fatalf("Dev() groups = %+v", c.Groups)
 	}
 	other := DevAt(dir, "127.0.0.1:17300", "127.0.0.1:17301")
-	if err := Validate(other); err != nil || other.Local().Address != "127.0.0.1:17300" || other.Cluster.Heartbeat != "127.0.0.1:17301" {
+	if err := Validate(other, builtin.Schemas()); err != nil || other.Local().Address != "127.0.0.1:17300" || other.Cluster.Heartbeat != "127.0.0.1:17301" {
 		t.Errorf("DevAt: %v, %+v", err, other.Cluster)
 	}
 }
@@ -71,7 +73,7 @@ func TestValidateConfigBuiltInCode(t *testing.T) {
 	c.Groups[0].Resources[0].Params["bogus"] = "1"
 	delete(c.Groups[0].Resources[0].Params, "stop")
 	c.Nodes = append(c.Nodes, Node{Name: "two", Address: "127.0.0.1:7300", Heartbeat: "127.0.0.1:7401"})
-	err := Validate(c)
+	err := Validate(c, builtin.Schemas())
 	var ds Diagnostics
 	if !errors.As(err, &ds) {
 		t.Fatalf("Validate = %v, want Diagnostics", err)
@@ -102,7 +104,7 @@ func TestTwoNodeModeIsAccepted(t *testing.T) {
 		{witness, ""},
 		{`  timing          = "fast"`, "  timing          = \"fast\"\n  two_node        = true"},
 	})
-	c, err := Load(setup(t, text))
+	c, err := loadBuiltin(setup(t, text))
 	if err != nil {
 		t.Fatalf("two_node = true with two nodes: %v", err)
 	}

@@ -41,7 +41,7 @@ func TestDocumentedExampleLoads(t *testing.T) {
 	writeFile(t, dir, "alerts/webhook.sh", "#!/bin/sh\n", 0o755)
 	path := writeFile(t, dir, "vigil.hcl", strings.ReplaceAll(example, "/etc/vigil/", dir+"/"), 0o644)
 
-	c, err := Load(path)
+	c, err := loadBuiltin(path)
 	if err != nil {
 		t.Fatalf("documented example does not load:\n%v", err)
 	}

@@ -161,7 +161,7 @@ func TestLoadReportsEachProblemAtItsKey(t *testing.T) {
 			if tc.prep != nil {
 				tc.prep(t, dir)
 			}
-			_, err := Load(path)
+			_, err := loadBuiltin(path)
 			if err == nil {
 				t.Fatal("Load accepted the config")
 			}

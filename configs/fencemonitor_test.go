@@ -10,7 +10,7 @@ import (
 // per device, 0 turns the check off, negative is an error at its key.
 func TestFenceMonitorInterval(t *testing.T) {
 	text := strings.Replace(validConfig, "  retries       = 3\n", "  retries       = 3\n  monitor_interval = \"5s\"\n", 1)
-	cfg, err := Load(setup(t, text))
+	cfg, err := loadBuiltin(setup(t, text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,7 +22,7 @@ func TestFenceMonitorInterval(t *testing.T) {
 		t.Fatalf("monitor intervals %v, want lb1-bmc 5s and the 60s default elsewhere", got)
 	}
 	bad := strings.Replace(validConfig, "  retries       = 3\n", "  retries       = 3\n  monitor_interval = \"-1s\"\n", 1)
-	_, err = Load(setup(t, bad))
+	_, err = loadBuiltin(setup(t, bad))
 	if err == nil || !strings.Contains(err.Error(), "fence.lb1-bmc.monitor_interval") {
 		t.Fatalf("negative monitor_interval: %v", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigil-ha/vigil/builtin"
 )
 
 // writeFile writes content to dir/name with the given mode (chmod after
@@ -260,3 +262,6 @@ func lineOf(t *testing.T, text, sub string) int {
 	t.Fatalf("%q not in config", sub)
 	return 0
 }
+
+// loadBuiltin is Load with vigil's built-in types.
+func loadBuiltin(path string) (*Config, error) { return Load(path, builtin.Schemas()) }

@@ -12,9 +12,10 @@ import (
 
 // Load reads the configuration at path, either one .hcl file or a directory
 // whose *.hcl files are merged in name order (a key set in two files is an
-// error naming both). It returns the validated Config, or a Diagnostics error
-// listing every problem found.
-func Load(path string) (*Config, error) {
+// error naming both). schemas names the resource, fence and check types it
+// accepts (builtin.Schemas() for vigil's own). It returns the validated
+// Config, or a Diagnostics error listing every problem found.
+func Load(path string, schemas Schemas) (*Config, error) {
 	files, err := configFiles(path)
 	if err != nil {
 		return nil, Diagnostics{{File: path, Msg: err.Error()}}
@@ -41,7 +42,6 @@ func Load(path string) (*Config, error) {
 	if len(d.diags) > 0 {
 		return nil, d.diags.err()
 	}
-	schemas := BuiltinSchemas()
 	c := d.decodeConfig(bodies, schemas)
 	applyDefaults(c)
 	d.loadSecrets(c, schemas)

@@ -10,7 +10,7 @@ import (
 func TestLoadFullConfigEveryFieldLands(t *testing.T) {
 	path := setup(t, validConfig)
 	dir := filepath.Dir(path)
-	c, err := Load(path)
+	c, err := loadBuiltin(path)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -122,7 +122,7 @@ node "w" {
 }
 `
 	path := setup(t, text)
-	c, err := Load(path)
+	c, err := loadBuiltin(path)
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
@@ -152,7 +152,7 @@ func BenchmarkLoad(b *testing.B) {
 	writeSecrets(b, dir)
 	path := writeFile(b, dir, "vigil.hcl", validConfig, 0o644)
 	for b.Loop() {
-		if _, err := Load(path); err != nil {
+		if _, err := loadBuiltin(path); err != nil {
 			b.Fatal(err)
 		}
 	}

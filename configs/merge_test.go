@@ -19,7 +19,7 @@ func TestLoadReportsAllProblemsAtOnce(t *testing.T) {
 	})
 	path := setup(t, text)
 	chmod(t, filepath.Dir(path), "gossip.key", 0o644)
-	_, err := Load(path)
+	_, err := loadBuiltin(path)
 	ds := diagsOf(t, err)
 	want := []struct {
 		key  string
@@ -80,7 +80,7 @@ func TestLoadDirectoryMergesFiles(t *testing.T) {
 	dir := t.TempDir()
 	writeSecrets(t, dir)
 	splitConfig(t, dir)
-	fromDir, err := Load(dir)
+	fromDir, err := loadBuiltin(dir)
 	if err != nil {
 		t.Fatalf("Load(dir): %v", err)
 	}
@@ -89,7 +89,7 @@ func TestLoadDirectoryMergesFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeSecrets(t, single)
-	fromFile, err := Load(writeFile(t, single, "vigil.hcl", validConfig, 0o644))
+	fromFile, err := loadBuiltin(writeFile(t, single, "vigil.hcl", validConfig, 0o644))
 	if err != nil {
 		t.Fatalf("Load(file): %v", err)
 	}
@@ -112,7 +112,7 @@ func TestLoadDirectoryDuplicateKeyNamesBothFiles(t *testing.T) {
 	splitConfig(t, dir)
 	// node_name again, and the bind address again inside another cluster block.
 	extra := writeFile(t, dir, "30-extra.hcl", "node_name = \"lb2\"\n\ncluster {\n  bind = \"198.18.0.12:7300\"\n}\n", 0o644)
-	_, err := Load(dir)
+	_, err := loadBuiltin(dir)
 	ds := diagsOf(t, err)
 	local := filepath.Join(dir, "10-local.hcl")
 	want := map[string]string{
@@ -135,7 +135,7 @@ func TestLoadPathProblems(t *testing.T) {
 		{filepath.Join(empty, "missing.hcl"), "no such file or directory"},
 		{empty, "no *.hcl files in directory"},
 	} {
-		_, err := Load(tc.path)
+		_, err := loadBuiltin(tc.path)
 		ds := diagsOf(t, err)
 		if len(ds) != 1 || ds[0].File != tc.path || !strings.Contains(ds[0].Msg, tc.msg) {
 			t.Errorf("Load(%s) = %v, want one diagnostic containing %q", tc.path, err, tc.msg)
@@ -145,7 +145,7 @@ func TestLoadPathProblems(t *testing.T) {
 
 func TestLoadNearlyEmptyFileGivesShortAnswer(t *testing.T) {
 	path := writeFile(t, t.TempDir(), "vigil.hcl", "node_name = \"a\"\n", 0o644)
-	_, err := Load(path)
+	_, err := loadBuiltin(path)
 	ds := diagsOf(t, err)
 	want := []string{
 		path + `: data_dir: is required (e.g. "/var/lib/vigil")`,

@@ -28,7 +28,7 @@ alert "log" {
   exec = "` + hook + `"
 }
 `
-	c, err := Load(writeFile(t, dir, "vigil.hcl", text, 0o644))
+	c, err := loadBuiltin(writeFile(t, dir, "vigil.hcl", text, 0o644))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ alert "log" {
 }
 
 func TestTelemetryIsOffByDefault(t *testing.T) {
-	c, err := Load(setup(t, validConfig))
+	c, err := loadBuiltin(setup(t, validConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ alert "c" {
 alert "d" { events = ["node"] }
 alert "a" { exec = "noexec.sh" }
 `
-	_, err := Load(writeFile(t, dir, "vigil.hcl", text, 0o644))
+	_, err := loadBuiltin(writeFile(t, dir, "vigil.hcl", text, 0o644))
 	if err == nil {
 		t.Fatal("loaded")
 	}

@@ -1,14 +1,13 @@
 package configs
 
 import (
-	"fmt"
-	"net"
-	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/vigil-ha/vigil/params"
 )
 
 // params turns the type-specific attributes of a block into a Params map:
@@ -118,55 +117,7 @@ func checkParams(r *reporter, key string, s TypeSchema, params map[string]string
 }
 
 // checkKind returns a message when v is not a valid value of kind k.
-func checkKind(k Kind, v string) string {
-	switch k {
-	case KindInt:
-		if _, err := strconv.Atoi(v); err != nil {
-			return fmt.Sprintf("%q is not an integer", v)
-		}
-	case KindBool:
-		if _, err := strconv.ParseBool(v); err != nil {
-			return fmt.Sprintf("%q is not true or false", v)
-		}
-	case KindDuration:
-		if _, err := parseDuration(v); err != nil {
-			return err.Error()
-		}
-	case KindCIDR:
-		return checkCIDR(v)
-	case KindHostPort:
-		return checkHostPort(v)
-	case KindIP:
-		if _, err := netip.ParseAddr(v); err != nil {
-			return fmt.Sprintf("%q is not an IP address", v)
-		}
-	case KindList:
-		for _, it := range strings.Split(v, ",") {
-			if strings.TrimSpace(it) == "" {
-				return "list must not contain empty elements"
-			}
-		}
-	}
-	return ""
-}
-
-func checkCIDR(v string) string {
-	if _, err := netip.ParsePrefix(v); err != nil {
-		return fmt.Sprintf("%q is not an address with prefix length (CIDR), e.g. \"198.18.0.100/24\"", v)
-	}
-	return ""
-}
+func checkKind(k Kind, v string) string { return params.CheckValue(k, v) }
 
 // checkHostPort accepts "ip:port" or "name:port" with a numeric port.
-func checkHostPort(v string) string {
-	host, port, err := net.SplitHostPort(v)
-	bad := fmt.Sprintf("%q is not host:port", v)
-	if err != nil || host == "" {
-		return bad
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p < 1 || p > 65535 {
-		return fmt.Sprintf("%q is not host:port (port must be 1-65535)", v)
-	}
-	return ""
-}
+func checkHostPort(v string) string { return params.CheckValue(KindHostPort, v) }

@@ -45,7 +45,7 @@ func TestTuningOverridesEveryField(t *testing.T) {
 		{`timing          = "fast"`, `timing          = "wan"`},
 		{"    probe_interval = \"300ms\"\n    suspicion_mult = 3\n", tuning},
 	})
-	c, err := Load(setup(t, text))
+	c, err := loadBuiltin(setup(t, text))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}

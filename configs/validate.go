@@ -10,10 +10,10 @@ import (
 
 // Validate checks a Config built in code (e.g. Dev) with the same rules Load
 // applies. Problems carry no file position. It reads no files: the gossip key
-// and secrets must already be in the Config.
-func Validate(c *Config) error {
+// and secrets must already be in the Config. schemas is as for Load.
+func Validate(c *Config, schemas Schemas) error {
 	r := &reporter{}
-	validate(r, c, BuiltinSchemas(), validateOpts{})
+	validate(r, c, schemas, validateOpts{})
 	return r.diags.err()
 }
 

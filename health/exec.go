@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/subproc"
 )
 
 // maxExecOutput is how much of the tail of a command's output is kept.
@@ -21,7 +20,7 @@ type ExecCheck struct {
 
 // NewExec builds an exec check. Params: command (required), run as /bin/sh -c.
 func NewExec(s Spec) (Check, error) {
-	if err := checkKeys("exec", s.Params, "command"); err != nil {
+	if err := ExecSchema().Check("exec check", s.Params); err != nil {
 		return nil, err
 	}
 	cmd := strings.TrimSpace(s.Params["command"])
@@ -31,39 +30,33 @@ func NewExec(s Spec) (Check, error) {
 	return &ExecCheck{command: cmd}, nil
 }
 
-// Run executes the command once. On timeout the whole process group is
-// killed, so children the script started (curl, sleep...) die with it.
+// Run executes the command once, with vigil's environment, in its own
+// process group: on timeout the whole group is killed, so children the
+// script started (curl, sleep...) die with it, and so do any it leaves
+// behind when it exits (a check runs every few seconds; leftovers pile up).
 func (c *ExecCheck) Run(ctx context.Context) Result {
-	var out tailBuffer
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.command)
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// Negative pid: the group the shell leads (Setpgid made pgid == pid).
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	res, err := subproc.Run(ctx, subproc.Cmd{Path: "/bin/sh", Args: []string{"-c", c.command},
+		Env: subproc.Inherit(), MaxOutput: maxExecOutput, KillLeftovers: true})
+	text := res.Output
+	if res.Truncated {
+		text = "..." + text
 	}
-	// A grandchild that escaped the group (setsid) may keep the output pipe
-	// open; do not wait for it forever.
-	cmd.WaitDelay = time.Second
-	err := cmd.Run()
-	text := strings.TrimSpace(out.String())
-	res := Result{At: time.Now()}
+	out := Result{At: time.Now()}
+	var te *subproc.TimeoutError
 	switch {
-	case err == nil:
-		res.OK = true
-		res.Output = text
-	case ctx.Err() != nil:
-		res.Output = joinOutput("timeout: process group killed", text)
+	case errors.As(err, &te):
+		out.Output = joinOutput("timeout: process group killed", text)
+	case err != nil:
+		out.Output = joinOutput(fmt.Sprintf("exec: %v", err), text)
+	case res.ExitCode == 0:
+		out.OK = true
+		out.Output = text
+	case res.ExitCode < 0:
+		out.Output = joinOutput("killed by a signal", text)
 	default:
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			res.Output = joinOutput(ee.String(), text) // "exit status 2" / "signal: killed"
-		} else {
-			res.Output = joinOutput(fmt.Sprintf("exec: %v", err), text)
-		}
+		out.Output = joinOutput(fmt.Sprintf("exit status %d", res.ExitCode), text)
 	}
-	return res
+	return out
 }
 
 func joinOutput(head, text string) string {
@@ -71,33 +64,4 @@ func joinOutput(head, text string) string {
 		return head
 	}
 	return head + ": " + text
-}
-
-// tailBuffer keeps the last maxExecOutput bytes written to it. The exec
-// package may write stdout and stderr from two goroutines, hence the lock.
-type tailBuffer struct {
-	mu        sync.Mutex
-	buf       []byte
-	truncated bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := len(p)
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - maxExecOutput; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-		t.truncated = true
-	}
-	return n, nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.truncated {
-		return "..." + string(t.buf)
-	}
-	return string(t.buf)
 }

@@ -39,7 +39,7 @@ type HTTPCheck struct {
 // body_contains, tls_verify ("true"), source_address (local IP to bind).
 func NewHTTP(s Spec) (Check, error) {
 	p := s.Params
-	if err := checkKeys("http", p, "url", "method", "expect_status", "body_contains", "tls_verify", "source_address"); err != nil {
+	if err := HTTPSchema().Check("http check", p); err != nil {
 		return nil, err
 	}
 	raw := p["url"]

@@ -4,27 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
-	"sort"
 	"strings"
 )
-
-// checkKeys rejects parameters a check type does not know, so that a typo in
-// the config ("expect_staus") fails loudly instead of being silently ignored.
-func checkKeys(typ string, params map[string]string, known ...string) error {
-	var unknown []string
-	for k := range params {
-		if !slices.Contains(known, k) {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Strings(unknown)
-	return fmt.Errorf("%s check: unknown parameter(s) %s (known: %s)",
-		typ, strings.Join(unknown, ", "), strings.Join(known, ", "))
-}
 
 // parseSourceAddress turns an IP literal into the local address a dialer binds
 // to (port 0: the kernel picks one). Empty means "let the kernel route".

@@ -181,7 +181,20 @@ func TestRunnerChangesCoalesced(t *testing.T) {
 		t.Fatalf("%d pending signals, want 1", n)
 	}
 	<-r.Changes()
-	time.Sleep(50 * time.Millisecond) // more runs, but no state changes
+	// More runs, but no state changes: wait until every check started three
+	// more runs, so the results of at least two of them were recorded.
+	var before []int32
+	for _, c := range checks {
+		before = append(before, c.Check.(*countingCheck).runs.Load())
+	}
+	for i, c := range checks {
+		for c.Check.(*countingCheck).runs.Load() < before[i]+3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("check %s stopped running", c.Name)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 	select {
 	case <-r.Changes():
 		t.Fatal("Changes fired without a state change")

@@ -26,7 +26,7 @@ type TCPCheck struct {
 // expect (optional; \n \r \t \\ \0 escapes are decoded), source_address.
 func NewTCP(s Spec) (Check, error) {
 	p := s.Params
-	if err := checkKeys("tcp", p, "address", "send", "expect", "source_address"); err != nil {
+	if err := TCPSchema().Check("tcp check", p); err != nil {
 		return nil, err
 	}
 	addr := p["address"]

@@ -1,6 +1,7 @@
 // Package resources defines the Agent contract that the executor drives and
 // the registry of built-in agent types. Each agent type lives in its own
-// subpackage (resources/ipaddr, resources/exec, resources/ocf, ...).
+// subpackage (resources/ipaddr, resources/execagent, resources/ocf,
+// resources/systemd, resources/aws).
 package resources
 
 import (

@@ -1,6 +1,7 @@
 // Package agent wires one vigil node together: replicated state, raft on the
 // cluster link, memberlist on the heartbeat link, health checks, the leader's
-// coordinator, the local executor and the API. It owns no logic of its own.
+// coordinator, the local executor and the API. Its own decisions are few: the
+// node's lease, the clean-shutdown drain and the rejoin announcement.
 package agent
 
 import (

@@ -12,7 +12,7 @@
 // raft-boltdb/v2 (and raft-wal) release still imports that package, so the
 // newer raft does not build with any bolt store we can fetch. Move to raft
 // v1.8+ only together with a raft-boltdb/v2 release that no longer imports
-// go-metrics/compat (see shared/research/go-libraries.md, section 0).
+// go-metrics/compat (the comment in go.mod says the same).
 //
 // # Cluster port
 //

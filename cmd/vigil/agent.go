@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/sdnotify"
 	"github.com/vigil-ha/vigil/configs"
@@ -124,11 +125,11 @@ func loadAgentConfig(path string, dev bool, dataDir string) (*configs.Config, er
 		if err := privateDir(filepath.Dir(cfg.Cluster.API.Socket)); err != nil {
 			return nil, err
 		}
-		return cfg, configs.Validate(cfg)
+		return cfg, configs.Validate(cfg, builtin.Schemas())
 	case path == "":
 		return nil, errors.New("no configuration: pass -config PATH, or -dev to try vigil on this machine")
 	}
-	cfg, err := configs.Load(path)
+	cfg, err := configs.Load(path, builtin.Schemas())
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/api"
 	"github.com/vigil-ha/vigil/configs"
@@ -35,7 +36,7 @@ func TestDevAgentAndCLI(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	cfg := configs.DevAt(dir, freePort(t), freePort(t))
-	if err := configs.Validate(cfg); err != nil {
+	if err := configs.Validate(cfg, builtin.Schemas()); err != nil {
 		t.Fatal(err)
 	}
 	a, err := agent.New(agent.Deps{Config: cfg, Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn}),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/cli"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/configs"
 )
 
@@ -37,7 +38,7 @@ func findAgent(address, config string, candidates []string) (string, error) {
 		return address, nil
 	}
 	if config != "" {
-		cfg, err := configs.Load(config)
+		cfg, err := configs.Load(config, builtin.Schemas())
 		if err != nil {
 			return "", fmt.Errorf("cannot find the agent's socket in %s:\n%w", config, err)
 		}

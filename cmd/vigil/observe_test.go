@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/api"
 	"github.com/vigil-ha/vigil/cluster/sdnotify"
@@ -164,7 +165,7 @@ node "c" {
 	if err := os.WriteFile(p, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := configs.Load(p); err != nil {
+	if _, err := configs.Load(p, builtin.Schemas()); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
 	return p
@@ -251,7 +252,7 @@ func TestDevAgentObservability(t *testing.T) {
 	}
 	cfg := configs.DevAt(dir, freePort(t), freePort(t))
 	cfg.Telemetry.Listen = freePort(t)
-	if err := configs.Validate(cfg); err != nil {
+	if err := configs.Validate(cfg, builtin.Schemas()); err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuffer

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
 	"github.com/vigil-ha/vigil/configs"
@@ -30,7 +31,7 @@ func (c *validateCmd) Run(args []string) int {
 	if !ok {
 		return 1
 	}
-	cfg, err := configs.Load(rest[0])
+	cfg, err := configs.Load(rest[0], builtin.Schemas())
 	if err != nil {
 		var ds configs.Diagnostics
 		if errors.As(err, &ds) {

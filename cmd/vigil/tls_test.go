@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/state"
@@ -77,7 +78,7 @@ node "n1" {
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := configs.Load(path)
+	cfg, err := configs.Load(path, builtin.Schemas())
 	if err != nil {
 		t.Fatal(err)
 	}

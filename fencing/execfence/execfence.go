@@ -8,24 +8,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigil-ha/vigil/fencing"
+	"github.com/vigil-ha/vigil/internal/subproc"
 )
 
 const (
 	paramPrefix  = "params."
 	pollInterval = 250 * time.Millisecond
-	waitDelay    = 2 * time.Second // after a kill, how long stray holders of the pipes may delay Wait
 	maxOutput    = 64 << 10
 	errOutput    = 600 // bytes of agent output quoted in an error
 	// offTimeout bounds an Off whose ctx has no deadline: a fence that never
@@ -60,6 +58,9 @@ var (
 func New(d fencing.Device) (fencing.Fencer, error) {
 	f := &Fencer{log: d.Logger}
 	var errs []error
+	if err := Schema().Check("exec fence", d.Params); err != nil {
+		errs = append(errs, err)
+	}
 	agent := d.Params["agent"]
 	switch {
 	case agent == "":
@@ -179,35 +180,19 @@ func (f *Fencer) Check(ctx context.Context) error {
 // run to completion (start failure, ctx ended: the whole process group is
 // killed then, since agents fork ipmitool, ssh, snmp...).
 func (f *Fencer) run(ctx context.Context, action string) (int, string, error) {
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, f.agent)
-	cmd.Stdin = bytes.NewReader(f.input(action))
-	out := &limitedBuffer{max: maxOutput}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = os.Environ()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = waitDelay
-	err := cmd.Run()
-	if cmd.Process != nil {
-		// Reap leftovers (an agent that exited but left a child behind).
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	text := f.summary(out.Bytes())
-	var exitErr *exec.ExitError
+	res, err := subproc.Run(ctx, subproc.Cmd{Path: f.agent, Env: subproc.Inherit(), Stdin: f.input(action),
+		MaxOutput: maxOutput, KillLeftovers: true})
+	text := f.summary([]byte(res.Output))
+	var te *subproc.TimeoutError
 	switch {
-	case ctx.Err() != nil:
+	case errors.As(err, &te):
 		return -1, text, fmt.Errorf("fence agent %s: %s killed after %v: %w (output: %s)",
-			f.agent, action, time.Since(start).Round(time.Millisecond), ctx.Err(), text)
-	case errors.As(err, &exitErr):
-		code := exitErr.ExitCode()
-		f.log.Debug("fence agent ran", "action", action, "exit", code, "duration", time.Since(start))
-		return code, text, nil
+			f.agent, action, te.After, ctx.Err(), text)
 	case err != nil:
 		return -1, text, fmt.Errorf("fence agent %s: %s: %w", f.agent, action, err)
 	}
-	f.log.Debug("fence agent ran", "action", action, "exit", 0, "duration", time.Since(start))
-	return 0, text, nil
+	f.log.Debug("fence agent ran", "action", action, "exit", res.ExitCode, "duration", res.Elapsed)
+	return res.ExitCode, text, nil
 }
 
 // input is the agent's stdin: action first, then the params, then the password.
@@ -240,19 +225,3 @@ func (f *Fencer) summary(out []byte) string {
 	}
 	return s
 }
-
-// limitedBuffer keeps the first max bytes written and drops the rest, so a
-// chatty agent cannot grow our memory.
-type limitedBuffer struct {
-	buf bytes.Buffer
-	max int
-}
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := l.max - l.buf.Len(); room > 0 {
-		l.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (l *limitedBuffer) Bytes() []byte { return l.buf.Bytes() }

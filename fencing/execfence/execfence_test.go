@@ -34,8 +34,8 @@ func ipmilanDevice(t *testing.T, bed *fencetest.Bed, password string) fencing.De
 			"params.username": bed.BMC.User,
 			"params.lanplus":  "1",
 			"params.cipher":   bed.BMC.CipherSuite,
-			"params.verbose":  "1",   // its ipmitool command lines land in our error text
-			"timeout":         "30s", // vigil's own key: must not reach the agent
+			"params.verbose":  "1",                 // its ipmitool command lines land in our error text
+			"password_file":   "/etc/vigil/bmc.pw", // read by configs into Secrets; must not reach the agent
 		},
 		Secrets: map[string][]byte{"password": []byte(password)},
 	}
@@ -164,7 +164,7 @@ off) echo off >"$dir/power" ;;
 status) [ "$(cat "$dir/power" 2>/dev/null)" = off ] && exit 2; exit 0 ;;
 *) exit 1 ;;
 esac`)
-	f := newFake(t, agent, map[string]string{"params.ip": "198.18.0.5", "params.lanplus": "1", "port": "ignored"}, "s3cret")
+	f := newFake(t, agent, map[string]string{"params.ip": "198.18.0.5", "params.lanplus": "1", "password_file": "/etc/vigil/fake.pw"}, "s3cret")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if p, err := f.Status(ctx); err != nil || p != fencing.PowerOn {
@@ -266,6 +266,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"newline inject":  {Params: map[string]string{"agent": agent, "params.ip": "1.2.3.4\naction=on"}},
 		"bad key":         {Params: map[string]string{"agent": agent, "params.a=b": "x"}},
 		"two passwords":   {Params: map[string]string{"agent": agent, "params.password": "x"}, Secrets: map[string][]byte{"password": []byte("y")}},
+		"unknown key":     {Params: map[string]string{"agent": agent, "ip": "1.2.3.4"}}, // meant params.ip
 	} {
 		if _, err := New(d); err == nil {
 			t.Errorf("%s: New accepted %v", name, d.Params)

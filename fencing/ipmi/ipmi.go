@@ -51,6 +51,9 @@ func New(d fencing.Device) (fencing.Fencer, error) {
 		log:      d.Logger,
 	}
 	var errs []error
+	if err := Schema().Check("ipmi fence", d.Params); err != nil {
+		errs = append(errs, err)
+	}
 	if f.host == "" {
 		errs = append(errs, errors.New("host is required"))
 	}

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -27,6 +28,9 @@ type EBS struct {
 
 // NewEBS builds an ebs agent: params volume_id, device.
 func NewEBS(s resources.Spec) (resources.Agent, error) {
+	if err := EBSSchema().Check("ebs resource "+strconv.Quote(s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	return newEBS(s, awsapi.Options{Logger: s.Logger})
 }
 

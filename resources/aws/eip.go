@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -22,6 +23,9 @@ type EIP struct {
 
 // NewEIP builds an awseip agent: params allocation_id, private_ip, eni.
 func NewEIP(s resources.Spec) (resources.Agent, error) {
+	if err := EIPSchema().Check("awseip resource "+strconv.Quote(s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	return newEIP(s, awsapi.Options{Logger: s.Logger})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -23,6 +24,9 @@ type PrivateIP struct {
 
 // NewPrivateIP builds an awsip agent: params address, interface, eni.
 func NewPrivateIP(s resources.Spec) (resources.Agent, error) {
+	if err := PrivateIPSchema().Check("awsip resource "+strconv.Quote(s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	return newPrivateIP(s, awsapi.Options{Logger: s.Logger})
 }
 

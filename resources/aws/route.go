@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -27,6 +28,9 @@ type Route struct {
 // NewRoute builds an awsroute agent: params route_tables (comma list),
 // destination (CIDR), interface, address (defaults to a /32 destination's IP).
 func NewRoute(s resources.Spec) (resources.Agent, error) {
+	if err := RouteSchema().Check("awsroute resource "+strconv.Quote(s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	return newRoute(s, awsapi.Options{Logger: s.Logger})
 }
 

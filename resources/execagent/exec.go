@@ -23,8 +23,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/internal/subproc"
 	"github.com/vigil-ha/vigil/resources"
-	"github.com/vigil-ha/vigil/resources/internal/proc"
 )
 
 // TypeName is the resource type this package implements.
@@ -60,6 +60,9 @@ func New(s resources.Spec) (resources.Agent, error) {
 		if strings.TrimSpace(s.Params[k]) == "" {
 			return nil, fmt.Errorf("exec resource %q: %s command is required", s.Name, k)
 		}
+	}
+	if err := Schema().Check(fmt.Sprintf("exec resource %q", s.Name), s.Params); err != nil {
+		return nil, err
 	}
 	if a.dir != "" && !filepath.IsAbs(a.dir) {
 		return nil, fmt.Errorf("exec resource %q: dir %q must be an absolute path", s.Name, a.dir)
@@ -130,8 +133,8 @@ func (a *Agent) mustSucceed(ctx context.Context, op, script string) error {
 	return nil
 }
 
-func (a *Agent) run(ctx context.Context, script string) (proc.Result, error) {
-	return proc.Run(ctx, proc.Cmd{
+func (a *Agent) run(ctx context.Context, script string) (subproc.Result, error) {
+	return subproc.Run(ctx, subproc.Cmd{
 		Path: "/bin/sh",
 		Args: []string{"-c", script},
 		Dir:  a.dir,

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/internal/subproc"
 	"github.com/vigil-ha/vigil/resources"
-	"github.com/vigil-ha/vigil/resources/internal/proc"
 )
 
 // newAgent builds an agent whose commands manage a pid-file "daemon"
@@ -119,7 +119,7 @@ func TestStartFailureCarriesOutputTail(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "start exited with status 1") || !strings.HasSuffix(err.Error(), "port 80 in use") {
 		t.Fatalf("err = %v", err)
 	}
-	if len(err.Error()) > proc.TailSize+100 {
+	if len(err.Error()) > subproc.DefaultMaxOutput+100 {
 		t.Fatalf("error is %d bytes, want the output tail only", len(err.Error()))
 	}
 }

@@ -5,18 +5,20 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/vigil-ha/vigil/resources/internal/proc"
+	"github.com/vigil-ha/vigil/internal/subproc"
 )
 
 // metaDataTimeout bounds the meta-data action (agents declare ~5s).
 const metaDataTimeout = 10 * time.Second
+
+// maxMetaData bounds the meta-data document (the largest in resource-agents
+// is ~40 KiB).
+const maxMetaData = 1 << 20
 
 // Meta is an agent's self-description from its meta-data action.
 type Meta struct {
@@ -55,20 +57,18 @@ func MetaData(ocfRoot, agent string) (*Meta, error) {
 	a := &Agent{root: ocfRoot, provider: provider, typ: typ, path: agentPath(ocfRoot, provider, typ), instance: typ}
 	ctx, cancel := context.WithTimeout(context.Background(), metaDataTimeout)
 	defer cancel()
-	// Not proc.Run: the whole document is needed, and stdout alone.
-	cmd := exec.CommandContext(ctx, a.path, "meta-data")
-	cmd.Dir, cmd.Env = "/", append(a.env(ctx), "PATH="+proc.DefaultPath)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.ExitCode() >= 0 {
-			return nil, fmt.Errorf("%s meta-data: %s: %s", agent, ExitName(ee.ExitCode()), strings.TrimSpace(string(ee.Stderr)))
-		}
+	// The whole document is needed, and stdout alone: stderr is for errors.
+	res, err := subproc.Run(ctx, subproc.Cmd{Path: a.path, Args: []string{"meta-data"}, Dir: "/",
+		Env: a.env(ctx), SeparateStdout: true, MaxOutput: maxMetaData, KillLeftovers: true})
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("%s meta-data: %w", agent, err)
+	case res.ExitCode != 0:
+		return nil, fmt.Errorf("%s meta-data: %s: %s", agent, ExitName(res.ExitCode), res.Output)
+	case res.Truncated:
+		return nil, fmt.Errorf("%s meta-data: document larger than %d bytes", agent, maxMetaData)
 	}
+	out := res.Stdout
 	m, err := ParseMeta(out)
 	if err != nil {
 		return nil, fmt.Errorf("%s meta-data: %w", agent, err)

@@ -25,8 +25,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/internal/subproc"
 	"github.com/vigil-ha/vigil/resources"
-	"github.com/vigil-ha/vigil/resources/internal/proc"
 )
 
 // TypeName is the resource type this package implements.
@@ -110,6 +110,9 @@ type Agent struct {
 
 // New builds an OCF agent from s.Params.
 func New(s resources.Spec) (resources.Agent, error) {
+	if err := Schema().Check(fmt.Sprintf("ocf resource %q", s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	a, err := parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("ocf resource %q: %w", s.Name, err)
@@ -228,7 +231,7 @@ func (a *Agent) run(ctx context.Context, action string) (int, string, error) {
 		}
 	}
 	args := append(append([]string{}, a.prefix...), a.path, action)
-	res, err := proc.Run(ctx, proc.Cmd{Path: args[0], Args: args[1:], Dir: "/", Env: a.env(ctx)})
+	res, err := subproc.Run(ctx, subproc.Cmd{Path: args[0], Args: args[1:], Dir: "/", Env: a.env(ctx)})
 	if err != nil {
 		if res.Output != "" {
 			return res.ExitCode, res.Output, fmt.Errorf("%s: %w: %s", action, err, res.Output)
@@ -251,7 +254,7 @@ func (a *Agent) env(ctx context.Context) []string {
 	if a.rsctmp != "" {
 		env = append(env, "HA_RSCTMP="+a.rsctmp)
 	}
-	if d := proc.Deadline(ctx); d > 0 {
+	if d := subproc.Deadline(ctx); d > 0 {
 		env = append(env, "OCF_RESKEY_CRM_meta_timeout="+strconv.FormatInt(d.Milliseconds(), 10))
 	}
 	return append(env, a.reskeys...)

@@ -25,10 +25,11 @@ import (
 //	slow.service    start job ends "done" after 600ms
 //	missing.service unknown to systemd (NoSuchUnit)
 type fakeSystemd struct {
-	conn *dbus.Conn
-	mu   sync.Mutex
-	job  uint32
-	st   map[string]string
+	conn    *dbus.Conn
+	mu      sync.Mutex
+	job     uint32
+	st      map[string]string
+	removed chan string // unit of each JobRemoved emitted, for tests to wait on
 }
 
 var fakeUnits = []string{"web.service", "broken.service", "slow.service"}
@@ -56,6 +57,10 @@ func (f *fakeSystemd) enqueue(name, op string) (dbus.ObjectPath, *dbus.Error) {
 	go func() {
 		time.Sleep(delay)
 		_ = f.conn.Emit("/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager.JobRemoved", id, path, name, result)
+		select {
+		case f.removed <- name:
+		default:
+		}
 	}()
 	return path, nil
 }
@@ -143,7 +148,7 @@ func startFakeSystemd(t *testing.T) *fakeSystemd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	f := &fakeSystemd{conn: conn, st: map[string]string{}}
+	f := &fakeSystemd{conn: conn, st: map[string]string{}, removed: make(chan string, 16)}
 	for _, u := range fakeUnits {
 		f.st[u] = "inactive"
 		if err := conn.Export(unitProps{f, u}, dbus.ObjectPath("/org/freedesktop/systemd1/unit/"+sddbus.PathBusEscape(u)),
@@ -220,13 +225,21 @@ func TestFakeSystemdFailures(t *testing.T) {
 // operation's timeout; its late result must not wedge the connection (the
 // result channel is buffered), so the stop that follows still completes.
 func TestJobTimeoutLeavesConnectionUsable(t *testing.T) {
-	startFakeSystemd(t)
+	f := startFakeSystemd(t)
 	ag := unitAgent(t, "slow")
 	err := ag.Start(ctxT(t, 200*time.Millisecond))
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "still running") {
 		t.Fatalf("start = %v; want a timeout", err)
 	}
-	time.Sleep(600 * time.Millisecond) // the late JobRemoved arrives meanwhile
+	// Wait for the late JobRemoved to go out on the bus.
+	select {
+	case u := <-f.removed:
+		if u != "slow.service" {
+			t.Fatalf("JobRemoved for %s, want slow.service", u)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the fake never emitted the slow job's JobRemoved")
+	}
 	// A wedged connection ignores ctx, so guard the call from outside.
 	done := make(chan error, 1)
 	go func() { done <- ag.Stop(ctxT(t, 2*time.Second)) }()

@@ -67,6 +67,9 @@ func New(s resources.Spec) (resources.Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("systemd resource %q: %w", s.Name, err)
 	}
+	if err := Schema().Check(fmt.Sprintf("systemd resource %q", s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	a := &Agent{unit: unit, log: s.Logger}
 	if a.log == nil {
 		a.log = hclog.NewNullLogger()

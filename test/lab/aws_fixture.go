@@ -159,7 +159,7 @@ func (e *EC2Cluster) simConfig(knobs ec2sim.Knobs) ec2sim.Config {
 }
 
 // writeStopHook writes the simulator's on_stopped hook: the lab's power-off
-// (freeze and kill every pid of the instance's namespace, delete its veths).
+// (freeze every pid of the instance's namespace, delete its veths, kill).
 // It runs inside the cloud namespace; `ip netns`/`ip -n` reach the others.
 // A node the test already powered off has nothing left to kill: no error.
 func (e *EC2Cluster) writeStopHook() string {
@@ -171,6 +171,11 @@ case "$node" in ''|*[!a-z0-9]*) echo "unknown instance $INSTANCE_ID"; exit 1;; e
 ns=%[1]s-$node
 pids=$(ip netns pids "$ns" 2>/dev/null)
 [ -n "$pids" ] && kill -STOP $pids 2>/dev/null
+# Cables first: the frozen processes' sockets must not send FIN/RST when
+# they die (a stopped instance sends nothing).
+for link in %[2]s %[3]s; do
+	ip -n %[4]s link del "$node-$link" 2>/dev/null
+done
 i=0
 while [ -n "$pids" ]; do
 	kill -KILL $pids 2>/dev/null
@@ -178,9 +183,6 @@ while [ -n "$pids" ]; do
 	[ $i -gt 500 ] && { echo "pids survive SIGKILL: $pids"; exit 1; }
 	sleep 0.01
 	pids=$(ip netns pids "$ns" 2>/dev/null)
-done
-for link in %[2]s %[3]s; do
-	ip -n %[4]s link del "$node-$link" 2>/dev/null
 done
 exit 0
 `, e.Lab.prefix, Pub, HB, e.Lab.sw)

@@ -16,7 +16,8 @@ import (
 // each, min/median/max:
 //
 //   - vigil, timing preset fast, group VIP + haproxy (examples/haproxy-pair):
-//     power-off of the active node, and `vigil node standby` of it;
+//     power-off of the active node, `vigil node standby` of it, and a clean
+//     shutdown (SIGTERM) of its agent;
 //   - keepalived (VRRP v3, unicast, haproxy always running on both nodes) at
 //     advert_int 1 and 0.1: power-off of the master, and a clean stop
 //     (SIGTERM) of its keepalived, the counterpart of standby.
@@ -164,10 +165,22 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 		foCLI(b, c, to, "node", "online", from)
 		c.WaitHealthy(settle)
 	}
+	// A clean shutdown (SIGTERM) of the active node's agent hands its group
+	// over before the agent exits (docs/design.md, "Clean shutdown").
+	var shutdown []time.Duration
+	for i := range runs {
+		from := waitGroupStarted(b, c, "web", "", settle)
+		shutdown = append(shutdown, measureSwitch(b, client, fmt.Sprintf("vigil-sigterm-%d", i), from, other[from], func() {
+			c.Stop(from)
+		}))
+		c.Start(from)
+		c.WaitHealthy(settle)
+	}
 	return []downtimeRow{
 		newRow(b, "vigil fast: power-off of active (not leader)", "vigil-poweroff", off[0]),
 		newRow(b, "vigil fast: power-off of active + leader", "vigil-poweroff-leader", off[1]),
 		newRow(b, "vigil fast: standby of the active node", "vigil-standby", standby),
+		newRow(b, "vigil fast: SIGTERM of the active node's agent", "vigil-sigterm", shutdown),
 	}
 }
 

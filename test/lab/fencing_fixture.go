@@ -133,10 +133,12 @@ func PrepareFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 	return fc
 }
 
-// powerCutCommand writes the BMC's power-off program for node: freeze and
-// kill every process of the node's namespace (NetnsKillCommand), then
-// delete its veths, which takes its addresses (the VIP) with them. Links
-// already gone (the lab cut the power first) are not an error.
+// powerCutCommand writes the BMC's power-off program for node, silent like
+// a real power loss: freeze every process of the node's namespace, delete
+// its veths (which takes its addresses, the VIP, with them), then kill the
+// frozen processes (NetnsKillCommand), whose dying sockets can no longer
+// reach anyone. Links already gone (the lab cut the power first) are not
+// an error.
 func powerCutCommand(l *Lab, node string) []string {
 	tb := l.tb
 	tb.Helper()
@@ -144,14 +146,21 @@ func powerCutCommand(l *Lab, node string) []string {
 	if err != nil {
 		tb.Fatalf("lab: %v", err)
 	}
-	kill := NetnsKillCommand(tb, l.prefix+"-"+node)
+	ns := l.prefix + "-" + node
+	kill := NetnsKillCommand(tb, ns)
 	var b strings.Builder
-	fmt.Fprintf(&b, "#!/bin/sh\n# Power cut of lab node %s.\n%s || exit 1\n", node, bmcShellJoin(kill))
+	fmt.Fprintf(&b, "#!/bin/sh\n# Power cut of lab node %s.\n", node)
+	// Two passes catch a child forked while the first was being frozen.
+	for range 2 {
+		fmt.Fprintf(&b, "pids=$(%s netns pids %s) || exit 1\n[ -n \"$pids\" ] && kill -STOP $pids 2>/dev/null\n",
+			bmcShellQuote(ipBin), bmcShellQuote(ns))
+	}
 	for _, link := range []string{Pub, HB} {
 		port := bmcShellQuote(node + "-" + link)
 		fmt.Fprintf(&b, "if %[1]s -n %[2]s link show dev %[3]s >/dev/null 2>&1; then %[1]s -n %[2]s link del %[3]s || exit 1; fi\n",
 			bmcShellQuote(ipBin), bmcShellQuote(l.sw), port)
 	}
+	fmt.Fprintf(&b, "%s || exit 1\n", bmcShellJoin(kill))
 	b.WriteString("exit 0\n")
 	path := filepath.Join(tb.TempDir(), "power-cut-"+node+".sh")
 	if err := os.WriteFile(path, []byte(b.String()), 0o700); err != nil {

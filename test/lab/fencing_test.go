@@ -161,9 +161,22 @@ func TestFencing(t *testing.T) {
 				fc.BMCs[target].PoweredOn())
 		}
 		waitFenced(t, fc, target)
-		time.Sleep(2 * time.Second) // long enough to be declared lost on both links
-		if ns := mustNode(t, mustStatus(t, fc.Cluster, "w"), target); ns.State != "fenced" {
-			t.Errorf("%s is %q 2s after its fence; want fenced until it comes back", target, ns.State)
+		// Once both links have lost it, the node could be re-judged (failed,
+		// offline); it must stay fenced until it comes back.
+		var ns api.NodeStatus
+		fc.Eventually(settle, target+" lost on both links", func() error {
+			st, err := fc.Status("w")
+			if err != nil {
+				return err
+			}
+			ns, _ = NodeOf(st, target)
+			if ns.Heartbeat != "lost" || ns.ClusterLink != "lost" {
+				return fmt.Errorf("%s: heartbeat %q, cluster link %q", target, ns.Heartbeat, ns.ClusterLink)
+			}
+			return nil
+		})
+		if ns.State != "fenced" {
+			t.Errorf("%s is %q once lost on both links after its fence; want fenced until it comes back", target, ns.State)
 		}
 		noOverlap(t, from)
 		fc.rejoin(t, target, leader)

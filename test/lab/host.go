@@ -138,21 +138,25 @@ func (h *Host) RunContext(ctx context.Context, argv ...string) (string, error) {
 	return string(out), nil
 }
 
-// PowerOff simulates a power loss: every process of the namespace is frozen,
-// then killed, then the host's veths are deleted so its addresses vanish
-// with them (a plain kill would leave a VIP configured on the interface).
+// PowerOff simulates a power loss, in the order that keeps it silent: every
+// process of the namespace is frozen (SIGSTOP), the host's cables are pulled
+// (its veths deleted, so its addresses vanish with them), and only then are
+// the processes killed. Killing first would let the dying kernel sockets send
+// FIN/RST to the peers, which then learn of the failure within milliseconds;
+// a real power loss sends nothing.
 func (h *Host) PowerOff() {
 	h.lab.tb.Helper()
-	killNetnsPids(h.ns)
-	if left := netnsPids(h.ns); len(left) > 0 {
-		h.lab.tb.Fatalf("lab: power-off %s: pids %v survive SIGKILL", h.name, left)
-	}
+	freezeNetnsPids(h.ns)
 	for _, n := range h.nics {
 		// Deleting the switch end deletes the pair, including the
 		// host-side device and every address on it.
 		if _, err := run("ip", "-n", h.lab.sw, "link", "del", n.port); err != nil {
 			h.lab.tb.Fatalf("lab: power-off %s: %v", h.name, err)
 		}
+	}
+	killNetnsPids(h.ns)
+	if left := netnsPids(h.ns); len(left) > 0 {
+		h.lab.tb.Fatalf("lab: power-off %s: pids %v survive SIGKILL", h.name, left)
 	}
 }
 

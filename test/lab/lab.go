@@ -255,6 +255,25 @@ func harnessProbe(pid int) bool {
 	return s[open+1:close] == "ip" && ppid == os.Getpid()
 }
 
+// freezeNetnsPids sends SIGSTOP to every process of ns until a listing finds
+// no process it has not stopped yet (one may fork while the first is
+// being stopped).
+func freezeNetnsPids(ns string) {
+	stopped := map[int]bool{}
+	for range 50 {
+		fresh := false
+		for _, pid := range netnsPids(ns) {
+			if !stopped[pid] {
+				_ = syscall.Kill(pid, syscall.SIGSTOP)
+				stopped[pid], fresh = true, true
+			}
+		}
+		if !fresh {
+			return
+		}
+	}
+}
+
 // killNetnsPids freezes every process of ns first, so that none of them can
 // react (fork, write, send) to the others dying, then kills them, and waits
 // (up to 5 s) until the namespace is empty.

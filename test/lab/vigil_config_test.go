@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigil-ha/vigil/builtin"
 	"github.com/vigil-ha/vigil/configs"
 )
 
@@ -15,7 +16,7 @@ func TestClusterConfigsLoad(t *testing.T) {
 	l := New(t, "vlabk")
 	c := prepareCluster(l, ClusterSpec{Preset: "lan"}, "")
 	for _, n := range c.Nodes {
-		cfg, err := configs.Load(n.Config)
+		cfg, err := configs.Load(n.Config, builtin.Schemas())
 		if err != nil {
 			b, _ := os.ReadFile(n.Config)
 			t.Fatalf("config of %s does not load: %v\n%s", n.Name, err, b)
