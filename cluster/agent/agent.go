@@ -94,7 +94,8 @@ type Agent struct {
 	failing  map[string]string // group -> failing check names
 	standby  bool              // our replicated standby flag, for gossip
 
-	boot time.Time // this incarnation's start, gossiped (coordinator.BootKey)
+	boot  time.Time // this incarnation's start, gossiped (coordinator.BootKey)
+	renew renewals  // lease renewals by round trip with the leader (renew.go)
 }
 
 // New builds every component (validating agents, checks and fence devices)
@@ -177,7 +178,7 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.api = api.NewServer(ad)
 	rd := rpc.ServerDeps{Raft: a.raft, Client: applier, Local: func() any { return a.local() },
-		Operator: a.api.Handler(), Logger: a.log.Named("rpc")}
+		Operator: a.api.Handler(), Renewed: a.renew.received, Logger: a.log.Named("rpc")}
 	if d.Net != nil {
 		rd.Identify = d.Net.Identify
 	}
@@ -254,6 +255,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil
 	}
 	run("announce", a.announce)
+	run("lease-renewal", a.renewLease)
 	run("health", a.health.Run)
 	run("gossip-meta", a.gossipMeta)
 	execErr := make(chan error, 1) // its shutdown error names what is left running
@@ -456,8 +458,12 @@ func (a *Agent) lease() bool {
 	if a.raft.IsLeader() {
 		return true
 	}
-	last := a.raft.LastLeaderContact()
-	return !last.IsZero() && time.Since(last) < a.cfg.Cluster.Timing.Lease
+	// Hearing the leader is not enough: the leader must hear us too (a
+	// renewal it answered), or with our outgoing link cut we would keep
+	// running what the leader has already started elsewhere (renew.go).
+	last, renewed := a.raft.LastLeaderContact(), a.renew.lastSent()
+	within := func(t time.Time) bool { return !t.IsZero() && time.Since(t) < a.cfg.Cluster.Timing.Lease }
+	return within(last) && within(renewed)
 }
 
 // nodeFencer is the coordinator's view of fencing.
@@ -498,7 +504,11 @@ func (a *Agent) sync(ctx context.Context) error {
 func (a *Agent) links() map[string]coordinator.Link {
 	out := map[string]coordinator.Link{}
 	for id, l := range a.raft.PeerContact() {
-		out[id] = coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since}
+		cl := coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since}
+		if got := a.renew.lastReceived(id); !cl.OK && got.After(cl.Since) {
+			cl.Since = got // its lease counts from its last renewal, at least
+		}
+		out[id] = cl
 	}
 	return out
 }

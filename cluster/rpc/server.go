@@ -33,7 +33,10 @@ type ServerDeps struct {
 	// reads it from the TLS certificate. Connections it cannot name are
 	// refused.
 	Identify func(net.Conn) (string, bool)
-	Logger   hclog.Logger
+	// Renewed, on the leader, notes that a follower renewed its lease
+	// (lease.go); the coordinator counts the follower's lease from then.
+	Renewed func(peer string, at time.Time)
+	Logger  hclog.Logger
 }
 
 // Server serves the cluster port's RPC channel.
@@ -59,6 +62,7 @@ func NewServer(d ServerDeps) *Server {
 	s := &Server{d: d, mux: http.NewServeMux(), rl: ratelog.New(10, 10*time.Second)}
 	s.mux.HandleFunc("POST /v1/internal/apply", s.apply)
 	s.mux.HandleFunc("GET /v1/internal/readindex", s.readIndex)
+	s.mux.HandleFunc("POST "+LeasePath, s.renewLease)
 	s.mux.HandleFunc("GET /v1/internal/local", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.d.Local())
 	})

@@ -1,0 +1,77 @@
+package agent
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// renewals are the lease renewals by round trip (cluster/rpc/lease.go): on a
+// follower, when it sent the last renewal the leader answered; on the
+// leader, when each follower's last renewal arrived. A follower holds its
+// lease only while both its last contact from the leader and its last
+// answered renewal are within the lease; the leader counts a follower as in
+// contact until its last renewal arrived, at least.
+type renewals struct {
+	mu   sync.Mutex
+	sent time.Time
+	seen map[string]time.Time
+}
+
+func (r *renewals) confirmed(sent time.Time) {
+	r.mu.Lock()
+	if sent.After(r.sent) {
+		r.sent = sent
+	}
+	r.mu.Unlock()
+}
+
+func (r *renewals) lastSent() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sent
+}
+
+func (r *renewals) received(peer string, at time.Time) {
+	r.mu.Lock()
+	if r.seen == nil {
+		r.seen = map[string]time.Time{}
+	}
+	if at.After(r.seen[peer]) {
+		r.seen[peer] = at
+	}
+	r.mu.Unlock()
+}
+
+func (r *renewals) lastReceived(peer string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[peer]
+}
+
+// renewLease renews this follower's lease with the leader every quarter of
+// the lease, so that one lost or slow renewal does not end it.
+func (a *Agent) renewLease(ctx context.Context) error {
+	lease := a.cfg.Cluster.Timing.Lease
+	t := time.NewTicker(lease / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if id, _ := a.raft.Leader(); id == "" || a.raft.IsLeader() {
+			continue
+		}
+		sent := time.Now()
+		cctx, cancel := context.WithTimeout(ctx, lease/2)
+		err := a.applier.RenewLease(cctx)
+		cancel()
+		if err != nil {
+			a.log.Debug("lease renewal not answered", "error", err)
+			continue
+		}
+		a.renew.confirmed(sent)
+	}
+}
