@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/executor"
+	"github.com/vigil-ha/vigil/cluster/guard"
 	"github.com/vigil-ha/vigil/cluster/membership"
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
@@ -67,6 +68,8 @@ type Agent struct {
 	api     *api.Server
 	applier *api.Applier
 	tls     *tls.Config
+	keeper  *leaseKeeper
+	guard   *guard.Client // crash guard; nil on nodes with no addresses
 
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
@@ -122,10 +125,16 @@ func New(d Deps) (*Agent, error) {
 	if a.fence, err = newFencer(cfg, d.Fencers, applier, a.log.Named("fencing")); err != nil {
 		return nil, err
 	}
-	a.exec, err = executor.New(executor.Deps{
+	a.keeper = newLeaseKeeper(a.raft, cfg.Cluster.Timing, a.sync, a.log.Named("lease"))
+	ed := executor.Deps{
 		Config: cfg, Store: a.fsm, Lease: a.lease, Sync: a.sync, Report: applier.Apply,
 		Agents: d.Resources, RunDir: filepath.Join(cfg.DataDir, "run"), Logger: a.log.Named("executor"),
-	})
+	}
+	if d.Net == nil && GuardedLifetime(cfg) > 0 {
+		a.guard = a.newGuard()
+		ed.Guard = a.guard
+	}
+	a.exec, err = executor.New(ed)
 	if err != nil {
 		return nil, err
 	}
@@ -198,6 +207,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	run("raft", a.raft.Run)
 	run("memberlist", a.mem.Run)
+	run("lease", a.keeper.Run)
+	if a.guard != nil {
+		// The guard outlives the other components: the executor releases
+		// its addresses on the way out, then the guard is let go.
+		gctx, gcancel := context.WithCancel(context.Background())
+		gdone := make(chan struct{})
+		go func() { _ = a.guard.Run(gctx); close(gdone) }()
+		defer func() { gcancel(); <-gdone }()
+	}
 	select {
 	case <-a.raft.Ready():
 	case err := <-errs:
@@ -316,13 +334,7 @@ func (a *Agent) socket() string {
 // lease: the leader holds it while it is leader (raft's own leader lease makes
 // an isolated leader step down); a follower holds it while it heard from the
 // leader within Timing.Lease.
-func (a *Agent) lease() bool {
-	if a.raft.IsLeader() {
-		return true
-	}
-	last := a.raft.LastLeaderContact()
-	return !last.IsZero() && time.Since(last) < a.cfg.Cluster.Timing.Lease
-}
+func (a *Agent) lease() bool { return a.keeper.Holds() }
 
 // nodeFencer is the coordinator's view of fencing.
 type nodeFencer struct{ a *Agent }
@@ -399,6 +411,9 @@ func (a *Agent) meta() membership.Meta {
 	}
 	standby := a.standby
 	a.healthMu.Unlock()
+	if a.guard != nil {
+		extra[coordinator.GuardKey] = coordinator.GuardParamsFor(a.cfg.Cluster.Timing).String()
+	}
 	return membership.Meta{Role: role, Version: a.d.Version, Standby: standby, Health: h, Extra: extra}
 }
 

@@ -83,6 +83,8 @@ type Coordinator struct {
 	fenceDone   chan fenceResult
 	fenceWait   map[string]string // per group: why it waits for a fence (this reconcile)
 
+	guardSeen map[string]GuardParams // per node: crash-guard parameters it gossiped
+
 	mu    sync.Mutex
 	shown map[string]string // group -> why it stays where it is (read by the API)
 }

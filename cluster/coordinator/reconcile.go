@@ -22,10 +22,15 @@ func (c *Coordinator) reconcile(ctx context.Context) error {
 	}
 	links := c.d.Links()
 
+	c.noteGuards(members)
 	data := c.d.Store.Read()
 	for _, n := range c.d.Config.Nodes {
 		st, why := c.judge(n.Name, members, links, now, data.Nodes[n.Name])
-		if cur := data.Nodes[n.Name]; cur == nil || cur.Status != st {
+		unfenced := st == state.NodeFailed && !n.Witness && (c.d.Fencer == nil || !c.d.Fencer.Configured(n.Name))
+		if unfenced {
+			why = c.unfenced(n.Name, links, now)
+		}
+		if cur := data.Nodes[n.Name]; cur == nil || cur.Status != st || unfenced && cur.Reason != why {
 			if err := c.apply(&state.SetNodeStatus{Node: n.Name, Status: st, Reason: why, Time: now}); err != nil {
 				return err
 			}
@@ -160,7 +165,7 @@ func (c *Coordinator) release(ctx context.Context, data *state.Data, g *state.Gr
 // leaseEnd is when node's lease to run resources has provably run out, as
 // far as this leader can tell.
 func (c *Coordinator) leaseEnd(node string, links map[string]Link) time.Time {
-	t := c.d.Config.Cluster.Timing
+	t := c.guardOf(node) // the deadline its own guard enforces (DESIGN.md invariant 7)
 	end := c.lastContact(node, links).Add(t.Lease + 2*tick)
 	if l, ok := links[node]; ok && node == c.prevLeader && !l.OK && !l.LastContact.IsZero() && !l.LastContact.After(c.since) {
 		// The node led before us and has not answered us since we were
@@ -169,7 +174,7 @@ func (c *Coordinator) leaseEnd(node string, links map[string]Link) time.Time {
 		// known), so it lost quorum contact before, stepped down within its
 		// leader lease, and with leadership lost its lease to run resources;
 		// it can run them again only after hearing from us.
-		if d := c.since.Add(t.RaftLeaderLease + 2*tick); d.Before(end) {
+		if d := c.since.Add(t.LeaderLease + 2*tick); d.Before(end) {
 			end = d
 		}
 	}

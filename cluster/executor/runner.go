@@ -166,7 +166,7 @@ func (r *runner) start(ctx context.Context, g *state.Group) {
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StartTimeout)
-		err := x.agent.Start(cctx)
+		err := r.startRes(cctx, x)
 		cancel()
 		if err != nil {
 			r.log.Error("start failed", "resource", x.cfg.Name, "error", err)
@@ -301,7 +301,7 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StopTimeout)
-		err := x.agent.Stop(cctx)
+		err := r.stopRes(cctx, x)
 		cancel()
 		if err != nil {
 			r.log.Error("stop failed", "resource", x.cfg.Name, "error", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/resources/ipaddr"
 )
 
 type agentCmd struct{ ui cli.Ui }
@@ -57,7 +58,11 @@ func (c *agentCmd) Run(args []string) int {
 		level = cfg.LogLevel
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Level: hclog.LevelFromString(level), JSONFormat: jsonLog, Output: os.Stderr})
-	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: resourceRegistry(),
+	res := resourceRegistry()
+	if lt := agent.GuardedLifetime(cfg); lt > 0 {
+		res["ipaddr"] = ipaddr.NewWithLifetime(lt) // the crash guard renews it
+	}
+	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: res,
 		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version})
 	if err != nil {
 		return fail(c.ui, err)
@@ -73,6 +78,7 @@ func (c *agentCmd) Run(args []string) int {
 			"  %[2]s history -address unix://%[1]s/vigil.sock\n",
 			cfg.DataDir, self))
 	}
+	startPanicSwitch()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := a.Run(ctx); err != nil {

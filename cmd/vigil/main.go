@@ -21,6 +21,7 @@ func run(args []string) int {
 	c.Args = args
 	c.Commands = commands(ui)
 	c.HelpWriter = os.Stdout
+	c.HiddenCommands = []string{"guard"}
 	code, err := c.Run()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vigil:", err)
@@ -55,6 +56,7 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"tls cert":         f(&groupHelp{synopsis: "Node certificates", help: "Usage: vigil tls cert create -node NAME [-ip IP]... [-dir DIR]"}),
 		"tls cert create":  f(&tlsCertCmd{ui: ui}),
 		"version":          f(&versionCmd{ui: ui}),
+		"guard":            f(&guardCmd{ui: ui}),
 	}
 }
 

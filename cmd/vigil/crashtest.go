@@ -1,0 +1,27 @@
+package main
+
+import (
+	"os"
+	"time"
+)
+
+// panicSwitchEnv names a file whose appearance makes the agent panic on a
+// goroutine of its own: the lab's crash-guard test uses it to inject a real
+// Go panic (an unrecovered panic kills the process like any crash). Unset
+// in production, where it costs nothing.
+const panicSwitchEnv = "VIGIL_TEST_PANIC_FILE"
+
+func startPanicSwitch() {
+	path := os.Getenv(panicSwitchEnv)
+	if path == "" {
+		return
+	}
+	go func() {
+		for {
+			if _, err := os.Stat(path); err == nil {
+				panic("injected by " + panicSwitchEnv + " (test only)")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+}
