@@ -47,6 +47,6 @@ func (a *Agent) newGuard() *guard.Client {
 		Command: []string{"/proc/self/exe", "guard", "-socket", sock, "-node", a.cfg.NodeName,
 			"-lifetime", p.Lifetime.String()},
 		Lease:  a.keeper.End,
-		Logger: a.log.Named("guard"),
+		Logger: a.log.Named("crashguard"),
 	})
 }
