@@ -16,7 +16,9 @@ import (
 // each, min/median/max:
 //
 //   - vigil, timing preset fast, group VIP + haproxy (examples/haproxy-pair):
-//     power-off of the active node, and `vigil node standby` of it;
+//     power-off of the active node, kill -9 of its agent alone (the crash
+//     guard removes the VIP at once; no fencing), and `vigil node standby`
+//     of it;
 //   - keepalived (VRRP v3, unicast, haproxy always running on both nodes) at
 //     advert_int 1 and 0.1: power-off of the master, and a clean stop
 //     (SIGTERM) of its keepalived, the counterpart of standby.
@@ -137,7 +139,7 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 	// raft leader (an election comes first), so both cases are measured,
 	// alternately, steering the group and the leadership before each run.
 	var off [2][]time.Duration // [0]: active node not the leader, [1]: it is
-	var standby []time.Duration
+	var killed, standby []time.Duration
 	for i := range 2 * runs {
 		isLeader := i%2 == 1
 		from := steerVigil(b, c, isLeader)
@@ -158,6 +160,19 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 	for i := range runs {
 		from := waitGroupStarted(b, c, "web", "", settle)
 		to := other[from]
+		gap := measureSwitch(b, client, fmt.Sprintf("vigil-kill-%d", i), from, to, func() {
+			if err := c.Agent(from).Kill(); err != nil {
+				b.Fatal(err)
+			}
+		})
+		killed = append(killed, gap)
+		fmt.Printf("vigil kill -9 run %d: active %s: %v\n", i, from, gap.Round(time.Millisecond))
+		c.Start(from)
+		c.WaitHealthy(settle)
+	}
+	for i := range runs {
+		from := waitGroupStarted(b, c, "web", "", settle)
+		to := other[from]
 		standby = append(standby, measureSwitch(b, client, fmt.Sprintf("vigil-standby-%d", i), from, to, func() {
 			foCLI(b, c, to, "node", "standby", from)
 		}))
@@ -167,6 +182,7 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 	return []downtimeRow{
 		newRow(b, "vigil fast: power-off of active (not leader)", "vigil-poweroff", off[0]),
 		newRow(b, "vigil fast: power-off of active + leader", "vigil-poweroff-leader", off[1]),
+		newRow(b, "vigil fast: kill -9 of the active node's agent", "vigil-kill9", killed),
 		newRow(b, "vigil fast: standby of the active node", "vigil-standby", standby),
 	}
 }
