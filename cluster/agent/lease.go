@@ -107,25 +107,31 @@ func (k *leaseKeeper) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		k.End()
-		k.mu.Lock()
-		stalled, seq := k.stalled, k.stallSeq
-		k.mu.Unlock()
-		if !stalled {
-			continue
-		}
-		// Started after the stall was seen: the leader's answer is news.
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := k.sync(cctx)
-		cancel()
-		k.mu.Lock()
-		if err == nil && k.stallSeq == seq {
-			k.stalled = false
-			k.lastLook = k.now() // the confirmation's own wait is no stall
-			k.log.Info("lease re-confirmed through the leader after the stall")
-		}
-		k.mu.Unlock()
-		if err != nil {
-			k.log.Debug("lease not re-confirmed yet", "error", err)
-		}
+		k.confirm(ctx)
+	}
+}
+
+// confirm re-confirms the lease through the leader if a stall froze it.
+func (k *leaseKeeper) confirm(ctx context.Context) {
+	k.mu.Lock()
+	stalled, seq := k.stalled, k.stallSeq
+	k.mu.Unlock()
+	if !stalled {
+		return
+	}
+	// Started after the stall was seen: the leader's answer is news.
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := k.sync(cctx)
+	cancel()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		k.log.Debug("lease not re-confirmed yet", "error", err)
+		return
+	}
+	if k.stallSeq == seq {
+		k.stalled = false
+		k.lastLook = k.now() // the confirmation's own wait is no stall
+		k.log.Info("lease re-confirmed through the leader after the stall")
 	}
 }
