@@ -42,9 +42,12 @@ func (h *fileHolder) note(op string) {
 		f.Close()
 	}
 }
-func (h *fileHolder) Renew(context.Context, time.Duration) (bool, error) { h.note("renew"); return true, nil }
-func (h *fileHolder) Remove(context.Context) error                       { h.note("remove"); return nil }
-func (h *fileHolder) String() string                                     { return h.name }
+func (h *fileHolder) Renew(context.Context, time.Duration) (bool, error) {
+	h.note("renew")
+	return true, nil
+}
+func (h *fileHolder) Remove(context.Context) error { h.note("remove"); return nil }
+func (h *fileHolder) String() string               { return h.name }
 
 // memHolder records in memory, for the in-process server tests.
 type memHolder struct {
