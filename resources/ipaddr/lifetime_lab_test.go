@@ -16,7 +16,7 @@ func TestLifetimeRenewedOrRemovedByTheKernel(t *testing.T) {
 	ctx := context.Background()
 	for _, addr := range []string{"198.18.0.100/24", "fd00:198:18::100/64"} {
 		t.Run(addr, func(t *testing.T) {
-			ag, err := NewWithLifetime(2*time.Second)(resources.Spec{Name: "vip",
+			ag, err := NewWithLifetime(2 * time.Second)(resources.Spec{Name: "vip",
 				Params: map[string]string{"address": addr, "interface": "eth0", "garp_count": "1"}})
 			if err != nil {
 				t.Fatal(err)
