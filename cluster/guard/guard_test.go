@@ -218,3 +218,44 @@ func TestClientReplacesAKilledGuardAndHandsItTheAddresses(t *testing.T) {
 		t.Errorf("the new guard did not hold the address:\n%s", b)
 	}
 }
+
+// A new guard (for a restarted agent) waits until the old one has swept and
+// exited: never two guards acting at once.
+func TestNewGuardWaitsForTheOldOnesSweep(t *testing.T) {
+	s := startServer(t)
+	sock := s.conn.RemoteAddr().String()
+	s.call(request{Op: "hold", Key: "web/vip", Address: "a", Deadline: in(time.Hour)})
+	var mu sync.Mutex
+	var ops []string
+	second := make(chan error, 1)
+	go func() {
+		second <- Serve(context.Background(), Config{Socket: sock, Logger: hclog.NewNullLogger(), AcceptWait: 5 * time.Second,
+			NewHolder: func(a, i string) (Holder, error) { return memHolder{mu: &mu, ops: &ops, n: a}, nil }})
+	}()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-second:
+		t.Fatalf("second guard did not wait for the first: %v", err)
+	default:
+	}
+	s.conn.Close() // the old agent dies: the old guard sweeps and exits
+	<-s.done
+	if !s.removed("a") {
+		t.Fatal("old guard did not sweep")
+	}
+	var c net.Conn
+	var err error
+	for i := 0; i < 200; i++ {
+		if c, err = net.Dial("unix", sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("second guard never listened: %v", err)
+	}
+	c.Close()
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+}
