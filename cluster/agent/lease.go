@@ -37,6 +37,7 @@ type leaseKeeper struct {
 	stalled   bool      // a stall was seen; waiting for re-confirmation
 	frozenEnd time.Time // lease end before the stall
 	stallSeq  uint64    // counts stalls, so an old confirmation cannot clear a new one
+	nextTry   time.Time // next confirmation attempt after a failed one
 }
 
 // leaseLook is how often the keeper looks at the clock by itself.
@@ -115,8 +116,9 @@ func (k *leaseKeeper) Run(ctx context.Context) error {
 func (k *leaseKeeper) confirm(ctx context.Context) {
 	k.mu.Lock()
 	stalled, seq := k.stalled, k.stallSeq
+	wait := k.now().Before(k.nextTry)
 	k.mu.Unlock()
-	if !stalled {
+	if !stalled || wait {
 		return
 	}
 	// Started after the stall was seen: the leader's answer is news.
@@ -127,6 +129,7 @@ func (k *leaseKeeper) confirm(ctx context.Context) {
 	defer k.mu.Unlock()
 	if err != nil {
 		k.log.Debug("lease not re-confirmed yet", "error", err)
+		k.nextTry = k.now().Add(50 * time.Millisecond)
 		return
 	}
 	if k.stallSeq == seq {

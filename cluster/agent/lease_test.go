@@ -44,7 +44,7 @@ func TestLeaseAfterStallNeedsTheLeader(t *testing.T) {
 		t.Errorf("lease end after the stall %v, want the one before it %v", end, want)
 	}
 	k.confirm(context.Background()) // the leader cannot be reached
-	now = now.Add(5 * time.Millisecond)
+	now = now.Add(60 * time.Millisecond) // past the retry pause
 	r.contact = now
 	if _, ok := k.End(); ok {
 		t.Fatal("lease holds without confirmation through the leader")

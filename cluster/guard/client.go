@@ -39,6 +39,7 @@ type Client struct {
 	proc  *os.Process
 	done  chan struct{} // closed when proc has been reaped
 	holds map[string][2]string
+	retry time.Time // no new guard before this, after one failed to start
 }
 
 // NewClient returns a client; Run starts the guard.
@@ -131,6 +132,18 @@ func (c *Client) ensureLocked(ctx context.Context) error {
 		c.cfg.Logger.Warn("crash guard lost; starting a new one", "old_pid", c.proc.Pid)
 		c.killLocked()
 	}
+	if time.Now().Before(c.retry) {
+		return errors.New("the last guard failed to start; retrying shortly")
+	}
+	if err := c.startLocked(ctx); err != nil {
+		c.retry = time.Now().Add(time.Second)
+		return err
+	}
+	return c.handOverLocked()
+}
+
+// startLocked starts a guard process and connects to it.
+func (c *Client) startLocked(ctx context.Context) error {
 	cmd := exec.Command(c.cfg.Command[0], c.cfg.Command[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	// Its own session: not in the agent's process group, so a signal to
@@ -164,6 +177,11 @@ func (c *Client) ensureLocked(ctx context.Context) error {
 		}
 	}
 	c.cfg.Logger.Info("crash guard started", "pid", c.proc.Pid, "socket", c.cfg.Socket)
+	return nil
+}
+
+// handOverLocked gives a new guard the addresses held so far.
+func (c *Client) handOverLocked() error {
 	keys := make([]string, 0, len(c.holds))
 	for k := range c.holds {
 		keys = append(keys, k)
