@@ -3,6 +3,8 @@ package executor
 import (
 	"context"
 	"fmt"
+
+	"github.com/vigil-ha/vigil/resources"
 )
 
 // Guard is the node's crash guard as the executor drives it (cluster/guard
@@ -14,6 +16,9 @@ type Guard interface {
 	Hold(ctx context.Context, key, address, iface string) error
 	// Release stops the guard renewing an address; called before removal.
 	Release(ctx context.Context, key string)
+	// Keep has the guard leave an address alone (permanent, not removed
+	// if the agent dies): maintenance mode.
+	Keep(ctx context.Context, key, address, iface string) error
 }
 
 // guarded returns the guard's key and the address parameters of a resource
@@ -42,4 +47,39 @@ func (r *runner) stopRes(ctx context.Context, x *res) error {
 		r.d.Guard.Release(ctx, key)
 	}
 	return x.agent.Stop(ctx)
+}
+
+// guardOff: in maintenance the cluster leaves a group's resources alone
+// (Pacemaker's maintenance mode, e.g. to restart agents), so the guard must
+// not remove its addresses either, nor may their lifetime run out.
+func (r *runner) guardOff(ctx context.Context) {
+	if r.d.Guard == nil || r.guardKept {
+		return
+	}
+	ok := true
+	for _, x := range r.res {
+		if key, addr, ifc, g := r.guarded(x); g {
+			if err := r.d.Guard.Keep(ctx, key, addr, ifc); err != nil {
+				r.log.Warn("maintenance: cannot have the crash guard leave the address alone", "resource", x.cfg.Name, "error", err)
+				ok = false
+			}
+		}
+	}
+	r.guardKept = ok
+}
+
+// guardOn holds a group's running addresses again after maintenance.
+func (r *runner) guardOn(ctx context.Context) {
+	if r.d.Guard == nil || !r.guardKept || !r.d.Lease() {
+		return
+	}
+	for _, x := range r.res {
+		if key, addr, ifc, g := r.guarded(x); g && r.get(x) != resources.Stopped {
+			if err := r.d.Guard.Hold(ctx, key, addr, ifc); err != nil {
+				r.log.Warn("after maintenance: the crash guard does not hold the address yet", "resource", x.cfg.Name, "error", err)
+				return
+			}
+		}
+	}
+	r.guardKept = false
 }

@@ -48,6 +48,8 @@ type runner struct {
 	backoff  time.Time // no start attempt before this
 	restarts uint64    // last restart request seen (state.Group.Restarts)
 	started  bool      // step has run once
+	// guardKept: the crash guard leaves this group's addresses alone (maintenance)
+	guardKept bool
 }
 
 // ipLike resources move traffic: on lease loss they go first (DESIGN.md
@@ -94,8 +96,10 @@ func (r *runner) step(ctx context.Context) {
 	data := r.d.Store.Read()
 	g := data.Groups[r.cfg.Name]
 	if data.Maintenance || r.cfg.Maintenance || (g != nil && g.Maintenance) {
+		r.guardOff(ctx)
 		return // hands off; monitors keep running for status only
 	}
+	r.guardOn(ctx)
 	lease := r.d.Lease()
 	want := lease && g != nil && g.Node == me && g.Holder == me
 	if g != nil && g.Restarts != r.restarts {

@@ -122,6 +122,18 @@ func (c *Client) Release(ctx context.Context, key string) {
 	}
 }
 
+// Keep tells the guard to leave an address alone (maintenance): it makes
+// it permanent and stops guarding it. Hold guards it again.
+func (c *Client) Keep(ctx context.Context, key, address, iface string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.holds, key)
+	if err := c.ensureLocked(ctx); err != nil {
+		return fmt.Errorf("crash guard not running: %w", err)
+	}
+	return c.callLocked(request{Op: "keep", Key: key, Address: address, Interface: iface})
+}
+
 // ensureLocked starts a guard and connects to it if there is none, and
 // hands it the addresses held so far (after a guard was lost).
 func (c *Client) ensureLocked(ctx context.Context) error {

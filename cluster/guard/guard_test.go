@@ -259,3 +259,17 @@ func TestNewGuardWaitsForTheOldOnesSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An address kept for maintenance survives the agent's exit.
+func TestKeptAddressSurvivesTheAgent(t *testing.T) {
+	s := startServer(t)
+	s.call(request{Op: "hold", Key: "web/vip", Address: "a", Deadline: in(time.Hour)})
+	if rep := s.call(request{Op: "keep", Key: "web/vip", Address: "a"}); !rep.OK {
+		t.Fatal(rep.Error)
+	}
+	s.conn.Close()
+	<-s.done
+	if s.removed("a") {
+		t.Errorf("a kept address was removed: %v", s.ops)
+	}
+}

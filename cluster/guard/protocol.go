@@ -20,11 +20,11 @@ import (
 
 // request is one line from the agent. Every request gets one reply line.
 type request struct {
-	Op string `json:"op"` // renew | hold | release
+	Op string `json:"op"` // renew | hold | release | keep
 	// Deadline is the lease end as a CLOCK_BOOTTIME instant in nanoseconds;
 	// at or before now means "no lease". renew and hold carry it.
 	Deadline  int64  `json:"deadline,omitempty"`
-	Key       string `json:"key,omitempty"` // hold, release: "group/resource"
+	Key       string `json:"key,omitempty"` // hold, release, keep: "group/resource"
 	Address   string `json:"address,omitempty"`
 	Interface string `json:"interface,omitempty"`
 }

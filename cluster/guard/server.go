@@ -16,7 +16,8 @@ import (
 
 // Holder is one address the guard holds (resources/ipaddr.Holder).
 type Holder interface {
-	// Renew sets the address's kernel lifetime to d if it is configured.
+	// Renew sets the address's kernel lifetime to d if it is configured
+	// (0: permanent).
 	Renew(ctx context.Context, d time.Duration) (bool, error)
 	// Remove deletes the address; absent is success.
 	Remove(ctx context.Context) error
@@ -229,6 +230,20 @@ func (s *session) handle(m incoming) {
 		s.holds[r.Key] = h
 		s.renew(r.Key, h) // re-held after a guard restart: present already
 		s.answer(nil)
+	case "keep":
+		// Maintenance: the cluster leaves the address alone, and so does
+		// the guard; the address becomes permanent again.
+		delete(s.holds, r.Key)
+		h, err := s.cfg.NewHolder(r.Address, r.Interface)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			_, err = h.Renew(ctx, 0)
+			cancel()
+		}
+		if err == nil {
+			s.log.Info("address left alone (maintenance): permanent, not guarded", "key", r.Key)
+		}
+		s.answer(err)
 	case "release":
 		if _, ok := s.holds[r.Key]; ok {
 			s.log.Info("released address", "key", r.Key)

@@ -52,8 +52,8 @@ func (h *Holder) String() string { return fmt.Sprintf("%s on %s", h.a.prefix, h.
 // Remove deletes the address (any prefix length); absent is success.
 func (h *Holder) Remove(ctx context.Context) error { return h.a.Stop(ctx) }
 
-// Renew sets the lifetime of the address to d if it is configured, and
-// reports whether it was. It never adds an absent address on purpose; the
+// Renew sets the lifetime of the address to d (0: permanent) if it is
+// configured, and reports whether it was. It never adds an absent address on purpose; the
 // caller must make sure nobody removes it concurrently (the kernel's
 // replace would re-create it), which the guard does by stopping renewals
 // of an address before the agent removes it.
