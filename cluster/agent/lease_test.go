@@ -43,7 +43,7 @@ func TestLeaseAfterStallNeedsTheLeader(t *testing.T) {
 	if want := time.Unix(1000, 0).Add(tm.Lease); !end.Equal(want) {
 		t.Errorf("lease end after the stall %v, want the one before it %v", end, want)
 	}
-	k.confirm(context.Background()) // the leader cannot be reached
+	k.confirm(context.Background())      // the leader cannot be reached
 	now = now.Add(60 * time.Millisecond) // past the retry pause
 	r.contact = now
 	if _, ok := k.End(); ok {
