@@ -52,13 +52,18 @@ func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) er
 // before it was noticed (fast: 250 ms).
 func (k *leaseKeeper) stallLimit() time.Duration { return k.timing.Lease / 3 }
 
-// raw is the lease end from raft's view alone: a leader holds it while
-// raft calls it leader (raft steps down within its leader lease of losing
-// the quorum), a follower until Lease after its last contact with the
-// leader.
+// raw is the lease end from raft's view alone. A follower holds it until
+// Lease after its last contact with the leader. A leader holds it while raft
+// calls it leader, and for a heartbeat timeout after the last time it did:
+// raft steps it down within its leader lease of losing the quorum, a new
+// leader is elected only after a majority heard nothing from it for a
+// heartbeat timeout, and that leader waits a leader lease more before it
+// releases the groups (coordinator leaseEnd). The heartbeat timeout rather
+// than the (shorter) leader lease keeps a busy machine's scheduling hiccups
+// from having the crash guard drop the leader's addresses.
 func (k *leaseKeeper) raw(now time.Time) time.Time {
 	if k.raft.IsLeader() {
-		return now.Add(k.timing.RaftLeaderLease)
+		return now.Add(k.timing.RaftHeartbeatTimeout)
 	}
 	last := k.raft.LastLeaderContact()
 	if last.IsZero() {

@@ -67,7 +67,7 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 	before, _ := k.End()
 	now = now.Add(tm.Lease/3 + time.Millisecond)
 	if _, ok := k.End(); ok {
-		t.Fatal("leader lease still held after a stall longer than raft_leader_lease")
+		t.Fatal("leader lease still held after a stall longer than raft_heartbeat_timeout")
 	}
 	if end, _ := k.End(); !end.Equal(before) {
 		t.Errorf("lease end moved from %v to %v during an unconfirmed stall", before, end)
@@ -78,7 +78,7 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 	k2.now = func() time.Time { return now2 }
 	k2.End()
 	now2 = now2.Add(tm.Lease / 4)
-	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftLeaderLease)) {
+	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout)) {
 		t.Errorf("no stall: end %v ok %v", end, ok)
 	}
 }

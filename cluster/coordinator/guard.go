@@ -19,8 +19,9 @@ type GuardParams struct {
 	// Lease: a follower's guard removes its addresses at its last contact
 	// with the leader plus Lease.
 	Lease time.Duration
-	// LeaderLease: a leader's guard removes them at its last renewal (while
-	// raft still called it leader) plus LeaderLease.
+	// LeaderLease: raft_leader_lease. A leader's guard removes its
+	// addresses a heartbeat timeout after raft last called it leader, which
+	// is before a new leader's election + LeaderLease (leaseEnd).
 	LeaderLease time.Duration
 	// Lifetime: the kernel lifetime of its addresses, renewed by the guard
 	// only before its deadline; if agent and guard are both gone or frozen,
