@@ -197,7 +197,7 @@ func (s *session) arm(t *time.Timer) {
 // enforce removes everything once the deadline has passed.
 func (s *session) enforce() {
 	if len(s.holds) > 0 && !s.valid() {
-		s.sweep("the agent's lease deadline passed without a renewal (agent frozen, stalled or cut off)")
+		s.sweep("the agent's lease deadline passed without a renewal (agent frozen, stalled, cut off or out of its lease)")
 	}
 }
 
