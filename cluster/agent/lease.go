@@ -52,18 +52,23 @@ func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) er
 // before it was noticed (fast: 250 ms).
 func (k *leaseKeeper) stallLimit() time.Duration { return k.timing.Lease / 3 }
 
+// leaderGrace is added to a leader's lease beyond the heartbeat timeout;
+// it must stay below the coordinator's 100 ms release margin less raft's
+// step-down lateness (its leader-lease check runs ~10 ms after expiry).
+const leaderGrace = 50 * time.Millisecond
+
 // raw is the lease end from raft's view alone. A follower holds it until
 // Lease after its last contact with the leader. A leader holds it while raft
-// calls it leader, and for a heartbeat timeout after the last time it did:
-// raft steps it down within its leader lease of losing the quorum, a new
-// leader is elected only after a majority heard nothing from it for a
-// heartbeat timeout, and that leader waits a leader lease more before it
-// releases the groups (coordinator leaseEnd). The heartbeat timeout rather
-// than the (shorter) leader lease keeps a busy machine's scheduling hiccups
-// from having the crash guard drop the leader's addresses.
+// calls it leader, and for a heartbeat timeout (+ leaderGrace) after the
+// last time it did: raft steps it down within its leader lease of losing the
+// quorum, a new leader is elected only after a majority heard nothing from
+// it for a heartbeat timeout, and that leader waits a leader lease + 100 ms
+// more before it releases the groups (coordinator leaseEnd). The heartbeat
+// timeout rather than the (shorter) leader lease keeps a busy machine's
+// scheduling hiccups from dropping the leader's addresses.
 func (k *leaseKeeper) raw(now time.Time) time.Time {
 	if k.raft.IsLeader() {
-		return now.Add(k.timing.RaftHeartbeatTimeout)
+		return now.Add(k.timing.RaftHeartbeatTimeout + leaderGrace)
 	}
 	last := k.raft.LastLeaderContact()
 	if last.IsZero() {
