@@ -333,7 +333,8 @@ func (a *Agent) socket() string {
 
 // lease: the leader holds it while it is leader (raft's own leader lease makes
 // an isolated leader step down); a follower holds it while it heard from the
-// leader within Timing.Lease.
+// leader within Timing.Lease; neither trusts a renewal read after a stall of
+// this agent (leaseKeeper).
 func (a *Agent) lease() bool { return a.keeper.Holds() }
 
 // nodeFencer is the coordinator's view of fencing.
