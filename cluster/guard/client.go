@@ -40,6 +40,9 @@ type Client struct {
 	done  chan struct{} // closed when proc has been reaped
 	holds map[string][2]string
 	retry time.Time // no new guard before this, after one failed to start
+	// pending: a new guard has not taken every held address yet (it
+	// refuses while the lease is out); retried at every renewal.
+	pending bool
 }
 
 // NewClient returns a client; Run starts the guard.
@@ -138,6 +141,9 @@ func (c *Client) Keep(ctx context.Context, key, address, iface string) error {
 // hands it the addresses held so far (after a guard was lost).
 func (c *Client) ensureLocked(ctx context.Context) error {
 	if c.conn != nil {
+		if c.pending {
+			return c.handOverLocked()
+		}
 		return nil
 	}
 	if c.proc != nil {
@@ -151,6 +157,7 @@ func (c *Client) ensureLocked(ctx context.Context) error {
 		c.retry = time.Now().Add(time.Second)
 		return err
 	}
+	c.pending = true
 	return c.handOverLocked()
 }
 
@@ -205,6 +212,7 @@ func (c *Client) handOverLocked() error {
 			return fmt.Errorf("hand %s to the new guard: %w", k, err)
 		}
 	}
+	c.pending = false
 	return nil
 }
 
