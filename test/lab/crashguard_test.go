@@ -17,7 +17,8 @@ import (
 // load balancers throughout and a client requests the VIP every 10 ms: no
 // sample may show the VIP on both, the client is served by the new holder
 // only once it switched, and afterwards the group runs on exactly one node
-// (VIP and haproxy). Killing the guard alone must not move the group.
+// (VIP and haproxy). Killing the guard alone must not move the group, and a
+// clean stop of an agent takes its guard with it.
 func TestCrashGuard(t *testing.T) {
 	l := New(t, "vlabcg")
 	StartWebBackends(l)
@@ -83,6 +84,29 @@ func TestCrashGuard(t *testing.T) {
 		if !c.Node(on).Host.HasAddr(WebVIP) {
 			t.Errorf("%s lost %s after its guard was replaced", on, WebVIP)
 		}
+		noOverlap(t)
+	})
+
+	// systemctl stop (SIGTERM) of the standby: its guard, holding nothing,
+	// exits with the agent. (The holder's clean stop is not used here: a
+	// restarted agent keeps its "leaving" mark, issue 9.)
+	t.Run("CleanStopLetsTheGuardGo", func(t *testing.T) {
+		standby := Other(waitGroupStarted(t, c, "web", "", settle))
+		h := c.Node(standby).Host
+		if guardPid(t, h) == 0 {
+			t.Fatalf("no crash guard on %s", standby)
+		}
+		logged := len(agentLog(t, c, standby))
+		c.Stop(standby)
+		if p := guardPid(t, h); p != 0 {
+			t.Errorf("crash guard (pid %d) still runs after %s's agent stopped", p, standby)
+		}
+		log := agentLog(t, c, standby)[logged:]
+		if !strings.Contains(log, "crash guard done: nothing left to guard") || strings.Contains(log, "removing floating addresses") {
+			t.Errorf("the guard should have exited with nothing to remove:\n%s", log)
+		}
+		c.Start(standby)
+		c.WaitHealthy(settle)
 		noOverlap(t)
 	})
 
