@@ -78,7 +78,7 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 	k2.now = func() time.Time { return now2 }
 	k2.End()
 	now2 = now2.Add(tm.Lease / 4)
-	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout + leaderGrace)) {
+	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout+leaderGrace)) {
 		t.Errorf("no stall: end %v ok %v", end, ok)
 	}
 }
