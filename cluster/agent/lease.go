@@ -41,7 +41,7 @@ type leaseKeeper struct {
 }
 
 // leaseLook is how often the keeper looks at the clock by itself.
-const leaseLook = 10 * time.Millisecond
+const leaseLook = 20 * time.Millisecond
 
 func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) error, log hclog.Logger) *leaseKeeper {
 	return &leaseKeeper{raft: r, timing: t, sync: sync, log: log, now: time.Now}

@@ -24,7 +24,7 @@ type ClientConfig struct {
 	Command []string
 	// Lease returns the end of this node's lease, and whether it holds now.
 	Lease  func() (time.Time, bool)
-	Every  time.Duration // renewal period; default 25ms
+	Every  time.Duration // renewal period; default 50ms
 	Logger hclog.Logger
 }
 
@@ -48,7 +48,7 @@ type Client struct {
 // NewClient returns a client; Run starts the guard.
 func NewClient(cfg ClientConfig) *Client {
 	if cfg.Every <= 0 {
-		cfg.Every = 25 * time.Millisecond
+		cfg.Every = 50 * time.Millisecond
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()

@@ -142,7 +142,7 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 	defer renew.Stop()
 	// A coarse check as well as the exact timer: Go's timers do not count
 	// time the machine was suspended, CLOCK_BOOTTIME does.
-	check := time.NewTicker(50 * time.Millisecond)
+	check := time.NewTicker(100 * time.Millisecond)
 	defer check.Stop()
 	expiry := time.NewTimer(time.Hour)
 	defer expiry.Stop()
