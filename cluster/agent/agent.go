@@ -26,6 +26,7 @@ import (
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/executor"
+	"github.com/vigil-ha/vigil/cluster/guard"
 	"github.com/vigil-ha/vigil/cluster/membership"
 	"github.com/vigil-ha/vigil/cluster/rpc"
 	"github.com/vigil-ha/vigil/cluster/sdnotify"
@@ -88,6 +89,8 @@ type Agent struct {
 	hurry     chan struct{} // closed by Hurry: the operator's second signal
 	hurryOnce sync.Once
 	warnings  []string // from Preflight, logged at start
+	keeper  *leaseKeeper
+	guard   *guard.Client // crash guard; nil on nodes with no addresses
 
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
@@ -155,10 +158,16 @@ func New(d Deps) (*Agent, error) {
 	if a.fence, err = newFencer(cfg, d.Fencers, applier, a.log.Named("fencing")); err != nil {
 		return nil, err
 	}
-	a.exec, err = executor.New(executor.Deps{
+	a.keeper = newLeaseKeeper(leaseSource{a.raft, &a.renew}, cfg.Cluster.Timing, a.sync, a.log.Named("lease"))
+	ed := executor.Deps{
 		Config: cfg, Store: a.fsm, Lease: a.lease, Sync: a.sync, Report: applier.Apply,
 		Agents: a.tel.Resources(d.Resources), RunDir: filepath.Join(cfg.DataDir, "run"), Logger: a.log.Named("executor"),
-	})
+	}
+	if d.Net == nil && GuardedLifetime(cfg) > 0 {
+		a.guard = a.newGuard()
+		ed.Guard = a.guard
+	}
+	a.exec, err = executor.New(ed)
 	if err != nil {
 		return nil, err
 	}
@@ -243,6 +252,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	run("raft", a.raft.Run)
 	run("memberlist", a.mem.Run)
+	run("lease", a.keeper.Run)
+	if a.guard != nil {
+		// The guard outlives the other components: the executor releases
+		// its addresses on the way out, then the guard is let go.
+		gctx, gcancel := context.WithCancel(context.Background())
+		gdone := make(chan struct{})
+		go func() { _ = a.guard.Run(gctx); close(gdone) }()
+		defer func() { gcancel(); <-gdone }()
+	}
 	select {
 	case <-a.raft.Ready():
 	case err := <-errs:
@@ -453,18 +471,10 @@ func (a *Agent) socket() string {
 
 // lease: the leader holds it while it is leader (raft's own leader lease makes
 // an isolated leader step down); a follower holds it while it heard from the
-// leader within Timing.Lease.
-func (a *Agent) lease() bool {
-	if a.raft.IsLeader() {
-		return true
-	}
-	// Hearing the leader is not enough: the leader must hear us too (a
-	// renewal it answered), or with our outgoing link cut we would keep
-	// running what the leader has already started elsewhere (renew.go).
-	last, renewed := a.raft.LastLeaderContact(), a.renew.lastSent()
-	within := func(t time.Time) bool { return !t.IsZero() && time.Since(t) < a.cfg.Cluster.Timing.Lease }
-	return within(last) && within(renewed)
-}
+// leader within Timing.Lease and the leader answered its renewal within it
+// (renew.go); neither trusts a renewal read after a stall of this agent
+// (leaseKeeper).
+func (a *Agent) lease() bool { return a.keeper.Holds() }
 
 // nodeFencer is the coordinator's view of fencing.
 type nodeFencer struct{ a *Agent }
@@ -547,6 +557,9 @@ func (a *Agent) meta() membership.Meta {
 	standby := a.standby
 	a.healthMu.Unlock()
 	extra[coordinator.BootKey] = strconv.FormatInt(a.boot.UnixNano(), 10)
+	if a.guard != nil {
+		extra[coordinator.GuardKey] = coordinator.GuardParamsFor(a.cfg.Cluster.Timing).String()
+	}
 	return membership.Meta{Role: role, Version: a.d.Version, Standby: standby, Health: h, Extra: extra}
 }
 

@@ -75,3 +75,18 @@ func (a *Agent) renewLease(ctx context.Context) error {
 		a.renew.confirmed(sent)
 	}
 }
+
+// leaseSource is the lease keeper's view of this node: raft, plus the
+// renewals.
+type leaseSource struct {
+	leaseRaftOnly
+	r *renewals
+}
+
+// leaseRaftOnly is the part of consensus the lease reads.
+type leaseRaftOnly interface {
+	IsLeader() bool
+	LastLeaderContact() time.Time
+}
+
+func (s leaseSource) LastRenewal() time.Time { return s.r.lastSent() }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,6 +90,9 @@ func (a *Agent) nodeStatus(n configs.Node, data *state.Data, members map[string]
 		}
 		if s.Status == state.NodeOnline && s.Leaving {
 			ns.State = "leaving"
+		}
+		if s.Status == state.NodeFailed && strings.HasPrefix(s.Reason, "lost unfenced") {
+			ns.Warnings = append(ns.Warnings, s.Reason) // DESIGN.md invariant 7
 		}
 	}
 	switch m, ok := members[n.Name]; {

@@ -77,6 +77,8 @@ type Coordinator struct {
 	fences    map[string]FenceState
 	fenceDone chan fenceResult
 
+	guardSeen map[string]GuardParams // per node: crash-guard parameters it gossiped
+
 	mu    sync.Mutex
 	shown map[string]string // group -> why it stays where it is (read by the API)
 }
@@ -223,6 +225,11 @@ func (c *Coordinator) input() Input {
 	for _, m := range c.d.Members() {
 		members[m.Name] = m
 	}
+	c.noteGuards(members)
+	guards := make(map[string]GuardParams, len(c.guardSeen))
+	for k, v := range c.guardSeen {
+		guards[k] = v
+	}
 	data := c.d.Store.Read()
 	start := c.StartupMaintenancePending()
 	if start && data.Maintenance {
@@ -230,7 +237,7 @@ func (c *Coordinator) input() Input {
 		start = false
 	}
 	in := Input{Config: c.d.Config, Data: data, Now: c.d.Now(), Links: c.d.Links(), Members: members,
-		Term: c.term, Fences: c.fences, StartupMaintenance: start}
+		Term: c.term, Fences: c.fences, Guards: guards, StartupMaintenance: start}
 	if c.d.Fencer != nil {
 		in.Fenceable = c.d.Fencer.Configured
 	}

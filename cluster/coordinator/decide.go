@@ -23,6 +23,9 @@ type Input struct {
 	Fences map[string]FenceState
 	// Fenceable reports whether a node has fence devices; nil: none has.
 	Fenceable func(node string) bool
+	// Guards are the crash-guard parameters each node last gossiped; the
+	// release deadline honours the longer of theirs and ours.
+	Guards map[string]GuardParams
 	// StartupMaintenance: this agent started with `maintenance = true` and
 	// has not committed it yet; nothing else happens until it is.
 	StartupMaintenance bool

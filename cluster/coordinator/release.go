@@ -121,7 +121,7 @@ func (in Input) lastContact(node string) time.Time {
 // leaseEnd is when node's lease to run resources has provably run out, as
 // far as this leader can tell.
 func (in Input) leaseEnd(node string) time.Time {
-	t := in.Config.Cluster.Timing
+	t := in.guardOf(node) // the deadline its own guard enforces (DESIGN.md invariant 7)
 	end := in.lastContact(node).Add(t.Lease + 2*tick)
 	if l, ok := in.Links[node]; node == in.Term.PrevLeader && ok && !l.OK && !l.Answered {
 		// The node led before us and has not answered us since we were
@@ -130,7 +130,7 @@ func (in Input) leaseEnd(node string) time.Time {
 		// known), so it lost quorum contact before, stepped down within its
 		// leader lease, and with leadership lost its lease to run resources;
 		// it can run them again only after hearing from us.
-		if d := in.Term.Since.Add(t.RaftLeaderLease + 2*tick); d.Before(end) {
+		if d := in.Term.Since.Add(t.LeaderLease + 2*tick); d.Before(end) {
 			end = d
 		}
 	}

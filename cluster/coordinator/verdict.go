@@ -84,7 +84,11 @@ func verdicts(in Input) []state.Command {
 	for _, n := range in.Config.Nodes {
 		cur := in.Data.Nodes[n.Name]
 		st, why := in.judge(n.Name, cur)
-		if cur == nil || cur.Status != st {
+		unfenced := st == state.NodeFailed && !n.Witness && (in.Fenceable == nil || !in.Fenceable(n.Name))
+		if unfenced {
+			why = in.unfenced(n.Name)
+		}
+		if cur == nil || cur.Status != st || unfenced && cur.Reason != why {
 			out = append(out, &state.SetNodeStatus{Node: n.Name, Status: st, Reason: why, Time: in.Now})
 		}
 		if cur != nil && cur.Leaving && in.restarted(n.Name, cur) {

@@ -39,6 +39,7 @@ type Deps struct {
 	// Report commits a command through the leader (forwarded from followers).
 	Report func(ctx context.Context, c state.Command) error
 	Agents resources.Registry
+	Guard  Guard // crash guard for addresses; nil: none
 	RunDir string
 	Logger hclog.Logger
 	Now    func() time.Time

@@ -57,6 +57,8 @@ type runner struct {
 	blocked    bool              // the group is blocked on this node (under mu)
 	failCount  int               // this node's fail count at the last step (a drop is a cleanup)
 	seen       map[string]string // node -> replicated status at the last step
+	// guardKept: the crash guard leaves this group's addresses alone (maintenance)
+	guardKept bool
 }
 
 // ipLike resources move traffic: on lease loss they go first (DESIGN.md
@@ -99,8 +101,10 @@ func (r *runner) step(ctx context.Context) {
 	data := r.d.Store.Read()
 	g := data.Groups[r.cfg.Name]
 	if data.Maintenance || r.cfg.Maintenance || (g != nil && g.Maintenance) {
+		r.guardOff(ctx)
 		return // hands off; monitors keep running for status only
 	}
+	r.guardOn(ctx)
 	lease := r.d.Lease()
 	want := lease && g != nil && g.Node == me && g.Holder == me
 	r.noteCleanup(g)
@@ -189,7 +193,7 @@ func (r *runner) start(ctx context.Context, g *state.Group) {
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StartTimeout)
-		err := x.agent.Start(cctx)
+		err := r.startRes(cctx, x)
 		cancel()
 		if err != nil {
 			r.log.Error("start failed", "resource", x.cfg.Name, "error", err)
@@ -333,7 +337,7 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StopTimeout)
-		err := x.agent.Stop(cctx)
+		err := r.stopRes(cctx, x)
 		cancel()
 		if err != nil {
 			r.set(x, resources.Failed)

@@ -27,6 +27,7 @@ func (d *Data) apply(idx uint64, c Command) error {
 	case *SetNodeStatus:
 		n := d.node(c.Node)
 		if n.Status == c.Status {
+			n.Reason = c.Reason // a new explanation of the same state (no event)
 			return nil
 		}
 		prev := n.Status

@@ -18,6 +18,7 @@ import (
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/sdnotify"
 	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/resources/ipaddr"
 )
 
 type agentCmd struct{ ui cli.Ui }
@@ -60,7 +61,11 @@ func (c *agentCmd) Run(args []string) int {
 		level = cfg.LogLevel
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Level: hclog.LevelFromString(level), JSONFormat: jsonLog, Output: os.Stderr})
-	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: resourceRegistry(),
+	res := resourceRegistry()
+	if lt := agent.GuardedLifetime(cfg); lt > 0 {
+		res["ipaddr"] = ipaddr.NewWithLifetime(lt) // the crash guard renews it
+	}
+	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: res,
 		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version,
 		Notify: sdnotify.FromEnv(os.Getenv)}) // Type=notify under systemd
 	if err != nil {
@@ -77,6 +82,7 @@ func (c *agentCmd) Run(args []string) int {
 			"  %[3]s history\n",
 			cfg.DataDir, cfg.Cluster.API.Socket, self))
 	}
+	startPanicSwitch()
 	// The first SIGTERM/SIGINT shuts down cleanly (groups handed over, then
 	// stopped); a second one cuts that short: addresses removed, exit now.
 	ctx, cancel := context.WithCancel(context.Background())

@@ -89,10 +89,13 @@ func unknown(cmds map[string]cli.CommandFactory, words []string) string {
 	return msg + " Run `vigil help` for the list of commands."
 }
 
+// hidden commands are run by vigil itself, not by operators.
+func hidden(name string) bool { return name == "guard" }
+
 func topLevel(cmds map[string]cli.CommandFactory) map[string]cli.CommandFactory {
 	out := map[string]cli.CommandFactory{}
 	for k, v := range cmds {
-		if !strings.Contains(k, " ") {
+		if !strings.Contains(k, " ") && !hidden(k) {
 			out[k] = v
 		}
 	}

@@ -49,6 +49,7 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"version":          f(&versionCmd{ui: ui}),
 		"leader":           f(&groupHelp{synopsis: "Move raft leadership on purpose", help: "Usage: vigil leader transfer [NODE]"}),
 		"leader transfer":  conn(&leaderTransferCmd{ui: ui}),
+		"guard":            f(&guardCmd{ui: ui}),
 	}
 }
 

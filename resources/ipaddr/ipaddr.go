@@ -67,6 +67,11 @@ type Agent struct {
 	// agent's own namespace.
 	nsPath string
 
+	// lifetime, when set, is the kernel valid/preferred lifetime Start
+	// gives the address: if nobody renews it (the crash guard does, while
+	// the node's lease holds), the kernel removes it by itself.
+	lifetime time.Duration
+
 	mu    sync.Mutex // serialises Start, Stop and Refresh
 	burst *burst     // background announcement rounds, nil when idle
 }
@@ -84,12 +89,21 @@ func (r *refreshingAgent) Refresh(ctx context.Context) error { return r.refresh(
 // RefreshInterval is the garp_refresh period.
 func (r *refreshingAgent) RefreshInterval() time.Duration { return r.every }
 
-// New builds an ipaddr agent from s.Params.
-func New(s resources.Spec) (resources.Agent, error) {
+// New builds an ipaddr agent from s.Params; its addresses are permanent.
+func New(s resources.Spec) (resources.Agent, error) { return newAgent(s, 0) }
+
+// NewWithLifetime is New for agents whose addresses get a finite kernel
+// lifetime (whole seconds, at least 1 s), renewed from outside (cluster/guard).
+func NewWithLifetime(lifetime time.Duration) resources.Factory {
+	return func(s resources.Spec) (resources.Agent, error) { return newAgent(s, lifetime) }
+}
+
+func newAgent(s resources.Spec, lifetime time.Duration) (resources.Agent, error) {
 	a, refresh, err := parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("ipaddr resource %q: %w", s.Name, err)
 	}
+	a.lifetime = lifetime
 	if refresh > 0 {
 		return &refreshingAgent{Agent: a, every: refresh}, nil
 	}
@@ -158,6 +172,7 @@ func (a *Agent) Start(ctx context.Context) error {
 
 	err := a.withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
 		nlAddr := &netlink.Addr{IPNet: ipNet(a.prefix)}
+		setLifetime(nlAddr, a.lifetime)
 		if a.prefix.Addr().Is6() {
 			// Skip duplicate address detection: the address must be usable
 			// now, not after a second of "tentative".

@@ -16,8 +16,9 @@ import (
 // each, min/median/max:
 //
 //   - vigil, timing preset fast, group VIP + haproxy (examples/haproxy-pair):
-//     power-off of the active node, `vigil node standby` of it, and a clean
-//     shutdown (SIGTERM) of its agent;
+//     power-off of the active node, kill -9 of its agent alone (the crash
+//     guard removes the VIP at once; no fencing), `vigil node standby` of
+//     it, and a clean shutdown (SIGTERM) of its agent;
 //   - keepalived (VRRP v3, unicast, haproxy always running on both nodes) at
 //     advert_int 1 and 0.1: power-off of the master, and a clean stop
 //     (SIGTERM) of its keepalived, the counterpart of standby.
@@ -138,7 +139,7 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 	// raft leader (an election comes first), so both cases are measured,
 	// alternately, steering the group and the leadership before each run.
 	var off [2][]time.Duration // [0]: active node not the leader, [1]: it is
-	var standby []time.Duration
+	var killed, standby []time.Duration
 	for i := range 2 * runs {
 		isLeader := i%2 == 1
 		from := steerVigil(b, c, isLeader)
@@ -154,6 +155,19 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 			fmt.Printf("  history on %s:\n%s\n", to, lastLines(out, 8))
 		}
 		c.PowerOn(from)
+		c.WaitHealthy(settle)
+	}
+	for i := range runs {
+		from := waitGroupStarted(b, c, "web", "", settle)
+		to := other[from]
+		gap := measureSwitch(b, client, fmt.Sprintf("vigil-kill-%d", i), from, to, func() {
+			if err := c.Agent(from).Kill(); err != nil {
+				b.Fatal(err)
+			}
+		})
+		killed = append(killed, gap)
+		fmt.Printf("vigil kill -9 run %d: active %s: %v\n", i, from, gap.Round(time.Millisecond))
+		c.Start(from)
 		c.WaitHealthy(settle)
 	}
 	for i := range runs {
@@ -179,6 +193,7 @@ func benchVigil(b *testing.B, runs int) []downtimeRow {
 	return []downtimeRow{
 		newRow(b, "vigil fast: power-off of active (not leader)", "vigil-poweroff", off[0]),
 		newRow(b, "vigil fast: power-off of active + leader", "vigil-poweroff-leader", off[1]),
+		newRow(b, "vigil fast: kill -9 of the active node's agent", "vigil-kill9", killed),
 		newRow(b, "vigil fast: standby of the active node", "vigil-standby", standby),
 		newRow(b, "vigil fast: SIGTERM of the active node's agent", "vigil-sigterm", shutdown),
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +60,15 @@ func TestFencing(t *testing.T) {
 		from := time.Now()
 		active := fc.Active()
 		other := Other(active)
+		// All of vigil frozen, its crash guard too (which would otherwise
+		// drop the VIP at the lease deadline: TestCrashGuard).
+		gp := guardPid(t, fc.Node(active).Host)
+		if gp <= 0 {
+			t.Fatalf("no crash guard on %s", active)
+		}
+		if err := syscall.Kill(gp, syscall.SIGSTOP); err != nil {
+			t.Fatalf("freeze %s's crash guard: %v", active, err)
+		}
 		fc.Node(active).Host.Freeze(fc.Agent(active))
 		fc.WaitVIP(other, settle)
 		st := waitFenced(t, fc, active)

@@ -1,0 +1,159 @@
+package agent
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/configs"
+)
+
+// leaseRaft is what the lease needs from consensus, plus the send time of
+// the last lease renewal the leader answered (renew.go).
+type leaseRaft interface {
+	IsLeader() bool
+	LastLeaderContact() time.Time
+	LastRenewal() time.Time
+}
+
+// leaseKeeper computes this node's lease to run resources, and distrusts it
+// after a stall of the agent itself (DESIGN.md invariant 7): a process that
+// was frozen (SIGSTOP, a VM pause, a long GC or swap stall) may read a
+// leftover heartbeat on resuming and take it for a fresh contact with the
+// leader. So when the gap between two looks at the clock exceeds stallLimit,
+// the lease end is frozen at what it was before the stall (and is lost if
+// that has passed) until a ReadIndex through the leader, started after the
+// stall, has succeeded and the local state caught up with it.
+type leaseKeeper struct {
+	raft   leaseRaft
+	timing configs.Timing
+	sync   func(ctx context.Context) error
+	log    hclog.Logger
+	now    func() time.Time
+
+	mu        sync.Mutex
+	lastLook  time.Time // last time anyone computed the lease
+	lastEnd   time.Time // the lease end computed then (stall-free)
+	stalled   bool      // a stall was seen; waiting for re-confirmation
+	frozenEnd time.Time // lease end before the stall
+	stallSeq  uint64    // counts stalls, so an old confirmation cannot clear a new one
+	nextTry   time.Time // next confirmation attempt after a failed one
+}
+
+// leaseLook is how often the keeper looks at the clock by itself.
+const leaseLook = 20 * time.Millisecond
+
+func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) error, log hclog.Logger) *leaseKeeper {
+	return &leaseKeeper{raft: r, timing: t, sync: sync, log: log, now: time.Now}
+}
+
+// stallLimit: a longer gap between two looks at the clock is a stall. A
+// third of the lease leaves the lease itself to cover the stall's length
+// before it was noticed (fast: 250 ms).
+func (k *leaseKeeper) stallLimit() time.Duration { return k.timing.Lease / 3 }
+
+// leaderGrace is added to a leader's lease beyond the heartbeat timeout;
+// it must stay below the coordinator's 100 ms release margin less raft's
+// step-down lateness (its leader-lease check runs ~10 ms after expiry).
+const leaderGrace = 50 * time.Millisecond
+
+// raw is the lease end from raft's view alone. A follower holds it until
+// Lease after the earlier of its last contact with the leader and the send
+// time of its last renewal the leader answered. A leader holds it while raft
+// calls it leader, and for a heartbeat timeout (+ leaderGrace) after the
+// last time it did: raft steps it down within its leader lease of losing the
+// quorum, a new leader is elected only after a majority heard nothing from
+// it for a heartbeat timeout, and that leader waits a leader lease + 100 ms
+// more before it releases the groups (coordinator leaseEnd). The heartbeat
+// timeout rather than the (shorter) leader lease keeps a busy machine's
+// scheduling hiccups from dropping the leader's addresses.
+func (k *leaseKeeper) raw(now time.Time) time.Time {
+	if k.raft.IsLeader() {
+		return now.Add(k.timing.RaftHeartbeatTimeout + leaderGrace)
+	}
+	// Hearing the leader is not enough: the leader must hear us too (a
+	// renewal it answered), or with our outgoing link cut we would keep
+	// running what the leader has already started elsewhere.
+	last, renewed := k.raft.LastLeaderContact(), k.raft.LastRenewal()
+	if last.IsZero() || renewed.IsZero() {
+		return time.Time{}
+	}
+	if renewed.Before(last) {
+		last = renewed
+	}
+	return last.Add(k.timing.Lease)
+}
+
+// End returns the lease end and whether the lease holds now.
+func (k *leaseKeeper) End() (time.Time, bool) {
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if gap := now.Sub(k.lastLook); !k.lastLook.IsZero() && gap > k.stallLimit() && !k.stalled {
+		k.stalled, k.frozenEnd = true, k.lastEnd
+		k.stallSeq++
+		k.log.Warn("agent stalled; its lease is not renewed until the leader confirms it",
+			"stalled_for", gap.Round(time.Millisecond), "lease_end", k.frozenEnd.Format("15:04:05.000"))
+	}
+	k.lastLook = now
+	end := k.raw(now)
+	if k.stalled {
+		if end.After(k.frozenEnd) {
+			end = k.frozenEnd
+		}
+	} else {
+		k.lastEnd = end
+	}
+	return end, now.Before(end)
+}
+
+// Holds reports whether the lease holds now.
+func (k *leaseKeeper) Holds() bool {
+	_, ok := k.End()
+	return ok
+}
+
+// Run looks at the clock every leaseLook (so a stall is seen even when no
+// one else asks) and re-confirms the lease after a stall.
+func (k *leaseKeeper) Run(ctx context.Context) error {
+	t := time.NewTicker(leaseLook)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		k.End()
+		k.confirm(ctx)
+	}
+}
+
+// confirm re-confirms the lease through the leader if a stall froze it.
+func (k *leaseKeeper) confirm(ctx context.Context) {
+	k.mu.Lock()
+	stalled, seq := k.stalled, k.stallSeq
+	wait := k.now().Before(k.nextTry)
+	k.mu.Unlock()
+	if !stalled || wait {
+		return
+	}
+	// Started after the stall was seen: the leader's answer is news.
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := k.sync(cctx)
+	cancel()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		k.log.Debug("lease not re-confirmed yet", "error", err)
+		k.nextTry = k.now().Add(50 * time.Millisecond)
+		return
+	}
+	if k.stallSeq == seq {
+		k.stalled = false
+		k.lastLook = k.now() // the confirmation's own wait is no stall
+		k.log.Info("lease re-confirmed through the leader after the stall")
+	}
+}

@@ -1,0 +1,117 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/configs"
+)
+
+type fakeLeaseRaft struct {
+	leader  bool
+	contact time.Time
+	renewal *time.Time // nil: renewed whenever heard (contact)
+}
+
+func (f *fakeLeaseRaft) IsLeader() bool               { return f.leader }
+func (f *fakeLeaseRaft) LastLeaderContact() time.Time { return f.contact }
+func (f *fakeLeaseRaft) LastRenewal() time.Time {
+	if f.renewal != nil {
+		return *f.renewal
+	}
+	return f.contact
+}
+
+// A follower that hears the leader but whose renewals the leader no longer
+// answers (its outgoing link cut) keeps its lease only until its last
+// answered renewal + lease; one that never renewed holds none.
+func TestFollowerLeaseNeedsAnsweredRenewals(t *testing.T) {
+	tm, _ := configs.TimingPreset("fast")
+	now := time.Unix(1000, 0)
+	renewed := now.Add(-tm.Lease / 2)
+	r := &fakeLeaseRaft{contact: now, renewal: &renewed}
+	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
+	k.now = func() time.Time { return now }
+	if end, ok := k.End(); !ok || !end.Equal(renewed.Add(tm.Lease)) {
+		t.Fatalf("lease end %v %v, want %v from the renewal", end, ok, renewed.Add(tm.Lease))
+	}
+	now = renewed.Add(tm.Lease)
+	r.contact = now // still hearing the leader
+	if _, ok := k.End(); ok {
+		t.Fatal("lease held past the last answered renewal + lease while only hearing the leader")
+	}
+	var never time.Time
+	k2 := newLeaseKeeper(&fakeLeaseRaft{contact: now, renewal: &never}, tm, nil, hclog.NewNullLogger())
+	k2.now = func() time.Time { return now }
+	if _, ok := k2.End(); ok {
+		t.Fatal("lease held without any answered renewal")
+	}
+}
+
+// After a stall longer than the lease, a heartbeat read on resuming is no
+// renewal: the lease is lost until a ReadIndex started after the stall
+// succeeds (issue 10 item 2).
+func TestLeaseAfterStallNeedsTheLeader(t *testing.T) {
+	tm, _ := configs.TimingPreset("fast")
+	now := time.Unix(1000, 0)
+	r := &fakeLeaseRaft{contact: now}
+	syncErr := errors.New("no leader")
+	k := newLeaseKeeper(r, tm, func(context.Context) error { return syncErr }, hclog.NewNullLogger())
+	k.now = func() time.Time { return now }
+
+	if end, ok := k.End(); !ok || !end.Equal(now.Add(tm.Lease)) {
+		t.Fatalf("fresh contact: lease end %v ok %v, want %v", end, ok, now.Add(tm.Lease))
+	}
+	// Frozen for 5 s; on resuming, raft reads a leftover heartbeat.
+	now = now.Add(5 * time.Second)
+	r.contact = now
+	end, ok := k.End()
+	if ok {
+		t.Fatalf("lease holds right after a 5 s stall (end %v)", end)
+	}
+	if want := time.Unix(1000, 0).Add(tm.Lease); !end.Equal(want) {
+		t.Errorf("lease end after the stall %v, want the one before it %v", end, want)
+	}
+	k.confirm(context.Background())      // the leader cannot be reached
+	now = now.Add(60 * time.Millisecond) // past the retry pause
+	r.contact = now
+	if _, ok := k.End(); ok {
+		t.Fatal("lease holds without confirmation through the leader")
+	}
+	syncErr = nil
+	k.confirm(context.Background())
+	if end, ok := k.End(); !ok || !end.Equal(now.Add(tm.Lease)) {
+		t.Errorf("after confirmation: lease end %v ok %v", end, ok)
+	}
+}
+
+// A stall shorter than the lease but over the limit freezes the lease end
+// (it does not drop the lease) until confirmed; a leader is covered too.
+func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
+	tm, _ := configs.TimingPreset("fast")
+	now := time.Unix(1000, 0)
+	r := &fakeLeaseRaft{leader: true}
+	k := newLeaseKeeper(r, tm, func(context.Context) error { return errors.New("slow") }, hclog.NewNullLogger())
+	k.now = func() time.Time { return now }
+	before, _ := k.End()
+	now = now.Add(tm.RaftHeartbeatTimeout + leaderGrace + time.Millisecond)
+	if _, ok := k.End(); ok {
+		t.Fatal("leader lease still held after a stall longer than its lease")
+	}
+	if end, _ := k.End(); !end.Equal(before) {
+		t.Errorf("lease end moved from %v to %v during an unconfirmed stall", before, end)
+	}
+	// Below the limit: no stall.
+	k2 := newLeaseKeeper(&fakeLeaseRaft{leader: true}, tm, nil, hclog.NewNullLogger())
+	now2 := time.Unix(0, 0)
+	k2.now = func() time.Time { return now2 }
+	k2.End()
+	now2 = now2.Add(tm.Lease / 4)
+	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout+leaderGrace)) {
+		t.Errorf("no stall: end %v ok %v", end, ok)
+	}
+}

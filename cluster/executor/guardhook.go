@@ -1,0 +1,85 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vigil-ha/vigil/resources"
+)
+
+// Guard is the node's crash guard as the executor drives it (cluster/guard
+// Client): it removes a held address if this agent dies or its lease lapses.
+// Optional: without it addresses are the agent's alone to remove.
+type Guard interface {
+	// Hold registers an address before it is added; an error means the
+	// address must not be added (nobody would remove it after a crash).
+	Hold(ctx context.Context, key, address, iface string) error
+	// Release stops the guard renewing an address; called before removal.
+	Release(ctx context.Context, key string)
+	// Keep has the guard leave an address alone (permanent, not removed
+	// if the agent dies): maintenance mode.
+	Keep(ctx context.Context, key, address, iface string) error
+}
+
+// guarded returns the guard's key and the address parameters of a resource
+// the guard can remove (ipaddr), or ok false.
+func (r *runner) guarded(x *res) (key, address, iface string, ok bool) {
+	if r.d.Guard == nil || x.cfg.Type != "ipaddr" {
+		return "", "", "", false
+	}
+	return r.cfg.Name + "/" + x.cfg.Name, x.cfg.Params["address"], x.cfg.Params["interface"], true
+}
+
+// startRes starts one resource, an address only once the guard holds it.
+func (r *runner) startRes(ctx context.Context, x *res) error {
+	if key, addr, ifc, ok := r.guarded(x); ok {
+		if err := r.d.Guard.Hold(ctx, key, addr, ifc); err != nil {
+			return fmt.Errorf("not adding %s: %w", addr, err)
+		}
+	}
+	return x.agent.Start(ctx)
+}
+
+// stopRes stops one resource; an address is released from the guard first,
+// so that no lifetime renewal can re-create it after removal.
+func (r *runner) stopRes(ctx context.Context, x *res) error {
+	if key, _, _, ok := r.guarded(x); ok {
+		r.d.Guard.Release(ctx, key)
+	}
+	return x.agent.Stop(ctx)
+}
+
+// guardOff: in maintenance the cluster leaves a group's resources alone
+// (Pacemaker's maintenance mode, e.g. to restart agents), so the guard must
+// not remove its addresses either, nor may their lifetime run out.
+func (r *runner) guardOff(ctx context.Context) {
+	if r.d.Guard == nil || r.guardKept {
+		return
+	}
+	ok := true
+	for _, x := range r.res {
+		if key, addr, ifc, g := r.guarded(x); g {
+			if err := r.d.Guard.Keep(ctx, key, addr, ifc); err != nil {
+				r.log.Warn("maintenance: cannot have the crash guard leave the address alone", "resource", x.cfg.Name, "error", err)
+				ok = false
+			}
+		}
+	}
+	r.guardKept = ok
+}
+
+// guardOn holds a group's running addresses again after maintenance.
+func (r *runner) guardOn(ctx context.Context) {
+	if r.d.Guard == nil || !r.guardKept || !r.d.Lease() {
+		return
+	}
+	for _, x := range r.res {
+		if key, addr, ifc, g := r.guarded(x); g && r.get(x) != resources.Stopped {
+			if err := r.d.Guard.Hold(ctx, key, addr, ifc); err != nil {
+				r.log.Warn("after maintenance: the crash guard does not hold the address yet", "resource", x.cfg.Name, "error", err)
+				return
+			}
+		}
+	}
+	r.guardKept = false
+}

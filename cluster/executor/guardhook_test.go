@@ -1,0 +1,120 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/resources"
+)
+
+// fakeGuard records the crash-guard calls in the agents' call log.
+type fakeGuard struct {
+	log     *log
+	refuse  atomic.Bool
+	holding atomic.Bool
+}
+
+func (g *fakeGuard) Hold(_ context.Context, key, address, iface string) error {
+	if g.refuse.Load() {
+		g.log.add("hold refused " + key)
+		return errors.New("no guard")
+	}
+	g.log.add("hold " + key + " " + address + " " + iface)
+	g.holding.Store(true)
+	return nil
+}
+func (g *fakeGuard) Release(_ context.Context, key string) {
+	g.log.add("release " + key)
+	g.holding.Store(false)
+}
+func (g *fakeGuard) Keep(_ context.Context, key, _, _ string) error {
+	g.log.add("keep " + key)
+	g.holding.Store(false)
+	return nil
+}
+
+func newGuardedRig(t *testing.T) (*rig, *fakeGuard) {
+	r := &rig{store: state.NewFSM(nil), log: &log{}, agents: map[string]*fake{}}
+	r.lease.Store(true)
+	g := &fakeGuard{log: r.log}
+	res := func(typ, name string, p map[string]string) configs.Resource {
+		return configs.Resource{Type: typ, Name: name, Params: p, StartTimeout: time.Second, StopTimeout: time.Second,
+			MonitorTimeout: time.Second, MonitorInterval: 20 * time.Millisecond, OnFail: "restart"}
+	}
+	cfg := &configs.Config{NodeName: "n1", Nodes: []configs.Node{{Name: "n1"}, {Name: "n2"}},
+		Groups: []configs.Group{{Name: "web", MigrationThreshold: 3,
+			Resources: []configs.Resource{
+				res("ipaddr", "vip", map[string]string{"address": "198.18.0.100/24", "interface": "eth0"}),
+				res("exec", "haproxy", nil)}}}}
+	mk := func(s resources.Spec) (resources.Agent, error) {
+		f := &fake{name: s.Name, log: r.log}
+		r.agents[s.Name] = f
+		return f, nil
+	}
+	e, err := New(Deps{Config: cfg, Store: r.store, Lease: r.lease.Load, Guard: g,
+		Agents: resources.Registry{"exec": mk, "ipaddr": mk},
+		Report: func(_ context.Context, c state.Command) error {
+			r.mu.Lock()
+			r.reports = append(r.reports, c)
+			r.mu.Unlock()
+			return r.apply(c)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.exec = e
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() { defer close(r.done); r.runErr = e.Run(ctx) }()
+	t.Cleanup(r.stop)
+	return r, g
+}
+
+// The guard holds an address before it is added and lets it go before it
+// is removed, so no lifetime renewal can re-create a removed address.
+func TestGuardHoldsBeforeAddAndReleasesBeforeRemove(t *testing.T) {
+	r, _ := newGuardedRig(t)
+	r.assign("n1")
+	r.wait(t, "started", func() bool { return r.groupState() == state.GroupStarted })
+	r.assign("")
+	r.wait(t, "released", func() bool { return r.store.Read().Groups["web"].Holder == "" })
+	want := []string{"hold web/vip 198.18.0.100/24 eth0", "start vip", "start haproxy", "stop haproxy", "release web/vip", "stop vip"}
+	if got := r.log.get(); !slices.Equal(got, want) {
+		t.Fatalf("calls = %v, want %v", got, want)
+	}
+}
+
+// No guard, no address: nobody would remove it after a crash.
+func TestNoAddressWithoutTheGuard(t *testing.T) {
+	r, g := newGuardedRig(t)
+	g.refuse.Store(true)
+	r.assign("n1")
+	r.wait(t, "a failure", func() bool { return r.groupState() == state.GroupFailed })
+	if slices.Contains(r.log.get(), "start vip") {
+		t.Fatalf("the VIP was added although the guard refused it: %v", r.log.get())
+	}
+}
+
+// In maintenance the guard leaves the addresses alone (an agent restart
+// must not drop them); afterwards it holds them again.
+func TestMaintenanceTakesTheAddressFromTheGuard(t *testing.T) {
+	r, g := newGuardedRig(t)
+	r.assign("n1")
+	r.wait(t, "started", func() bool { return r.groupState() == state.GroupStarted })
+	r.mustApply(t, &state.SetMaintenance{On: true, Time: time.Now()})
+	r.wait(t, "keep", func() bool { return slices.Contains(r.log.get(), "keep web/vip") })
+	if g.holding.Load() {
+		t.Fatal("still held in maintenance")
+	}
+	r.mustApply(t, &state.SetMaintenance{On: false, Time: time.Now()})
+	r.wait(t, "held again", g.holding.Load)
+	if got := r.log.get(); slices.Contains(got, "stop vip") {
+		t.Errorf("maintenance stopped the VIP: %v", got)
+	}
+}

@@ -1,0 +1,289 @@
+package guard
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// ClientConfig configures the agent's side of the guard.
+type ClientConfig struct {
+	Socket string
+	// Command is the guard's argv ("/proc/self/exe", "guard", ...).
+	Command []string
+	// Lease returns the end of this node's lease, and whether it holds now.
+	Lease  func() (time.Time, bool)
+	Every  time.Duration // renewal period; default 50ms
+	Logger hclog.Logger
+}
+
+// Client starts the guard, renews its deadline and tells it which addresses
+// to guard. Hold and Release may be called from any goroutine.
+type Client struct {
+	cfg ClientConfig
+
+	mu    sync.Mutex
+	conn  net.Conn
+	rd    *bufio.Reader
+	proc  *os.Process
+	done  chan struct{} // closed when proc has been reaped
+	holds map[string][2]string
+	retry time.Time // no new guard before this, after one failed to start
+	// pending: a new guard has not taken every held address yet (it
+	// refuses while the lease is out); retried at every renewal.
+	pending bool
+}
+
+// NewClient returns a client; Run starts the guard.
+func NewClient(cfg ClientConfig) *Client {
+	if cfg.Every <= 0 {
+		cfg.Every = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	return &Client{cfg: cfg, holds: map[string][2]string{}}
+}
+
+// replyTimeout: a guard that does not answer within it is stuck; it is
+// killed and replaced (a stuck guard must not renew anything later).
+const replyTimeout = time.Second
+
+// Run keeps a guard running and renews its deadline every Every until ctx
+// ends. Then it closes the connection: the guard removes whatever is still
+// held and exits; Run waits for that (bounded).
+func (c *Client) Run(ctx context.Context) error {
+	t := time.NewTicker(c.cfg.Every)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		if err := c.renewLocked(ctx); err != nil && ctx.Err() == nil {
+			c.cfg.Logger.Warn("crash guard", "error", err)
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			c.shutdown()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Client) deadline() int64 {
+	end, ok := c.cfg.Lease()
+	if !ok {
+		return 1
+	}
+	return bootDeadline(end)
+}
+
+func (c *Client) renewLocked(ctx context.Context) error {
+	if err := c.ensureLocked(ctx); err != nil {
+		return err
+	}
+	return c.callLocked(request{Op: "renew", Deadline: c.deadline()})
+}
+
+// Hold tells the guard to remove address from iface if this agent dies or
+// its lease lapses. Call it before adding the address.
+func (c *Client) Hold(ctx context.Context, key, address, iface string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.ensureLocked(ctx); err != nil {
+		return fmt.Errorf("crash guard not running: %w", err)
+	}
+	if err := c.callLocked(request{Op: "hold", Key: key, Address: address, Interface: iface, Deadline: c.deadline()}); err != nil {
+		return fmt.Errorf("crash guard: %w", err)
+	}
+	c.holds[key] = [2]string{address, iface}
+	return nil
+}
+
+// Release tells the guard to stop renewing the address; call it before
+// removing the address. With no guard running there is nothing to tell.
+func (c *Client) Release(ctx context.Context, key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.holds, key)
+	if c.conn == nil {
+		return
+	}
+	if err := c.callLocked(request{Op: "release", Key: key}); err != nil {
+		c.cfg.Logger.Warn("crash guard: release", "key", key, "error", err)
+	}
+}
+
+// Keep tells the guard to leave an address alone (maintenance): it makes
+// it permanent and stops guarding it. Hold guards it again.
+func (c *Client) Keep(ctx context.Context, key, address, iface string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.holds, key)
+	if err := c.ensureLocked(ctx); err != nil {
+		return fmt.Errorf("crash guard not running: %w", err)
+	}
+	return c.callLocked(request{Op: "keep", Key: key, Address: address, Interface: iface})
+}
+
+// ensureLocked starts a guard and connects to it if there is none, and
+// hands it the addresses held so far (after a guard was lost).
+func (c *Client) ensureLocked(ctx context.Context) error {
+	if c.conn != nil {
+		if c.pending {
+			return c.handOverLocked()
+		}
+		return nil
+	}
+	if c.proc != nil {
+		c.cfg.Logger.Warn("crash guard lost; starting a new one", "old_pid", c.proc.Pid)
+		c.killLocked()
+	}
+	if time.Now().Before(c.retry) {
+		return errors.New("the last guard failed to start; retrying shortly")
+	}
+	if err := c.startLocked(ctx); err != nil {
+		c.retry = time.Now().Add(time.Second)
+		return err
+	}
+	c.pending = true
+	return c.handOverLocked()
+}
+
+// startLocked starts a guard process and connects to it.
+func (c *Client) startLocked(ctx context.Context) error {
+	cmd := exec.Command(c.cfg.Command[0], c.cfg.Command[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// Its own session: not in the agent's process group, so a signal to
+	// the agent's group (a terminal's ^C, a supervisor) does not reach it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start guard: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	c.proc, c.done = cmd.Process, done
+	end := time.Now().Add(15 * time.Second) // it may wait for an older guard's sweep
+	for {
+		conn, err := net.Dial("unix", c.cfg.Socket)
+		if err == nil {
+			c.conn, c.rd = conn, bufio.NewReader(conn)
+			break
+		}
+		select {
+		case <-done:
+			c.proc = nil
+			return errors.New("the guard exited before accepting (see its log)")
+		case <-ctx.Done():
+			c.killLocked()
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(end) {
+			c.killLocked()
+			return fmt.Errorf("guard did not listen on %s: %w", c.cfg.Socket, err)
+		}
+	}
+	c.cfg.Logger.Info("crash guard started", "pid", c.proc.Pid, "socket", c.cfg.Socket)
+	return nil
+}
+
+// handOverLocked gives a new guard the addresses held so far.
+func (c *Client) handOverLocked() error {
+	keys := make([]string, 0, len(c.holds))
+	for k := range c.holds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		h := c.holds[k]
+		if err := c.callLocked(request{Op: "hold", Key: k, Address: h[0], Interface: h[1], Deadline: c.deadline()}); err != nil {
+			return fmt.Errorf("hand %s to the new guard: %w", k, err)
+		}
+	}
+	c.pending = false
+	return nil
+}
+
+// callLocked sends one request and reads its reply. Any failure drops the
+// guard (killed, so it can never act on a stale state) for the next
+// ensureLocked to replace.
+func (c *Client) callLocked(r request) error {
+	if c.conn == nil {
+		return errors.New("not connected")
+	}
+	b, _ := json.Marshal(r)
+	_ = c.conn.SetDeadline(time.Now().Add(replyTimeout))
+	var rep reply
+	_, err := c.conn.Write(append(b, '\n'))
+	if err == nil {
+		var line []byte
+		if line, err = c.rd.ReadBytes('\n'); err == nil {
+			err = json.Unmarshal(line, &rep)
+		}
+	}
+	if err != nil {
+		c.cfg.Logger.Warn("crash guard unreachable; replacing it", "error", err)
+		c.killLocked()
+		return err
+	}
+	if !rep.OK {
+		return errors.New(rep.Error)
+	}
+	return nil
+}
+
+// killLocked closes the connection and kills and reaps the guard.
+func (c *Client) killLocked() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn, c.rd = nil, nil
+	}
+	if c.proc == nil {
+		return
+	}
+	_ = c.proc.Kill()
+	select {
+	case <-c.done:
+	case <-time.After(2 * time.Second):
+	}
+	c.proc, c.done = nil, nil
+}
+
+// shutdown closes the connection so that the guard sweeps and exits.
+func (c *Client) shutdown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn, c.rd = nil, nil
+	}
+	if c.done != nil {
+		select {
+		case <-c.done:
+		case <-time.After(5 * time.Second):
+			c.cfg.Logger.Warn("crash guard still running 5s after the agent let it go", "pid", c.proc.Pid)
+		}
+	}
+}
+
+// Pid is the running guard's pid (0 if none), for tests and status.
+func (c *Client) Pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.proc == nil {
+		return 0
+	}
+	return c.proc.Pid
+}

@@ -1,0 +1,317 @@
+package guard
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/unix"
+)
+
+// Holder is one address the guard holds (resources/ipaddr.Holder).
+type Holder interface {
+	// Renew sets the address's kernel lifetime to d if it is configured
+	// (0: permanent).
+	Renew(ctx context.Context, d time.Duration) (bool, error)
+	// Remove deletes the address; absent is success.
+	Remove(ctx context.Context) error
+	String() string
+}
+
+// Config is the guard process's configuration.
+type Config struct {
+	Socket   string        // unix socket the agent connects to; Socket+".lock" is the lock
+	Lifetime time.Duration // kernel lifetime given to held addresses (0: do not renew)
+	// NewHolder builds a Holder for an address on an interface.
+	NewHolder func(address, iface string) (Holder, error)
+	Logger    hclog.Logger
+	// LockWait bounds the wait for an older guard to finish and exit.
+	LockWait time.Duration
+	// AcceptWait bounds the wait for the agent to connect.
+	AcceptWait time.Duration
+}
+
+// opTimeout bounds one netlink operation.
+const opTimeout = 2 * time.Second
+
+// Serve runs one guard: it takes the lock (waiting for an older guard to
+// sweep and exit, so two never act at once), listens, serves the first agent
+// that connects and returns once that agent is gone and every address it
+// held is removed. It never serves a second agent: a restarted agent starts
+// a guard of its own.
+func Serve(ctx context.Context, cfg Config) error {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.LockWait == 0 {
+		cfg.LockWait = 10 * time.Second
+	}
+	if cfg.AcceptWait == 0 {
+		cfg.AcceptWait = 10 * time.Second
+	}
+	unlock, err := lock(ctx, cfg.Socket+".lock", cfg.LockWait)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_ = os.Remove(cfg.Socket) // left by a guard that was killed
+	l, err := net.Listen("unix", cfg.Socket)
+	if err != nil {
+		return fmt.Errorf("guard socket: %w", err)
+	}
+	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+		l.Close()
+		return fmt.Errorf("guard socket: %w", err)
+	}
+	ul := l.(*net.UnixListener)
+	_ = ul.SetDeadline(time.Now().Add(cfg.AcceptWait))
+	conn, err := ul.Accept()
+	l.Close() // one agent per guard
+	if err != nil {
+		return fmt.Errorf("no agent connected within %s: %w", cfg.AcceptWait, err)
+	}
+	defer conn.Close()
+	cfg.Logger.Info("crash guard holding for the agent", "pid", os.Getpid())
+	s := &session{cfg: cfg, log: cfg.Logger, holds: map[string]Holder{}}
+	return s.run(ctx, conn)
+}
+
+// lock takes an exclusive flock on path, waiting up to wait.
+func lock(ctx context.Context, path string, wait time.Duration) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("guard lock: %w", err)
+	}
+	end := time.Now().Add(wait)
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(end) {
+			f.Close()
+			return nil, fmt.Errorf("guard lock %s (another guard still running?): %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+type session struct {
+	cfg      Config
+	log      hclog.Logger
+	holds    map[string]Holder
+	deadline int64 // CLOCK_BOOTTIME ns; 0 = never renewed
+	enc      *json.Encoder
+}
+
+const agentGone = "the agent is gone (its connection closed: exit, crash or kill)"
+
+type incoming struct {
+	req request
+	err error
+}
+
+func (s *session) run(ctx context.Context, conn net.Conn) error {
+	msgs := make(chan incoming, 64)
+	go func() {
+		sc := bufio.NewScanner(conn)
+		for sc.Scan() {
+			var r request
+			err := json.Unmarshal(sc.Bytes(), &r)
+			msgs <- incoming{req: r, err: err}
+		}
+		close(msgs)
+	}()
+	s.enc = json.NewEncoder(conn)
+	every := s.cfg.Lifetime / 4
+	if every <= 0 {
+		every = time.Second
+	}
+	renew := time.NewTicker(every)
+	defer renew.Stop()
+	// A coarse check as well as the exact timer: Go's timers do not count
+	// time the machine was suspended, CLOCK_BOOTTIME does.
+	check := time.NewTicker(100 * time.Millisecond)
+	defer check.Stop()
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.final("guard stopped")
+			return nil
+		case m, ok := <-msgs:
+			if !ok {
+				s.final(agentGone)
+				return nil
+			}
+			s.handle(m)
+			s.arm(expiry)
+		case <-expiry.C:
+			s.enforce()
+		case <-check.C:
+			s.enforce()
+		case <-renew.C:
+			// Requests that arrived meanwhile come first: a release must
+			// never be overtaken by a renewal of the address it releases.
+			for drained := false; !drained; {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						s.final(agentGone)
+						return nil
+					}
+					s.handle(m)
+				default:
+					drained = true
+				}
+			}
+			s.renewAll()
+			s.arm(expiry)
+		}
+	}
+}
+
+func (s *session) valid() bool { return s.deadline > bootNow() }
+
+// arm sets the timer to the deadline.
+func (s *session) arm(t *time.Timer) {
+	if len(s.holds) == 0 {
+		return
+	}
+	d := time.Duration(s.deadline - bootNow())
+	t.Reset(max(d, 0))
+}
+
+// enforce removes everything once the deadline has passed.
+func (s *session) enforce() {
+	if len(s.holds) > 0 && !s.valid() {
+		s.sweep("the agent's lease deadline passed without a renewal (agent frozen, stalled, cut off or out of its lease)")
+	}
+}
+
+func (s *session) handle(m incoming) {
+	if m.err != nil {
+		s.answer(fmt.Errorf("bad request: %w", m.err))
+		return
+	}
+	r := m.req
+	switch r.Op {
+	case "renew":
+		s.deadline = r.Deadline
+		s.enforce()
+		s.answer(nil)
+	case "hold":
+		s.deadline = r.Deadline
+		s.enforce()
+		if !s.valid() {
+			s.answer(errors.New("the agent holds no lease: refusing to guard a new address"))
+			return
+		}
+		h, err := s.cfg.NewHolder(r.Address, r.Interface)
+		if err != nil {
+			s.answer(err)
+			return
+		}
+		if _, ok := s.holds[r.Key]; !ok {
+			s.log.Info("guarding address", "key", r.Key, "address", h.String())
+		}
+		s.holds[r.Key] = h
+		s.renew(r.Key, h) // re-held after a guard restart: present already
+		s.answer(nil)
+	case "keep":
+		// Maintenance: the cluster leaves the address alone, and so does
+		// the guard; the address becomes permanent again.
+		delete(s.holds, r.Key)
+		h, err := s.cfg.NewHolder(r.Address, r.Interface)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+			_, err = h.Renew(ctx, 0)
+			cancel()
+		}
+		if err == nil {
+			s.log.Info("address left alone (maintenance): permanent, not guarded", "key", r.Key)
+		}
+		s.answer(err)
+	case "release":
+		if _, ok := s.holds[r.Key]; ok {
+			s.log.Info("released address", "key", r.Key)
+		}
+		delete(s.holds, r.Key)
+		s.answer(nil)
+	default:
+		s.answer(fmt.Errorf("unknown op %q", r.Op))
+	}
+}
+
+func (s *session) answer(err error) {
+	rep := reply{OK: err == nil}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	_ = s.enc.Encode(rep) // a dead agent shows up as EOF on the reader
+}
+
+func (s *session) renewAll() {
+	for k, h := range s.holds {
+		s.renew(k, h)
+	}
+}
+
+// renew extends one address's lifetime while the deadline holds. The
+// deadline is checked again afterwards: a renewal that straddled the
+// deadline (this process stalled in between) is undone at once.
+func (s *session) renew(key string, h Holder) {
+	if s.cfg.Lifetime <= 0 || !s.valid() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	_, err := h.Renew(ctx, s.cfg.Lifetime)
+	cancel()
+	if err != nil {
+		s.log.Warn("cannot renew address lifetime", "key", key, "address", h.String(), "error", err)
+	}
+	s.enforce()
+}
+
+// sweep removes every held address and forgets it; one it cannot remove
+// stays held, so the next check tries again.
+func (s *session) sweep(why string) {
+	if len(s.holds) == 0 {
+		return
+	}
+	s.log.Warn("removing floating addresses: "+why, "count", len(s.holds))
+	for k, h := range s.holds {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		err := h.Remove(ctx)
+		cancel()
+		if err != nil {
+			s.log.Error("cannot remove address", "key", k, "address", h.String(), "error", err)
+			continue
+		}
+		s.log.Warn("removed address", "key", k, "address", h.String())
+		delete(s.holds, k)
+	}
+}
+
+// final sweeps before the guard exits, retrying a failed removal a few
+// times (the kernel lifetime is the last line after that).
+func (s *session) final(why string) {
+	for i := 0; i < 10 && len(s.holds) > 0; i++ {
+		if i > 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		s.sweep(why)
+	}
+}
