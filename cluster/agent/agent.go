@@ -89,8 +89,8 @@ type Agent struct {
 	hurry     chan struct{} // closed by Hurry: the operator's second signal
 	hurryOnce sync.Once
 	warnings  []string // from Preflight, logged at start
-	keeper  *leaseKeeper
-	guard   *guard.Client // crash guard; nil on nodes with no addresses
+	keeper    *leaseKeeper
+	guard     *guard.Client // crash guard; nil on nodes with no addresses
 
 	healthMu sync.Mutex
 	healthy  map[string]bool   // group ("" node-wide) -> healthy here, for gossip
