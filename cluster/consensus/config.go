@@ -175,6 +175,9 @@ func (q quietLogger) Log(l hclog.Level, msg string, args ...any) {
 		if d > hclog.Debug && shutdownNoise(args) {
 			d = hclog.Debug
 		}
+		if d > hclog.Info && msg == "peer has newer term, stopping replication" {
+			d = hclog.Info // a deposed leader learning of its successor (a leadership transfer on a clean stop)
+		}
 		q.Logger.Log(d, msg, args...)
 	}
 }

@@ -76,6 +76,7 @@ func StartFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 		fc.Start(n.Name)
 	}
 	fc.WaitHealthy(30 * time.Second)
+	fc.SettleOn(FenceGroup, "n1", 30*time.Second)
 	fc.WaitVIP("n1", 30*time.Second)
 	return fc
 }

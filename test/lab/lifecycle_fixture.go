@@ -60,6 +60,7 @@ func StartLifecycleCluster(l *Lab) *Cluster {
 	l.tb.Helper()
 	c := StartCluster(l, ClusterSpec{Preset: "fast", Extra: LifecycleGroupHCL(l.dir, HelloBin(l.tb))})
 	c.WaitHealthy(30 * time.Second)
+	c.SettleOn(LifecycleGroup, "n1", 30*time.Second)
 	c.WaitVIPOn(LifecycleVIP, "n1", 30*time.Second)
 	return c
 }

@@ -29,6 +29,7 @@ func TestRestartOfTheHolder(t *testing.T) {
 	c := StartCluster(l, ClusterSpec{Preset: "fast", LogLevel: "info", Extra: FenceGroupHCL(l.Dir())})
 	const settle = 30 * time.Second
 	c.WaitHealthy(settle)
+	c.SettleOn(FenceGroup, "n1", settle)
 	waitVIPOnly(t, c, "n1", settle)
 	holders := SampleHolders([]*Host{c.Node("n1").Host, c.Node("n2").Host}, FenceVIP, 10*time.Millisecond)
 

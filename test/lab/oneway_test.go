@@ -18,6 +18,7 @@ func TestOneWayCutOfTheHolder(t *testing.T) {
 	c := StartCluster(l, ClusterSpec{Preset: "fast", LogLevel: "info", Extra: FenceGroupHCL(l.Dir())})
 	const settle = 30 * time.Second
 	c.WaitHealthy(settle)
+	c.SettleOn(FenceGroup, "n1", settle)
 	waitVIPOnly(t, c, "n1", settle)
 	// The holder must be a follower: a leader that stops hearing the
 	// quorum steps down by raft's own leader lease.
