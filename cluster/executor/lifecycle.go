@@ -106,7 +106,7 @@ func (r *runner) announce(ctx context.Context, why string) {
 }
 
 func (r *runner) announceOne(ctx context.Context, x *res, why string) {
-	an, ok := x.agent.(announcer)
+	an, ok := ability[announcer](x.agent)
 	if !ok {
 		return
 	}
@@ -230,4 +230,21 @@ func (r *runner) failures() []Failure {
 		out = append(out, f)
 	}
 	return out
+}
+
+// ability finds an optional ability (announcer, refresher) of an agent,
+// looking through wrappers that expose Unwrap (telemetry's timing wrapper):
+// a wrapper that hid an ability would silently turn off re-announcing.
+func ability[T any](a resources.Agent) (T, bool) {
+	for {
+		if t, ok := a.(T); ok {
+			return t, true
+		}
+		u, ok := a.(interface{ Unwrap() resources.Agent })
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		a = u.Unwrap()
+	}
 }

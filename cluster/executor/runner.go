@@ -205,7 +205,7 @@ func (r *runner) start(ctx context.Context, g *state.Group) {
 		r.set(x, resources.Running)
 		r.clearFail(x, "start")
 		x.nextMon = r.d.Now().Add(x.cfg.MonitorInterval)
-		if rf, ok := x.agent.(refresher); ok {
+		if rf, ok := ability[refresher](x.agent); ok {
 			x.nextRefresh = r.d.Now().Add(rf.RefreshInterval()) // Start just announced
 		}
 	}
@@ -247,7 +247,7 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 
 // refresh re-announces a running resource when its refresh period is due.
 func (r *runner) refresh(ctx context.Context, x *res, now time.Time) {
-	rf, ok := x.agent.(refresher)
+	rf, ok := ability[refresher](x.agent)
 	if !ok || rf.RefreshInterval() <= 0 || now.Before(x.nextRefresh) {
 		return
 	}

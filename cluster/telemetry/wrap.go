@@ -118,3 +118,7 @@ func (t timedCheck) Run(ctx context.Context) health.Result {
 	t.m.checkDur.WithLabelValues(t.group, t.name).Observe(time.Since(start).Seconds())
 	return r
 }
+
+// Unwrap returns the wrapped agent, so the executor finds the optional
+// abilities (re-announcing addresses) that the wrapper does not repeat.
+func (t timedAgent) Unwrap() resources.Agent { return t.a }
