@@ -38,6 +38,11 @@ Usage: vigil agent -config PATH
   -data-dir DIR   with -dev: where to keep state (default: a new temp dir)
   -log-level L    trace, debug, info, warn, error (overrides the config)
   -log-json       log as JSON
+
+  SIGTERM or SIGINT hands this node's groups over to another node, then
+  stops what is left (in maintenance: leaves everything running). A second
+  signal removes the addresses and exits at once. The exit status is
+  non-zero, naming each resource, when something is still running.
 `)
 }
 

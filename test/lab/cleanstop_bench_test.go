@@ -32,12 +32,8 @@ func BenchmarkCleanStopDowntime(b *testing.B) {
 					EnableNonlocalBind(c.Node(n).Host)
 				}
 				c.WaitHealthy(settle)
-				from := steerVigil(b, c, isLeader)
-				gap := measureSwitch(b, client, fmt.Sprintf("cleanstop-%d-%d", k, i), from, other[from], func() { c.Stop(from) })
-				stop[k] = append(stop[k], gap)
-				fmt.Printf("clean stop run %d: active %s, raft leader too: %v: %v\n", i, from, isLeader, gap.Round(time.Millisecond))
 				if i == 0 && !isLeader {
-					// The reference on the same cluster: standby round trips.
+					// The reference, on the same cluster: standby round trips.
 					for j := range runs {
 						from := waitGroupStarted(b, c, "web", "", settle)
 						to := other[from]
@@ -48,8 +44,15 @@ func BenchmarkCleanStopDowntime(b *testing.B) {
 						c.WaitHealthy(settle)
 					}
 				}
+				from := steerVigil(b, c, isLeader)
+				gap := measureSwitch(b, client, fmt.Sprintf("cleanstop-%d-%d", k, i), from, other[from], func() { c.Stop(from) })
+				stop[k] = append(stop[k], gap)
+				fmt.Printf("clean stop run %d: active %s, raft leader too: %v: %v\n", i, from, isLeader, gap.Round(time.Millisecond))
 			})
 		}
+	}
+	if b.Failed() || len(stop[0]) == 0 || len(stop[1]) == 0 || len(standby) == 0 {
+		return
 	}
 	rows := []downtimeRow{
 		newRow(b, "vigil fast: clean stop of active (not leader)", "cleanstop", stop[0]),
