@@ -63,6 +63,7 @@ func (a *Agent) view() api.Status {
 			st.Warnings = append(st.Warnings, n.Name+": "+w)
 		}
 	}
+	st.Warnings = append(st.Warnings, groupWarnings(st)...)
 	return st
 }
 

@@ -345,7 +345,12 @@ func TestDevAgentObservability(t *testing.T) {
 	}
 	waitFor("status -check CRITICAL", func() bool {
 		code, out, _ := runUI(t, "status", "-check", "-address", addr)
-		return code == 2 && strings.HasPrefix(out, "VIGIL CRITICAL - group demo runs nowhere")
+		return code == 2 && strings.HasPrefix(out, "VIGIL CRITICAL - group demo runs nowhere") && !strings.Contains(out, "; group demo")
+	})
+	// Plain status says it too.
+	waitFor("status warns of a group running nowhere", func() bool {
+		_, out, _ := runUI(t, "status", "-address", addr)
+		return strings.Contains(out, "Warnings:\n  - group demo runs nowhere (stopped)")
 	})
 	if code, _, e := runUI(t, "node", "online", "-address", addr, "dev"); code != 0 {
 		t.Fatal(e)
