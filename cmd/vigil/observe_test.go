@@ -437,3 +437,19 @@ func TestDevAgentUsesTheFixedSocket(t *testing.T) {
 		t.Errorf("open socket dir accepted: %v", err)
 	}
 }
+
+// An explicit -config beats VIGIL_ADDR; VIGIL_ADDR beats VIGIL_CONFIG.
+func TestConnectionPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeDevLikeConfig(t, dir)
+	t.Setenv("VIGIL_ADDR", "unix:///nonexistent/env.sock")
+	t.Setenv("VIGIL_CONFIG", cfg)
+	_, _, e := runUI(t, "members")
+	if !strings.Contains(e, "/nonexistent/env.sock") {
+		t.Errorf("VIGIL_ADDR did not win over VIGIL_CONFIG: %s", e)
+	}
+	_, _, e = runUI(t, "members", "-config", cfg)
+	if !strings.Contains(e, filepath.Join(dir, "api.sock")) {
+		t.Errorf("-config did not win over VIGIL_ADDR: %s", e)
+	}
+}
