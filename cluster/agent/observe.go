@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/cluster/alerts"
+	"github.com/vigil-ha/vigil/cluster/api"
 	"github.com/vigil-ha/vigil/cluster/consensus"
+	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/cluster/statuspage"
 	"github.com/vigil-ha/vigil/cluster/telemetry"
 )
@@ -206,6 +208,26 @@ func (a *Agent) contacts() map[string]time.Time {
 	}
 	if id != "" {
 		out[id] = a.raft.LastLeaderContact()
+	}
+	return out
+}
+
+// groupWarnings names the groups that run nowhere although nothing asked for
+// that (no maintenance): `vigil status` says so, not only -check.
+func groupWarnings(st api.Status) []string {
+	var out []string
+	for _, g := range st.Groups {
+		if g.Maintenance || st.Maintenance {
+			continue
+		}
+		switch g.State {
+		case state.GroupStopped, state.GroupFailed, state.GroupBlocked:
+			w := "group " + g.Name + " runs nowhere (" + g.State + ")"
+			if g.Reason != "" {
+				w += ": " + g.Reason
+			}
+			out = append(out, w)
+		}
 	}
 	return out
 }

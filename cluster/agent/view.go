@@ -70,6 +70,7 @@ func (a *Agent) view() api.Status {
 		}
 	}
 	st.Warnings = append(st.Warnings, lifecycleWarnings(st, time.Now())...)
+	st.Warnings = append(st.Warnings, groupWarnings(st)...)
 	return st
 }
 

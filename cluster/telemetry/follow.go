@@ -22,9 +22,21 @@ func (m *Metrics) Follow(ctx context.Context) error {
 	lastFence := started
 	tick := time.NewTicker(sampleEvery)
 	defer tick.Stop()
+	done := uint64(0) // state index already processed
 	for {
 		m.sample()
+		watch := m.d.Store.Watch()
 		data := m.d.Store.Read()
+		if data.Index == done && done != 0 {
+			select { // the tick only samples contacts; nothing new to count
+			case <-ctx.Done():
+				return nil
+			case <-watch:
+			case <-tick.C:
+			}
+			continue
+		}
+		done = data.Index
 		lastEvent = m.noteVerdicts(data.Events, lastEvent)
 		for _, r := range data.Fencing {
 			if !r.Time.After(lastFence) {
@@ -52,7 +64,7 @@ func (m *Metrics) Follow(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-m.d.Store.Watch():
+		case <-watch:
 		case <-tick.C:
 		}
 	}

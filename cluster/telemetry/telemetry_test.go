@@ -270,6 +270,15 @@ type refreshing struct{ fakeAgent }
 func (refreshing) Refresh(context.Context) error  { return nil }
 func (refreshing) RefreshInterval() time.Duration { return time.Second }
 
+type announcing struct{ refreshing }
+
+func (announcing) Announce(context.Context) error { return nil }
+func (announcing) Close() error                   { return nil }
+
+type unknownAbility struct{ fakeAgent }
+
+func (unknownAbility) Frobnicate() {}
+
 func TestResourceOperationsAreTimed(t *testing.T) {
 	m := newMetrics(newStore())
 	reg := m.Resources(resources.Registry{
@@ -288,6 +297,26 @@ func TestResourceOperationsAreTimed(t *testing.T) {
 	if _, ok := bad.(refresher); ok {
 		t.Error("the wrapper adds a Refresh the agent does not have")
 	}
+	reg2 := m.Resources(resources.Registry{
+		"both":  func(resources.Spec) (resources.Agent, error) { return announcing{}, nil },
+		"other": func(resources.Spec) (resources.Agent, error) { return unknownAbility{}, nil },
+	})
+	both, _ := reg2.New("both", resources.Spec{Group: "web", Name: "vip2"})
+	if _, ok := both.(refresher); !ok {
+		t.Error("refresh hidden")
+	}
+	if an, ok := both.(announcer); !ok {
+		t.Error("announce hidden")
+	} else {
+		_ = an.Announce(ctx)
+	}
+	if _, ok := both.(timedBoth); !ok {
+		t.Errorf("an agent with Refresh, Announce and Close is not timed: %T", both)
+	}
+	other, _ := reg2.New("other", resources.Spec{})
+	if _, ok := other.(unknownAbility); !ok {
+		t.Errorf("an agent with an unknown ability was wrapped (%T): the executor could not find it", other)
+	}
 	_, fams := scrape(t, m)
 	if v, _ := value(t, fams, "vigil_resource_operation_failures_total", map[string]string{"resource": "app", "op": "start"}); v != 1 {
 		t.Errorf("start failures %v", v)
@@ -297,6 +326,9 @@ func TestResourceOperationsAreTimed(t *testing.T) {
 	}
 	if v, _ := value(t, fams, "vigil_resource_operation_duration_seconds", map[string]string{"resource": "vip", "op": "start", "type": "ip"}); v != 1 {
 		t.Errorf("vip starts timed %v", v)
+	}
+	if v, _ := value(t, fams, "vigil_resource_operation_duration_seconds", map[string]string{"resource": "vip2", "op": "announce"}); v != 1 {
+		t.Errorf("announce timed %v", v)
 	}
 }
 

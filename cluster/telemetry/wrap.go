@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/vigil-ha/vigil/health"
@@ -9,8 +10,10 @@ import (
 )
 
 // Resources returns a registry whose agents time every Start, Stop and
-// Monitor and count the ones that fail. Optional abilities of the wrapped
-// agent (periodic refresh) stay visible to the executor.
+// Monitor and count the ones that fail. The executor discovers optional
+// abilities of agents by type assertion (periodic refresh, announce), so the
+// wrapper mirrors each one it knows; an agent with any other method is left
+// unwrapped (untimed) rather than have an ability hidden.
 func (m *Metrics) Resources(reg resources.Registry) resources.Registry {
 	out := make(resources.Registry, len(reg))
 	for typ, f := range reg {
@@ -19,20 +22,54 @@ func (m *Metrics) Resources(reg resources.Registry) resources.Registry {
 			if err != nil {
 				return nil, err
 			}
-			t := timedAgent{m: m, a: a, labels: [3]string{s.Group, s.Name, typ}}
-			if rf, ok := a.(refresher); ok {
-				return timedRefresher{timedAgent: t, r: rf}, nil
+			w := wrapAgent(timedAgent{m: m, a: a, labels: [3]string{s.Group, s.Name, typ}})
+			if hides(a, w) {
+				m.d.Logger.Debug("resource agent has abilities the metrics wrapper does not know; not timed", "type", typ)
+				return a, nil
 			}
-			return t, nil
+			return w, nil
 		}
 	}
 	return out
 }
 
-// refresher mirrors the executor's optional interface of the same name.
+// refresher and announcer mirror the executor's optional interfaces.
 type refresher interface {
 	Refresh(ctx context.Context) error
 	RefreshInterval() time.Duration
+}
+
+type announcer interface {
+	Announce(ctx context.Context) error
+}
+
+func wrapAgent(t timedAgent) resources.Agent {
+	rf, isR := t.a.(refresher)
+	an, isA := t.a.(announcer)
+	switch {
+	case isR && isA:
+		return timedBoth{timedRefresher{t, rf}, an}
+	case isR:
+		return timedRefresher{t, rf}
+	case isA:
+		return timedAnnouncer{t, an}
+	}
+	return t
+}
+
+// harmless are methods no consumer looks for on an agent.
+func harmless(name string) bool { return name == "Close" || name == "String" }
+
+// hides reports whether wrapped lacks a method of a.
+func hides(a, wrapped any) bool {
+	at, wt := reflect.TypeOf(a), reflect.TypeOf(wrapped)
+	for i := 0; i < at.NumMethod(); i++ {
+		name := at.Method(i).Name
+		if _, ok := wt.MethodByName(name); !ok && !harmless(name) {
+			return true
+		}
+	}
+	return false
 }
 
 type timedAgent struct {
@@ -88,6 +125,27 @@ func (t timedRefresher) Refresh(ctx context.Context) error {
 }
 
 func (t timedRefresher) RefreshInterval() time.Duration { return t.r.RefreshInterval() }
+
+type timedAnnouncer struct {
+	timedAgent
+	an announcer
+}
+
+func (t timedAnnouncer) Announce(ctx context.Context) error { return announce(t.timedAgent, t.an, ctx) }
+
+type timedBoth struct {
+	timedRefresher
+	an announcer
+}
+
+func (t timedBoth) Announce(ctx context.Context) error { return announce(t.timedAgent, t.an, ctx) }
+
+func announce(t timedAgent, an announcer, ctx context.Context) error {
+	start := time.Now()
+	err := an.Announce(ctx)
+	t.observe("announce", start, err)
+	return err
+}
 
 type failedErr struct{}
 

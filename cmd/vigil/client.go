@@ -18,9 +18,11 @@ import (
 // clientFlags are shared by every command that talks to an agent.
 type clientFlags struct {
 	address, config, ca, cert, key string
+	fs                             *flag.FlagSet
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
+	c.fs = fs
 	fs.StringVar(&c.address, "address", os.Getenv("VIGIL_ADDR"), "")
 	fs.StringVar(&c.config, "config", os.Getenv("VIGIL_CONFIG"), "")
 	fs.StringVar(&c.ca, "ca-file", os.Getenv("VIGIL_CACERT"), "")
@@ -37,7 +39,14 @@ func (c *clientFlags) client() (*api.Client, error) {
 		}
 		conf = t
 	}
-	addr, err := findAgent(c.address, c.config, defaultSockets(os.Getuid()))
+	address := c.address
+	// A -config on the command line beats VIGIL_ADDR from the environment.
+	set := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["config"] && !set["address"] {
+		address = ""
+	}
+	addr, err := findAgent(address, c.config, defaultSockets(os.Getuid()))
 	if err != nil {
 		return nil, err
 	}

@@ -346,7 +346,12 @@ func TestDevAgentObservability(t *testing.T) {
 	}
 	waitFor("status -check CRITICAL", func() bool {
 		code, out, _ := runUI(t, "status", "-check", "-address", addr)
-		return code == 2 && strings.HasPrefix(out, "VIGIL CRITICAL - group demo runs nowhere")
+		return code == 2 && strings.HasPrefix(out, "VIGIL CRITICAL - group demo runs nowhere") && !strings.Contains(out, "; group demo")
+	})
+	// Plain status says it too.
+	waitFor("status warns of a group running nowhere", func() bool {
+		_, out, _ := runUI(t, "status", "-address", addr)
+		return strings.Contains(out, "Warnings:\n  - group demo runs nowhere (stopped)")
 	})
 	if code, _, e := runUI(t, "node", "online", "-address", addr, "dev"); code != 0 {
 		t.Fatal(e)
@@ -431,5 +436,21 @@ func TestDevAgentUsesTheFixedSocket(t *testing.T) {
 	}
 	if _, err := loadAgentConfig("", true, t.TempDir()); err == nil || !strings.Contains(err.Error(), "mode 0700") {
 		t.Errorf("open socket dir accepted: %v", err)
+	}
+}
+
+// An explicit -config beats VIGIL_ADDR; VIGIL_ADDR beats VIGIL_CONFIG.
+func TestConnectionPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeDevLikeConfig(t, dir)
+	t.Setenv("VIGIL_ADDR", "unix:///nonexistent/env.sock")
+	t.Setenv("VIGIL_CONFIG", cfg)
+	_, _, e := runUI(t, "members")
+	if !strings.Contains(e, "/nonexistent/env.sock") {
+		t.Errorf("VIGIL_ADDR did not win over VIGIL_CONFIG: %s", e)
+	}
+	_, _, e = runUI(t, "members", "-config", cfg)
+	if !strings.Contains(e, filepath.Join(dir, "api.sock")) {
+		t.Errorf("-config did not win over VIGIL_ADDR: %s", e)
 	}
 }

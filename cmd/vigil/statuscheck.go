@@ -104,6 +104,7 @@ func failingDevices(fs []api.FenceRecord) []string {
 // (no leader, maintenance, the heartbeat-only warning).
 func covered(w string) bool {
 	return strings.HasPrefix(w, "no leader") || strings.HasPrefix(w, "cluster is in maintenance") ||
+		strings.HasPrefix(w, "group ") && strings.Contains(w, " runs nowhere") ||
 		strings.Contains(w, "heartbeat link ") && strings.Contains(w, "while the cluster link is up")
 }
 
