@@ -233,13 +233,15 @@ func TestHoldersSeesOverlap(t *testing.T) {
 
 func TestStaleNamespacesAreRemoved(t *testing.T) {
 	Require(t)
-	if out, err := exec.Command("ip", "netns", "add", "vlabs-n9").CombinedOutput(); err != nil {
+	// New appends VIGIL_LAB_ID to the prefix; the stale namespace must carry it too.
+	stale := "vlabs" + os.Getenv("VIGIL_LAB_ID") + "-n9"
+	if out, err := exec.Command("ip", "netns", "add", stale).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
 	New(t, "vlabs")
 	for _, ns := range listNetns() {
-		if ns == "vlabs-n9" {
-			exec.Command("ip", "netns", "del", "vlabs-n9").Run()
+		if ns == stale {
+			exec.Command("ip", "netns", "del", stale).Run()
 			t.Fatal("New left a stale namespace of its prefix in place")
 		}
 	}
