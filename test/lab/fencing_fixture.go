@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vigil-ha/vigil/cluster/api"
@@ -151,6 +152,10 @@ func powerCutCommand(l *Lab, node string) []string {
 	kill := NetnsKillCommand(tb, ns)
 	var b strings.Builder
 	fmt.Fprintf(&b, "#!/bin/sh\n# Power cut of lab node %s.\n", node)
+	// A cut and a power-on of the same node never interleave (a fence that
+	// lands while the lab powers the node on would freeze the lab's own
+	// `ip -n` commands and delete the links it just made).
+	fmt.Fprintf(&b, "exec 9>%s\nflock 9 || exit 1\n", bmcShellQuote(powerLockPath(l, node)))
 	// Two passes catch a child forked while the first was being frozen.
 	for range 2 {
 		fmt.Fprintf(&b, "pids=$(%s netns pids %s) || exit 1\n[ -n \"$pids\" ] && kill -STOP $pids 2>/dev/null\n",
@@ -316,10 +321,32 @@ func (fc *FencedCluster) CutPower(node string) {
 // again, links come back and the agent starts with its old data_dir.
 func (fc *FencedCluster) PowerOnNode(node string) {
 	fc.Lab.tb.Helper()
+	unlock := lockPower(fc.Lab, node)
+	defer unlock()
 	if err := fc.BMCs[node].SetPower(true); err != nil {
 		fc.Lab.tb.Fatalf("lab: %v", err)
 	}
 	fc.PowerOn(node)
+}
+
+// powerLockPath is the lock a node's power cut and power-on both hold.
+func powerLockPath(l *Lab, node string) string {
+	return filepath.Join(l.dir, "power-"+node+".lock")
+}
+
+// lockPower takes node's power lock (waiting for a cut in progress to end)
+// and returns its release.
+func lockPower(l *Lab, node string) func() {
+	l.tb.Helper()
+	f, err := os.OpenFile(powerLockPath(l, node), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		l.tb.Fatalf("lab: %v", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		l.tb.Fatalf("lab: lock %s: %v", f.Name(), err)
+	}
+	return func() { f.Close() }
 }
 
 // PoweredOff reports whether node's agent is dead and its links (with every
