@@ -9,8 +9,8 @@ import (
 
 	"github.com/vigil-ha/vigil/fencing"
 	"github.com/vigil-ha/vigil/fencing/execfence"
-	"github.com/vigil-ha/vigil/test/fencetest"
 	"github.com/vigil-ha/vigil/fencing/ipmi"
+	"github.com/vigil-ha/vigil/test/fencetest"
 )
 
 // TestLevelsWithRealDevices: level 1 is an IPMI device with a wrong

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/go-hclog"
 
-	"github.com/vigil-ha/vigil/fencing"
 	"github.com/vigil-ha/vigil/cloud/awsapi"
+	"github.com/vigil-ha/vigil/fencing"
 )
 
 // ErrSelfNotRunning is returned by Off when this node's own instance is not

@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/vigil-ha/vigil/fencing"
 	"github.com/vigil-ha/vigil/cloud/awsapi"
+	"github.com/vigil-ha/vigil/fencing"
 	"github.com/vigil-ha/vigil/test/ec2sim"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
-	"github.com/vigil-ha/vigil/resources"
 	"github.com/vigil-ha/vigil/cloud/awsapi"
+	"github.com/vigil-ha/vigil/resources"
 	"github.com/vigil-ha/vigil/test/ec2sim"
 )
 

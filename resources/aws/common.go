@@ -19,8 +19,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/vishvananda/netlink"
 
-	"github.com/vigil-ha/vigil/resources"
 	"github.com/vigil-ha/vigil/cloud/awsapi"
+	"github.com/vigil-ha/vigil/resources"
 )
 
 // base is what every agent shares: clients, identity, polling, local addresses.

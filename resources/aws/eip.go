@@ -7,8 +7,8 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/vigil-ha/vigil/resources"
 	"github.com/vigil-ha/vigil/cloud/awsapi"
+	"github.com/vigil-ha/vigil/resources"
 )
 
 // EIP associates an Elastic IP with this node's ENI (resource type "awseip").

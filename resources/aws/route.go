@@ -9,8 +9,8 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/vigil-ha/vigil/resources"
 	"github.com/vigil-ha/vigil/cloud/awsapi"
+	"github.com/vigil-ha/vigil/resources"
 )
 
 // Route points a destination in one or more route tables at this node's ENI
