@@ -110,8 +110,10 @@ func TestAttacks(t *testing.T) {
 		t.Errorf("2 MB forwarded command: %s", out)
 	}
 	term := strconv.FormatUint(before.Term+1000, 10)
-	if out := attack("raft", addr(leader), leader, ca, cert, key, "n1", addr("n1"), term); out != "closed" {
-		t.Errorf("raft as n1 with %s's certificate: %s, want closed", other, out)
+	// other's certificate, speaking as the witness at a term that would
+	// depose the leader.
+	if out := attack("raft", addr(leader), leader, ca, cert, key, "w", addr("w"), term); out != "closed" {
+		t.Errorf("raft as w with %s's certificate: %s, want closed", other, out)
 	}
 	ic, ik := pem("intruder")
 	if out := attack("raft", addr(leader), leader, ca, ic, ik, "intruder", "198.18.0.66:7300", term); !strings.HasPrefix(out, "refused") && out != "closed" {
