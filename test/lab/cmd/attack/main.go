@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -149,19 +150,15 @@ func forgeRaft(addr, server string, conf *tls.Config, id, claim string, term uin
 	}
 	_ = w.Flush()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 512)
-	for {
-		if _, err := c.Read(buf); err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				fmt.Println("open")
-			} else {
-				fmt.Println("closed")
-			}
-			return
-		}
-		// A response means raft processed the request.
-		fmt.Println("answered")
-		return
+	_, err = c.Read(make([]byte, 512))
+	var ne net.Error
+	switch {
+	case err == nil:
+		fmt.Println("answered") // raft processed the request
+	case errors.As(err, &ne) && ne.Timeout():
+		fmt.Println("open")
+	default:
+		fmt.Println("closed")
 	}
 }
 
