@@ -17,7 +17,6 @@ import (
 	"github.com/vigil-ha/vigil/cluster/agent"
 	"github.com/vigil-ha/vigil/cluster/api"
 	"github.com/vigil-ha/vigil/cluster/tlsutil"
-	"github.com/vigil-ha/vigil/configs"
 )
 
 // TestStatusShowsPeerCertificateAndKeyErrors: n2 was given a certificate
@@ -83,7 +82,7 @@ cluster {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		cfg, err := configs.Load(path)
+		cfg, err := loadAgentConfig(path, false, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -49,7 +49,7 @@ func TestAttacks(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("no haproxy on n1")
 	}
-	events := history(t, c, leader)
+	events := eventsOf(t, c, leader)
 
 	mallory := l.AddHost("mallory", "198.18.0.66", "198.18.1.66")
 	bin := Build(t, "./test/lab/cmd/attack")
@@ -156,7 +156,7 @@ func TestAttacks(t *testing.T) {
 	if p := HAProxyPid(l.Dir(), "n1"); p != pid {
 		t.Errorf("haproxy on n1 restarted: pid %d -> %d", pid, p)
 	}
-	for _, e := range history(t, c, leader)[len(events):] {
+	for _, e := range eventsOf(t, c, leader)[len(events):] {
 		if e.Kind != "node-online" {
 			t.Errorf("event after the attacks: %s %s", e.Kind, e.Message)
 		}
@@ -174,7 +174,8 @@ func TestAttacks(t *testing.T) {
 	}
 }
 
-func history(t *testing.T, c *Cluster, node string) []api.Event {
+// eventsOf is the cluster history as node reports it.
+func eventsOf(t *testing.T, c *Cluster, node string) []api.Event {
 	t.Helper()
 	out, err := c.CLI(node, "history", "-n", "1000", "-json")
 	if err != nil {
