@@ -162,13 +162,18 @@ type harness struct {
 	violations []string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessTiming(t, "fast") }
+
+// newHarnessTiming builds the harness with another timing preset (tests
+// that assert "no election" use lan: the fast preset holds elections of its
+// own on a loaded machine).
+func newHarnessTiming(t *testing.T, preset string) *harness {
 	h := &harness{t: t, names: []string{"n1", "n2", "w"}, agents: map[string]*Agent{},
 		raftTr: map[string]*raft.InmemTransport{}, gossip: membership.NewMemNetwork(),
 		rpc:  &rpcNet{listeners: map[string]*pipeListener{}, isolated: map[string]bool{}, cut: map[[2]string]bool{}},
 		held: &holders{running: map[string]map[string]bool{}}, leaders: map[uint64]string{},
 		stop: map[string]func(){}}
-	timing, _ := configs.TimingPreset("fast")
+	timing, _ := configs.TimingPreset(preset)
 	var nodes []configs.Node
 	for _, n := range h.names {
 		nodes = append(nodes, configs.Node{Name: n, Address: n + ":7300", Heartbeat: n + ":7301", Witness: n == "w"})

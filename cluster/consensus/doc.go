@@ -17,7 +17,14 @@
 // # Cluster port
 //
 // One TCP listener on Config.BindAddr, TLS 1.3 with client certificates when
-// Config.TLS is set. After the handshake the first byte picks the protocol:
-// 0x01 raft, 0x02 RPC (handed to RPCListener, where the API package serves
-// write forwarding). Anything else is closed and logged at debug level.
+// Config.TLS is set. The server accepts only node certificates of configured
+// peers (tlsutil.AcceptNodes); a dialer accepts only the node certificate of
+// the peer it meant to reach (tlsutil.DialNode). After the handshake the
+// first byte picks the protocol: 0x01 raft, 0x02 RPC (handed to RPCListener,
+// where cluster/rpc serves node-to-node calls). Anything else is closed. A
+// raft connection passes through raftGuard (guard.go): every request must
+// name the certificate's node in its header. Handshakes are bounded per
+// remote address (limit.go), and each peer's last TLS or identity error is
+// kept for the status screen (PeerErrors); log lines about refused
+// connections are rate limited.
 package consensus

@@ -3,6 +3,7 @@ package consensus
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
@@ -112,12 +113,15 @@ func (g *raftGuard) next() error {
 	return nil
 }
 
+// bad reports err (rate limited, by onBad), closes the connection and ends
+// raft's stream with a clean EOF at a request boundary, so that raft does
+// not log every refused request itself.
 func (g *raftGuard) bad(err error) error {
 	if g.onBad != nil {
 		g.onBad(err)
 	}
 	_ = g.Conn.Close()
-	return err
+	return io.EOF
 }
 
 // recorder is the decoder's byte source: it keeps every byte consumed from

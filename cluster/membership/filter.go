@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -18,14 +19,19 @@ type filterTransport struct {
 	packets chan *memberlist.Packet
 	streams chan net.Conn
 	stop    chan struct{}
+	local   net.IP // our heartbeat IP: streams we open leave from it
 	once    sync.Once
 	wg      sync.WaitGroup
 	dropped atomic.Uint64
 }
 
-func newFilterTransport(inner memberlist.NodeAwareTransport, allowedHostPorts []string) *filterTransport {
+func newFilterTransport(inner memberlist.NodeAwareTransport, self string, peers []string) *filterTransport {
 	f := &filterTransport{NodeAwareTransport: inner, allowed: map[string]bool{},
 		packets: make(chan *memberlist.Packet), streams: make(chan net.Conn), stop: make(chan struct{})}
+	if h, _, err := net.SplitHostPort(self); err == nil {
+		f.local = net.ParseIP(h)
+	}
+	allowedHostPorts := append([]string{self}, peers...)
 	for _, hp := range allowedHostPorts {
 		if h, _, err := net.SplitHostPort(hp); err == nil {
 			if ip := net.ParseIP(h); ip != nil {
@@ -91,6 +97,21 @@ func (f *filterTransport) ok(a net.Addr) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && f.allowed[ip.String()]
+}
+
+// DialAddressTimeout opens streams (push/pull, TCP fallback pings) from our
+// heartbeat IP, so that peers see the source address they filter on (the
+// kernel would otherwise pick one by route, e.g. 127.0.0.1 on loopback).
+func (f *filterTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	return f.DialTimeout(a.Addr, timeout)
+}
+
+func (f *filterTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if f.local != nil {
+		d.LocalAddr = &net.TCPAddr{IP: f.local}
+	}
+	return d.Dial("tcp", addr)
 }
 
 func (f *filterTransport) PacketCh() <-chan *memberlist.Packet { return f.packets }

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,4 +111,20 @@ func TestKeyMismatchShowsAsPeerError(t *testing.T) {
 		e, ok := n1.m.PeerErrors()["127.0.0.1"]
 		return ok && strings.Contains(e.Error, "gossip key mismatch")
 	})
+}
+
+// TestPeersOnOwnAddressesJoin: nodes on distinct loopback addresses join
+// over TCP push/pull: streams leave from the node's heartbeat IP, which is
+// what the peers' filter expects (the kernel would pick 127.0.0.1).
+func TestPeersOnOwnAddressesJoin(t *testing.T) {
+	ports := freePorts(t, 2)
+	a := "127.0.0.21:" + strconv.Itoa(ports[0])
+	b := "127.0.0.22:" + strconv.Itoa(ports[1])
+	n1 := start(t, Config{Name: "n1", BindAddr: a, Peers: []string{b}, Key: testKey, Label: "edge", Timing: fastTiming})
+	n2 := start(t, Config{Name: "n2", BindAddr: b, Peers: []string{a}, Key: testKey, Label: "edge", Timing: fastTiming})
+	waitFor(t, n1, 10*time.Second, "n2 alive", stateIs("n2", StateAlive))
+	waitFor(t, n2, 10*time.Second, "n1 alive", stateIs("n1", StateAlive))
+	if n1.m.Dropped()+n2.m.Dropped() != 0 {
+		t.Fatalf("peers' own traffic dropped: %d, %d", n1.m.Dropped(), n2.m.Dropped())
+	}
 }

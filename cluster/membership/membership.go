@@ -181,7 +181,7 @@ func New(cfg Config) (*Membership, error) {
 		ready:   make(chan struct{}),
 		changes: make(chan struct{}, 1),
 		members: make(map[string]*record),
-		sink:    newLogSink(cfg.Logger.Named("memberlist")),
+		sink:    newLogSink(cfg.Logger),
 	}
 	seen := map[string]bool{self: true}
 	for _, p := range cfg.Peers {

@@ -35,7 +35,7 @@ func (m *Membership) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("membership: listen on heartbeat link %s: %w", m.self, err)
 		}
-		f := newFilterTransport(nt, append([]string{m.self}, m.peers...))
+		f := newFilterTransport(nt, m.self, m.peers)
 		f.start()
 		m.filter.Store(f)
 		m.mlConf.Transport = f

@@ -217,7 +217,7 @@ func (c *Client) peer(id, addr string) *http.Client {
 		// Below the server's idle timeout, so the client closes first and a
 		// request never races the server closing an idle connection.
 		IdleConnTimeout:       60 * time.Second,
-		ResponseHeaderTimeout: 2 * time.Minute, // a forwarded fence is the longest call
+		ResponseHeaderTimeout: 6 * time.Minute, // a forwarded fence (vigil fence waits 5 minutes) is the longest call
 	}}
 	c.peers[key] = p
 	return p

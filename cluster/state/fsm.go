@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+
+	"github.com/vigil-ha/vigil/cluster/internal/ratelog"
 )
 
 // FSM is the raft.FSM over Data. Readers get deep copies through Read and
@@ -15,6 +18,7 @@ import (
 type FSM struct {
 	log   hclog.Logger
 	known *known // nil: any name (tests); sizes are bounded either way
+	rl    *ratelog.Limiter
 
 	mu     sync.RWMutex
 	data   *Data
@@ -34,6 +38,7 @@ func NewFSM(log hclog.Logger) *FSM {
 func NewFSMFor(log hclog.Logger, k Known) *FSM {
 	f := NewFSM(log)
 	f.known = newKnown(k)
+	f.rl = ratelog.New(5, 10*time.Second)
 	return f
 }
 
@@ -55,6 +60,13 @@ func (f *FSM) Apply(l *raft.Log) any {
 	defer f.mu.Unlock()
 	if err = f.data.check(f.known, c); err == nil {
 		err = f.data.apply(l.Index, c)
+	} else if f.rl != nil {
+		// Every replica refuses alike; a name unknown here but known to
+		// the leader means the nodes' configs differ.
+		if ok, n := f.rl.Allow(); ok {
+			f.log.Warn("refused a committed command (do all nodes have the same node and group blocks?)",
+				"index", l.Index, "error", err, "suppressed", n)
+		}
 	}
 	f.data.Index = l.Index
 	f.changed()

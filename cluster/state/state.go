@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// Node states as committed by the leader's coordinator.
+// Node states as committed by the leader's coordinator. Apply refuses any
+// other value (limits.go: a new state must be added there too).
 const (
 	NodeOnline  = "online"
 	NodeOffline = "offline" // lost on the cluster link (its lease runs out), not fenced
@@ -18,7 +19,8 @@ const (
 	NodeFenced  = "fenced"  // fenced and confirmed off
 )
 
-// Group states as reported by the node that holds the group.
+// Group states as reported by the node that holds the group. Apply refuses
+// any other value (limits.go: a new state must be added there too).
 const (
 	GroupStopped  = "stopped"
 	GroupStarting = "starting"

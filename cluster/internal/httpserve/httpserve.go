@@ -38,7 +38,7 @@ type Limits struct {
 const (
 	DefaultReadHeader = 5 * time.Second
 	DefaultRead       = 10 * time.Second
-	DefaultWrite      = 2 * time.Minute
+	DefaultWrite      = 6 * time.Minute // vigil fence waits up to 5 minutes
 	DefaultIdle       = 2 * time.Minute
 	DefaultMaxBody    = 64 << 10
 	DefaultMaxConns   = 64
