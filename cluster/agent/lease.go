@@ -16,6 +16,7 @@ type leaseRaft interface {
 	IsLeader() bool
 	LastLeaderContact() time.Time
 	LastRenewal() time.Time
+	QuorumAck() time.Time
 }
 
 // leaseKeeper computes this node's lease to run resources, and distrusts it
@@ -54,29 +55,39 @@ func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) er
 // before it was noticed (fast: 250 ms).
 func (k *leaseKeeper) stallLimit() time.Duration { return k.timing.Lease / 3 }
 
-// leaderGrace is added to a leader's lease beyond the heartbeat timeout;
-// it must stay below the coordinator's 100 ms release margin less raft's
-// step-down lateness (its leader-lease check runs ~10 ms after expiry).
-const leaderGrace = 50 * time.Millisecond
-
-// raw is the lease end from raft's view alone. A follower holds it until
-// Lease after the earlier of its last contact with the leader and the send
-// time of its last renewal the leader answered. A leader holds it while raft
-// calls it leader, and for a heartbeat timeout (+ leaderGrace) after the
-// last time it did: raft steps it down within its leader lease of losing the
-// quorum, a new leader is elected only after a majority heard nothing from
-// it for a heartbeat timeout, and that leader waits a leader lease + 100 ms
-// more before it releases the groups (coordinator leaseEnd). The heartbeat
-// timeout rather than the (shorter) leader lease keeps a busy machine's
-// scheduling hiccups from dropping the leader's addresses.
+// raw is the lease end from raft's view alone.
+//
+// A follower holds it until Lease after the earlier of its last contact with
+// the leader and the send time of its last renewal the leader answered.
+//
+// A leader holds it until a heartbeat timeout after its quorum
+// acknowledgement (consensus.QuorumAck: a majority answered a heartbeat it
+// sent then). A new leader needs a vote from one of that majority, which
+// votes only after its own heartbeat timeout: so no other leader exists
+// before this lease ends, and the next one waits a leader lease + 100 ms
+// more before it releases the groups (coordinator leaseEnd). This does not
+// rest on raft stepping a cut-off leader down in time, which a starved
+// process may not. A node just elected keeps the lease it held as a
+// follower (its last answered renewal + Lease) until its first quorum
+// acknowledgement, so an election does not interrupt the groups it runs.
 func (k *leaseKeeper) raw(now time.Time) time.Time {
+	renewed := k.raft.LastRenewal()
 	if k.raft.IsLeader() {
-		return now.Add(k.timing.RaftHeartbeatTimeout + leaderGrace)
+		var end time.Time
+		if q := k.raft.QuorumAck(); !q.IsZero() {
+			end = q.Add(k.timing.RaftHeartbeatTimeout)
+		}
+		if !renewed.IsZero() {
+			if f := renewed.Add(k.timing.Lease); f.After(end) {
+				end = f
+			}
+		}
+		return end
 	}
 	// Hearing the leader is not enough: the leader must hear us too (a
 	// renewal it answered), or with our outgoing link cut we would keep
 	// running what the leader has already started elsewhere.
-	last, renewed := k.raft.LastLeaderContact(), k.raft.LastRenewal()
+	last := k.raft.LastLeaderContact()
 	if last.IsZero() || renewed.IsZero() {
 		return time.Time{}
 	}

@@ -15,6 +15,14 @@ type fakeLeaseRaft struct {
 	leader  bool
 	contact time.Time
 	renewal *time.Time // nil: renewed whenever heard (contact)
+	ack     time.Time  // leader: quorum acknowledgement
+}
+
+func (f *fakeLeaseRaft) QuorumAck() time.Time {
+	if !f.leader {
+		return time.Time{}
+	}
+	return f.ack
 }
 
 func (f *fakeLeaseRaft) IsLeader() bool               { return f.leader }
@@ -94,11 +102,12 @@ func TestLeaseAfterStallNeedsTheLeader(t *testing.T) {
 func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 	tm, _ := configs.TimingPreset("fast")
 	now := time.Unix(1000, 0)
-	r := &fakeLeaseRaft{leader: true}
+	r := &fakeLeaseRaft{leader: true, ack: now}
 	k := newLeaseKeeper(r, tm, func(context.Context) error { return errors.New("slow") }, hclog.NewNullLogger())
 	k.now = func() time.Time { return now }
 	before, _ := k.End()
-	now = now.Add(tm.RaftHeartbeatTimeout + leaderGrace + time.Millisecond)
+	now = now.Add(tm.RaftHeartbeatTimeout + time.Millisecond)
+	r.ack = now // a heartbeat answered right after the stall is no renewal
 	if _, ok := k.End(); ok {
 		t.Fatal("leader lease still held after a stall longer than its lease")
 	}
@@ -106,12 +115,38 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 		t.Errorf("lease end moved from %v to %v during an unconfirmed stall", before, end)
 	}
 	// Below the limit: no stall.
-	k2 := newLeaseKeeper(&fakeLeaseRaft{leader: true}, tm, nil, hclog.NewNullLogger())
+	r2 := &fakeLeaseRaft{leader: true}
+	k2 := newLeaseKeeper(r2, tm, nil, hclog.NewNullLogger())
 	now2 := time.Unix(0, 0)
 	k2.now = func() time.Time { return now2 }
+	r2.ack = now2
 	k2.End()
 	now2 = now2.Add(tm.Lease / 4)
-	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout+leaderGrace)) {
+	r2.ack = now2
+	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout)) {
 		t.Errorf("no stall: end %v ok %v", end, ok)
+	}
+}
+
+// A leader's lease rests on its quorum's acknowledgements, not on raft
+// still calling it leader: a starved leader that raft has not stepped down
+// yet loses it a heartbeat timeout after a majority last answered it. A node
+// just elected keeps its follower lease until the first acknowledgement.
+func TestLeaderLeaseNeedsQuorumAcks(t *testing.T) {
+	tm, _ := configs.TimingPreset("fast")
+	now := time.Unix(1000, 0)
+	var never time.Time
+	r := &fakeLeaseRaft{leader: true, ack: now.Add(-tm.RaftHeartbeatTimeout - time.Millisecond), renewal: &never}
+	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
+	k.now = func() time.Time { return now }
+	if _, ok := k.End(); ok {
+		t.Fatal("leader lease held with no quorum acknowledgement within a heartbeat timeout")
+	}
+	renewed := now.Add(-100 * time.Millisecond)
+	r2 := &fakeLeaseRaft{leader: true, renewal: &renewed}
+	k2 := newLeaseKeeper(r2, tm, nil, hclog.NewNullLogger())
+	k2.now = func() time.Time { return now }
+	if end, ok := k2.End(); !ok || !end.Equal(renewed.Add(tm.Lease)) {
+		t.Fatalf("just elected: end %v ok %v, want the follower lease %v", end, ok, renewed.Add(tm.Lease))
 	}
 }

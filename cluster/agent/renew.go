@@ -87,6 +87,7 @@ type leaseSource struct {
 type leaseRaftOnly interface {
 	IsLeader() bool
 	LastLeaderContact() time.Time
+	QuorumAck() time.Time
 }
 
 func (s leaseSource) LastRenewal() time.Time { return s.r.lastSent() }

@@ -1,14 +1,15 @@
 package consensus
 
 import (
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
 
-// answers records, per peer, when it last answered an AppendEntries call
-// (heartbeats included). Raft reports heartbeat failures and their end but
+// answers records, per peer, when this node sent the last AppendEntries
+// call (heartbeats included) that the peer answered in the same term. Raft reports heartbeat failures and their end but
 // never a first success, so without this a peer that has not answered a new
 // leader yet looks the same as one that has: PeerContact needs the
 // difference to call such a link unknown rather than up.
@@ -41,9 +42,12 @@ type answeringTransport struct {
 
 func (t *answeringTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
 	args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	// Noted at the send: an answer proves the peer heard us at or after
+	// this instant. Only an answer in our own term acknowledges us.
+	sent := time.Now()
 	err := t.Transport.AppendEntries(id, target, args, resp)
-	if err == nil {
-		t.ans.note(id, time.Now())
+	if err == nil && resp.Term == args.Term {
+		t.ans.note(id, sent)
 	}
 	return err
 }
@@ -72,4 +76,47 @@ func withAnswers(trans raft.Transport, ans *answers) raft.Transport {
 		return answeringPreVote{answeringTransport: t, pv: pv}
 	}
 	return t
+}
+
+// QuorumAck is, on the leader, the latest instant T such that a majority of
+// the voters (this node counted at now) answered an AppendEntries this node
+// sent at or after T; zero on a follower. A majority that heard from us at T
+// grants no vote to anyone before T + heartbeat timeout (a follower votes
+// only after its own heartbeat timeout), so no other leader can exist before
+// then: the leader's lease to run resources ends there (DESIGN.md, Leases),
+// whether or not raft's own step-down runs on time on a starved machine.
+func (n *Node) QuorumAck() time.Time {
+	r, err := n.get()
+	if err != nil || r.State() != raft.Leader {
+		return time.Time{}
+	}
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return time.Time{}
+	}
+	var voters []string
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters = append(voters, string(s.ID))
+		}
+	}
+	return quorumTime(time.Now(), n.cfg.NodeID, voters, n.answers.at)
+}
+
+// quorumTime is the majority-th latest of the voters' acknowledgement times,
+// self counting as now; zero when no majority ever answered.
+func quorumTime(now time.Time, self string, voters []string, at func(string) time.Time) time.Time {
+	if len(voters) == 0 {
+		return time.Time{}
+	}
+	times := make([]time.Time, 0, len(voters))
+	for _, v := range voters {
+		if v == self {
+			times = append(times, now)
+		} else {
+			times = append(times, at(v))
+		}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].After(times[j]) })
+	return times[len(voters)/2]
 }
