@@ -102,7 +102,7 @@ func (r *runner) step(ctx context.Context) {
 	g := data.Groups[r.cfg.Name]
 	if data.Maintenance || r.cfg.Maintenance || (g != nil && g.Maintenance) {
 		r.guardOff(ctx)
-		return // hands off; monitors keep running for status only
+		return // hands off: no start, stop or monitor; status keeps the last known states
 	}
 	r.guardOn(ctx)
 	lease := r.d.Lease()

@@ -41,6 +41,9 @@ func New(d fencing.Device) (fencing.Fencer, error) {
 }
 
 func newFencer(d fencing.Device, o awsapi.Options) (*Fencer, error) {
+	if err := Schema().Check("aws fence", d.Params); err != nil {
+		return nil, err
+	}
 	id := d.Params["instance_id"]
 	if id == "" {
 		return nil, errors.New("aws fence: instance_id is required")

@@ -99,6 +99,9 @@ func NewWithLifetime(lifetime time.Duration) resources.Factory {
 }
 
 func newAgent(s resources.Spec, lifetime time.Duration) (resources.Agent, error) {
+	if err := Schema().Check(fmt.Sprintf("ipaddr resource %q", s.Name), s.Params); err != nil {
+		return nil, err
+	}
 	a, refresh, err := parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("ipaddr resource %q: %w", s.Name, err)
