@@ -213,6 +213,15 @@ func (s *Sim) recordLocked(action string, params map[string]string, result strin
 	s.log = append(s.log, Event{Seq: s.seq, Time: time.Now(), Action: action, Params: params, Result: result})
 }
 
+// Scheduled is the number of state changes still to come (stops, starts):
+// zero proves that no instance will change state unless an API call or a
+// knob makes it.
+func (s *Sim) Scheduled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.timers)
+}
+
 // afterLocked runs f (under the lock) after d, unless the simulator is closed.
 func (s *Sim) afterLocked(d time.Duration, f func()) {
 	var t *time.Timer

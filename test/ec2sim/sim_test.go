@@ -140,9 +140,9 @@ func TestStuckStopping(t *testing.T) {
 	ctx := context.Background()
 	_, err := c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{"i-b"}})
 	must(t, err)
-	time.Sleep(50 * time.Millisecond)
-	if got := stateOf(t, c, "i-b"); got != types.InstanceStateNameStopping {
-		t.Fatalf("graceful stop with stuck knob: %s, want stopping", got)
+	// Stuck: stopping, and nothing scheduled that would ever end it.
+	if got := stateOf(t, c, "i-b"); got != types.InstanceStateNameStopping || h.Sim.Scheduled() != 0 {
+		t.Fatalf("graceful stop with stuck knob: %s with %d state changes to come, want stopping and none", got, h.Sim.Scheduled())
 	}
 	// A forced stop gets through a stuck graceful one.
 	_, err = c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{"i-b"}, Force: aws.Bool(true)})
@@ -152,9 +152,8 @@ func TestStuckStopping(t *testing.T) {
 	h.UpdateKnobs(func(k *ec2sim.Knobs) { k.StuckStopping = "always" })
 	_, err = c.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{"i-a"}, Force: aws.Bool(true)})
 	must(t, err)
-	time.Sleep(50 * time.Millisecond)
-	if got := stateOf(t, c, "i-a"); got != types.InstanceStateNameStopping {
-		t.Fatalf("stuck always: %s", got)
+	if got := stateOf(t, c, "i-a"); got != types.InstanceStateNameStopping || h.Sim.Scheduled() != 0 {
+		t.Fatalf("stuck always: %s with %d state changes to come", got, h.Sim.Scheduled())
 	}
 	h.UpdateKnobs(func(k *ec2sim.Knobs) { k.StuckStopping = "" }) // clearing the knob releases it
 	waitState(t, c, "i-a", types.InstanceStateNameStopped)
