@@ -224,7 +224,7 @@ func netnsPids(ns string) []int {
 	var pids []int
 	for _, f := range strings.Fields(string(out)) {
 		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 && pid != os.Getpid() && !harnessProbe(pid) {
+		if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 && pid != os.Getpid() && !harnessProbe(pid) && !dead(pid) {
 			pids = append(pids, pid)
 		}
 	}
@@ -255,6 +255,26 @@ func harnessProbe(pid int) bool {
 	return s[open+1:close] == "ip" && ppid == os.Getpid()
 }
 
+// dead reports whether pid has exited and only waits to be reaped (a zombie,
+// or on its way to one): on this machine PID 1 may never reap orphans, and
+// such a process holds no socket or address any more.
+func dead(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return false
+	}
+	switch s[i+2] {
+	case 'Z', 'X', 'x':
+		return true
+	}
+	return false
+}
+
 // freezeNetnsPids sends SIGSTOP to every process of ns until a listing finds
 // no process it has not stopped yet (one may fork while the first is
 // being stopped).
@@ -276,13 +296,13 @@ func freezeNetnsPids(ns string) {
 
 // killNetnsPids freezes every process of ns first, so that none of them can
 // react (fork, write, send) to the others dying, then kills them, and waits
-// (up to 5 s) until the namespace is empty.
+// (up to 10 s) until the namespace is empty.
 func killNetnsPids(ns string) {
 	pids := netnsPids(ns)
 	for _, pid := range pids {
 		_ = syscall.Kill(pid, syscall.SIGSTOP)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second) // exiting takes a while on a loaded machine
 	for len(pids) > 0 && time.Now().Before(deadline) {
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
