@@ -55,19 +55,24 @@ func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) er
 // before it was noticed (fast: 250 ms).
 func (k *leaseKeeper) stallLimit() time.Duration { return k.timing.Lease / 3 }
 
+// leaderMargin keeps a leader's lease end that far before the earliest
+// release of its groups by a successor.
+const leaderMargin = 50 * time.Millisecond
+
 // raw is the lease end from raft's view alone.
 //
 // A follower holds it until Lease after the earlier of its last contact with
 // the leader and the send time of its last renewal the leader answered.
 //
-// A leader holds it until a heartbeat timeout after its quorum
-// acknowledgement (consensus.QuorumAck: a majority answered a heartbeat it
-// sent then). A new leader needs a vote from one of that majority, which
-// votes only after its own heartbeat timeout: so no other leader exists
-// before this lease ends, and the next one waits a leader lease + 100 ms
-// more before it releases the groups (coordinator leaseEnd). This does not
-// rest on raft stepping a cut-off leader down in time, which a starved
-// process may not. A node just elected keeps the lease it held as a
+// A leader holds it until a heartbeat timeout + leader lease + leaderMargin
+// after its quorum acknowledgement (consensus.QuorumAck: a majority answered
+// a heartbeat it sent then). A new leader needs a vote from one of that
+// majority, which votes only after its own heartbeat timeout, so it is
+// elected a heartbeat timeout after the acknowledgement at the earliest; it
+// then waits a leader lease + 100 ms more before it releases the groups
+// (coordinator leaseEnd), which is after this lease ends. This does not rest
+// on raft stepping a cut-off leader down in time, which a starved process
+// may not; a leader raft did step down holds only a follower's lease. A node just elected keeps the lease it held as a
 // follower (its last answered renewal + Lease) until its first quorum
 // acknowledgement, so an election does not interrupt the groups it runs.
 func (k *leaseKeeper) raw(now time.Time) time.Time {
@@ -75,7 +80,7 @@ func (k *leaseKeeper) raw(now time.Time) time.Time {
 	if k.raft.IsLeader() {
 		var end time.Time
 		if q := k.raft.QuorumAck(); !q.IsZero() {
-			end = q.Add(k.timing.RaftHeartbeatTimeout)
+			end = q.Add(k.timing.RaftHeartbeatTimeout + k.timing.RaftLeaderLease + leaderMargin)
 		}
 		if !renewed.IsZero() {
 			if f := renewed.Add(k.timing.Lease); f.After(end) {

@@ -106,7 +106,7 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 	k := newLeaseKeeper(r, tm, func(context.Context) error { return errors.New("slow") }, hclog.NewNullLogger())
 	k.now = func() time.Time { return now }
 	before, _ := k.End()
-	now = now.Add(tm.RaftHeartbeatTimeout + time.Millisecond)
+	now = now.Add(tm.RaftHeartbeatTimeout + tm.RaftLeaderLease + leaderMargin + time.Millisecond)
 	r.ack = now // a heartbeat answered right after the stall is no renewal
 	if _, ok := k.End(); ok {
 		t.Fatal("leader lease still held after a stall longer than its lease")
@@ -123,7 +123,7 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 	k2.End()
 	now2 = now2.Add(tm.Lease / 4)
 	r2.ack = now2
-	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout)) {
+	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout+tm.RaftLeaderLease+leaderMargin)) {
 		t.Errorf("no stall: end %v ok %v", end, ok)
 	}
 }
@@ -136,7 +136,7 @@ func TestLeaderLeaseNeedsQuorumAcks(t *testing.T) {
 	tm, _ := configs.TimingPreset("fast")
 	now := time.Unix(1000, 0)
 	var never time.Time
-	r := &fakeLeaseRaft{leader: true, ack: now.Add(-tm.RaftHeartbeatTimeout - time.Millisecond), renewal: &never}
+	r := &fakeLeaseRaft{leader: true, ack: now.Add(-tm.RaftHeartbeatTimeout - tm.RaftLeaderLease - leaderMargin - time.Millisecond), renewal: &never}
 	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
 	k.now = func() time.Time { return now }
 	if _, ok := k.End(); ok {
