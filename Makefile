@@ -8,7 +8,7 @@ GOTEST  ?= $(GO) test
 
 # Packages with concurrency run under the race detector; the netns lab runs
 # real processes and needs root (it skips itself, saying why, otherwise).
-RACE_PKGS := ./cluster/... ./health/... ./fencing/... ./resources/... ./configs/... ./test/ec2sim/...
+RACE_PKGS := ./cluster/... ./health/... ./fencing/... ./resources/... ./configs/... ./cloud/... ./test/ec2sim/...
 
 .PHONY: build test unit lab lint bench chaos clean
 
@@ -19,7 +19,7 @@ build:
 test: build lint unit lab
 
 unit:
-	$(GOTEST) -race -count=1 -timeout 15m $(RACE_PKGS) ./cmd/... ./internal/... ./builtin/... ./params/... ./test/cisummary/...
+	$(GOTEST) -race -count=1 -timeout 15m $(RACE_PKGS) ./cmd/... ./internal/... ./builtin/... ./params/... ./test/cisummary/... ./test
 
 lab: build
 	$(GOTEST) -count=1 -timeout 20m -p 1 ./test/lab/...
