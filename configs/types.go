@@ -31,7 +31,16 @@ type Cluster struct {
 	GossipKey []byte // read from gossip_key_file (16/24/32 bytes); nil only in dev mode
 	TLS       TLS    // raft mutual TLS; empty only in dev mode
 	Timing    Timing
-	TwoNode   bool // explicit two-voter mode: no automatic failover without the witness (documented)
+	// TwoNode: exactly two voters and no witness; fencing decides who
+	// survives a lost peer (docs/design.md, "Two-node clusters").
+	TwoNode bool
+	// WaitForAll (two_node): a node that starts runs nothing and fences
+	// nobody until it has seen its peer once. Default true; false is the
+	// operator saying on purpose that a node may start alone.
+	WaitForAll bool
+	// PriorityFenceDelay (two_node): extra delay before fencing the node
+	// that holds the groups, so that in a fence race the holder wins.
+	PriorityFenceDelay time.Duration
 
 	API API
 }

@@ -1,0 +1,48 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const twoNodeWitness = "node \"witness\" {\n  address   = \"198.18.0.13:7300\"\n  heartbeat = \"198.18.1.13:7301\"\n  witness   = true\n}\n"
+
+func TestTwoNodeNeedsAFenceDeviceForEachNode(t *testing.T) {
+	lb2Fence := "  fence_level {\n    devices = [\"lb2-bmc\"]\n  }\n  fence_level {\n    devices = [\"lb2-ec2\", \"lb2-exec\"]\n  }\n"
+	text := applyEdits(t, validConfig, []edit{
+		{twoNodeWitness, ""},
+		{`  timing          = "fast"`, "  timing          = \"fast\"\n  two_node        = true"},
+		{lb2Fence, ""},
+	})
+	_, err := Load(setup(t, text))
+	if err == nil {
+		t.Fatal("two_node = true without a fence device for lb2 was accepted")
+	}
+	if !strings.Contains(err.Error(), "node.lb2") || !strings.Contains(err.Error(), "needs a fence device for every node") {
+		t.Errorf("error does not name lb2's missing fence device:\n%v", err)
+	}
+	if strings.Contains(err.Error(), "node.lb1:") {
+		t.Errorf("lb1 has a fence device but is reported:\n%v", err)
+	}
+}
+
+func TestTwoNodeDefaultsAndOverrides(t *testing.T) {
+	base := []edit{{twoNodeWitness, ""}}
+	c, err := Load(setup(t, applyEdits(t, validConfig, append(base,
+		edit{`  timing          = "fast"`, "  timing          = \"fast\"\n  two_node        = true"}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Cluster.WaitForAll || c.Cluster.PriorityFenceDelay != DefaultPriorityFenceDelay {
+		t.Errorf("defaults: wait_for_all %v, priority_fence_delay %s", c.Cluster.WaitForAll, c.Cluster.PriorityFenceDelay)
+	}
+	c, err = Load(setup(t, applyEdits(t, validConfig, append(base,
+		edit{`  timing          = "fast"`, "  timing          = \"fast\"\n  two_node = true\n  wait_for_all = false\n  priority_fence_delay = \"8s\""}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.WaitForAll || c.Cluster.PriorityFenceDelay != 8*time.Second {
+		t.Errorf("overrides: wait_for_all %v, priority_fence_delay %s", c.Cluster.WaitForAll, c.Cluster.PriorityFenceDelay)
+	}
+}
