@@ -65,6 +65,7 @@ type Agent struct {
 	exec    *executor.Executor
 	coord   *coordinator.Coordinator
 	fence   *fencer
+	pair    *pair // two_node only
 	api     *api.Server
 	applier *api.Applier
 	tls     *tls.Config
@@ -111,6 +112,9 @@ func New(d Deps) (*Agent, error) {
 		Name: cfg.NodeName, BindAddr: cfg.Cluster.Heartbeat, Peers: hbPeers, Key: cfg.Cluster.GossipKey,
 		Label: cfg.Cluster.Name, Timing: cfg.Cluster.Timing, Meta: a.meta, Logger: a.log.Named("memberlist"),
 	}
+	if cfg.Cluster.TwoNode {
+		rc.ScratchFSM = func() raft.FSM { return state.NewFSM(hclog.NewNullLogger()) }
+	}
 	if d.Net != nil {
 		rc.Transport, rc.InMem, mc.Transport = d.Net.Raft, true, d.Net.Gossip
 	}
@@ -143,6 +147,9 @@ func New(d Deps) (*Agent, error) {
 		cd.Fencer = nodeFencer{a}
 	}
 	a.coord = coordinator.New(cd)
+	if cfg.Cluster.TwoNode {
+		a.pair = newPair(a)
+	}
 	ad := api.Deps{Config: cfg, Store: a.fsm, Raft: a.raft, Applier: applier,
 		View: a.view, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
 	if a.fence.any() {
@@ -227,6 +234,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	run("fence-monitor", a.fence.monitor)
 	run("coordinator", a.coord.Run)
+	if a.pair != nil {
+		run("two-node", a.pair.run)
+	}
 	run("api", func(ctx context.Context) error { return a.api.ServeUnix(ctx, a.socket()) })
 	run("rpc", func(ctx context.Context) error { return a.api.ServeRPC(ctx, a.rpcListener()) })
 	if addr := a.cfg.Cluster.API.Address; addr != "" && a.tls != nil {

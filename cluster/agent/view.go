@@ -68,6 +68,11 @@ func (a *Agent) view() api.Status {
 		}
 	}
 	st.Warnings = append(st.Warnings, lifecycleWarnings(st, time.Now())...)
+	if a.pair != nil {
+		if w := a.pair.warning(); w != "" {
+			st.Warnings = append(st.Warnings, w)
+		}
+	}
 	return st
 }
 

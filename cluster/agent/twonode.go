@@ -1,0 +1,246 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/cluster/consensus"
+	"github.com/vigil-ha/vigil/cluster/coordinator"
+	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/fencing"
+)
+
+// pair runs the two-node rules (coordinator.DecidePair) on this node of a
+// two_node cluster: arm once the pair was seen working (wait_for_all),
+// fence a peer lost on both links after the race delay, continue alone once
+// the fence is confirmed (consensus.RecoverAlone), commit the verdict, and
+// add the peer back when it returns.
+type pair struct {
+	a    *Agent
+	peer string
+	addr string // the peer's cluster address
+	log  hclog.Logger
+	rnd  *rand.Rand
+
+	mu      sync.Mutex
+	armed   bool
+	forced  bool   // wait_for_all = false
+	note    string // for status: what the pair waits for or did
+	pending *pairVerdict
+}
+
+// pairVerdict is a confirmed fence (or clean leave) to commit once this
+// node leads alone.
+type pairVerdict struct {
+	reason   string
+	attempts []fencing.Attempt
+	fenced   bool
+	at       time.Time
+}
+
+const pairTick = 100 * time.Millisecond
+
+func newPair(a *Agent) *pair {
+	p := &pair{a: a, log: a.log.Named("two-node"), rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))}
+	for _, n := range a.cfg.Nodes {
+		if n.Name != a.cfg.NodeName {
+			p.peer, p.addr = n.Name, n.Address
+		}
+	}
+	p.forced = !a.cfg.Cluster.WaitForAll
+	p.armed = p.forced
+	p.note = "waiting to see " + p.peer + " once before running anything or fencing it (wait_for_all)"
+	if p.forced {
+		p.note = "wait_for_all = false: started without waiting for " + p.peer + "; it will be fenced if it does not appear"
+	}
+	return p
+}
+
+func (p *pair) run(ctx context.Context) error {
+	if p.forced {
+		p.log.Warn("wait_for_all = false: this node may fence its peer and run the groups alone without having seen it", "peer", p.peer)
+	}
+	t := time.NewTicker(pairTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		p.step(ctx)
+	}
+}
+
+func (p *pair) facts() (coordinator.PairFacts, error) {
+	a := p.a
+	m, err := a.raft.Membership()
+	if err != nil {
+		return coordinator.PairFacts{}, err
+	}
+	_, selfVoter := m.Has(a.cfg.NodeName)
+	_, peerVoter := m.Has(p.peer)
+	f := coordinator.PairFacts{
+		Now: time.Now(), SelfVoter: selfVoter, PeerVoter: peerVoter,
+		Alone:  selfVoter && len(m.Voters) == 1,
+		Leader: a.raft.IsLeader(), LeaderContact: a.raft.LastLeaderContact(),
+		Lease: a.cfg.Cluster.Timing.Lease,
+	}
+	leader, _ := a.raft.Leader()
+	f.LeaderIsPeer = leader == p.peer
+	if l, ok := a.raft.PeerContact()[p.peer]; ok {
+		f.PeerAnswered = l.Answered && l.OK
+	}
+	for _, mem := range a.mem.Members() {
+		if mem.Name == p.peer {
+			mem := mem
+			f.Peer = &mem
+		}
+	}
+	return f, nil
+}
+
+func (p *pair) step(ctx context.Context) {
+	f, err := p.facts()
+	if err != nil {
+		return // raft not running (yet, or being restarted)
+	}
+	p.mu.Lock()
+	if !p.armed && f.Working() {
+		p.armed = true
+		p.note = ""
+		p.log.Info("pair working: this node may now fence its peer if it is lost on both links", "peer", p.peer)
+	}
+	armed := p.armed
+	pending := p.pending
+	p.mu.Unlock()
+	if pending != nil && f.Leader {
+		p.commit(ctx, pending)
+	}
+	switch coordinator.DecidePair(f, armed) {
+	case coordinator.PairRace:
+		p.race(ctx)
+	case coordinator.PairLeft:
+		p.log.Warn("peer left the cluster cleanly; continuing alone without fencing it", "peer", p.peer)
+		p.alone(ctx, &pairVerdict{reason: p.peer + " left the cluster (clean shutdown)", at: time.Now()})
+	case coordinator.PairReadd:
+		voter, err := p.a.raft.AddPeer(p.peer, p.addr, time.Second)
+		switch {
+		case err != nil:
+			p.log.Debug("cannot add the peer back yet", "peer", p.peer, "error", err)
+		case voter:
+			p.log.Info("peer is a voter again", "peer", p.peer)
+			p.setNote("")
+		default:
+			p.setNote(p.peer + " is back: rejoining as a non-voter until it has caught up")
+		}
+	}
+}
+
+func (p *pair) setNote(s string) {
+	p.mu.Lock()
+	p.note = s
+	p.mu.Unlock()
+}
+
+// race fences the peer after the race delay, unless it shows up again
+// meanwhile; on a confirmed fence this node continues alone.
+func (p *pair) race(ctx context.Context) {
+	a := p.a
+	delay := coordinator.RaceDelay(a.cfg, a.fsm.Read(), a.cfg.NodeName, p.peer, p.rnd)
+	p.log.Warn("peer lost on the heartbeat and cluster links: fencing it", "peer", p.peer, "delay", delay)
+	p.setNote(fmt.Sprintf("%s lost on both links: fencing it (delay %s)", p.peer, delay))
+	deadline := time.Now().Add(delay)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(pairTick, time.Until(deadline))):
+		}
+		f, err := p.facts()
+		if err == nil && coordinator.DecidePair(f, true) != coordinator.PairRace {
+			p.log.Info("peer back during the fence delay: not fencing it", "peer", p.peer)
+			p.setNote("")
+			return
+		}
+	}
+	reason := p.peer + " lost on the heartbeat and cluster links (two-node)"
+	start := time.Now()
+	attempts, err := fencing.Fence(ctx, a.fence.levels[p.peer], p.log)
+	if err != nil {
+		p.log.Error("fencing the peer failed; running nothing until it is fenced or back", "peer", p.peer, "error", err)
+		p.setNote(fmt.Sprintf("%s lost on both links and fencing it failed: %v", p.peer, err))
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+		return
+	}
+	p.log.Warn("peer fenced (power off confirmed)", "peer", p.peer, "took", time.Since(start).Round(time.Millisecond))
+	p.alone(ctx, &pairVerdict{reason: reason, attempts: attempts, fenced: true, at: time.Now()})
+}
+
+// alone rewrites the raft configuration to this node only; the verdict is
+// committed once this node leads (next steps).
+func (p *pair) alone(ctx context.Context, v *pairVerdict) {
+	err := p.a.raft.RecoverAlone(ctx)
+	if err != nil && !errors.Is(err, consensus.ErrNotAlone) {
+		p.log.Error("cannot continue alone", "error", err)
+		return
+	}
+	if err != nil {
+		p.log.Warn("not rewriting the raft configuration", "reason", err)
+		return
+	}
+	p.mu.Lock()
+	p.pending = v
+	p.note = "running alone: " + v.reason
+	p.mu.Unlock()
+}
+
+// commit records the fence attempts and the peer's state: fenced (its groups
+// are released at once) or, after a clean leave, offline.
+func (p *pair) commit(ctx context.Context, v *pairVerdict) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	for i, at := range v.attempts {
+		rec := state.FenceRecord{Time: v.at, Target: p.peer, Device: at.Device, Reason: v.reason,
+			OK: at.Err == nil, Duration: at.Duration}
+		if at.Err != nil {
+			rec.Error = at.Err.Error()
+		}
+		if err := p.a.applier.Apply(ctx, &state.RecordFence{FenceRecord: rec}); err != nil {
+			p.log.Warn("cannot record the fence yet", "error", err)
+			v.attempts = v.attempts[i:]
+			return
+		}
+	}
+	v.attempts = nil
+	st := state.NodeOffline
+	if v.fenced {
+		st = state.NodeFenced
+	}
+	if err := p.a.applier.Apply(ctx, &state.SetNodeStatus{Node: p.peer, Status: st, Reason: v.reason, Time: v.at}); err != nil {
+		p.log.Warn("cannot commit the peer's state yet", "error", err)
+		return
+	}
+	p.mu.Lock()
+	p.pending = nil
+	p.mu.Unlock()
+}
+
+// warning is the pair's line for status, or "".
+func (p *pair) warning() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.note == "" {
+		return ""
+	}
+	return "two-node: " + p.note
+}
