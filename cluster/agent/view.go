@@ -27,6 +27,9 @@ func (a *Agent) view() api.Status {
 		Cluster: a.cfg.Cluster.Name, Node: a.cfg.NodeName, Leader: leaderID, Term: a.raft.Term(),
 		Quorum: a.lease(), Maintenance: data.Maintenance,
 	}
+	if m, err := a.raft.Membership(); err == nil {
+		st.Voters, st.Nonvoters = m.Voters, m.Nonvoters
+	}
 	members := map[string]membership.Member{}
 	for _, m := range a.mem.Members() {
 		members[m.Name] = m

@@ -27,6 +27,10 @@ type ClusterSpec struct {
 	LogLevel string // agent log level; default debug
 	// Extra is HCL appended to every node's config (groups, fences, checks).
 	Extra string
+	// TwoNode: n1 and n2 only (no witness), `two_node = true`, plus
+	// ClusterExtra inside the cluster block.
+	TwoNode      bool
+	ClusterExtra string
 }
 
 // Node is one vigil agent of a lab cluster.
@@ -93,6 +97,9 @@ func prepareCluster(l *Lab, spec ClusterSpec, bin string) *Cluster {
 	}
 	c := &Cluster{Lab: l, Spec: spec, Bin: bin}
 	for _, cn := range clusterNodes {
+		if spec.TwoNode && cn.witness {
+			continue
+		}
 		dir := filepath.Join(l.dir, cn.name)
 		n := &Node{
 			Name: cn.name, Witness: cn.witness, Dir: dir,
@@ -173,6 +180,9 @@ func (c *Cluster) config(n *Node) string {
 	fmt.Fprintf(&b, "  heartbeat       = %q\n", hostPort(n.Host.IP(HB), HeartbeatPort))
 	fmt.Fprintf(&b, "  gossip_key_file = %q\n", c.keyFile())
 	fmt.Fprintf(&b, "  timing          = %q\n", c.Spec.Preset)
+	if c.Spec.TwoNode {
+		fmt.Fprintf(&b, "  two_node        = true\n%s", c.Spec.ClusterExtra)
+	}
 	fmt.Fprintf(&b, "  tls {\n    ca_file   = %q\n    cert_file = %q\n    key_file  = %q\n  }\n",
 		filepath.Join(c.tlsDir(), "ca.pem"), filepath.Join(c.tlsDir(), n.Name+".pem"), filepath.Join(c.tlsDir(), n.Name+"-key.pem"))
 	fmt.Fprintf(&b, "  api {\n    socket = %q\n  }\n}\n\n", n.Socket)
