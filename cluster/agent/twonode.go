@@ -226,8 +226,13 @@ func (p *pair) commit(ctx context.Context, v *pairVerdict) {
 	if v.fenced {
 		st = state.NodeFenced
 	}
-	if err := p.a.applier.Apply(ctx, &state.SetNodeStatus{Node: p.peer, Status: st, Reason: v.reason, Time: v.at}); err != nil {
-		p.log.Warn("cannot commit the peer's state yet", "error", err)
+	// The coordinator's first verdicts as the new leader may have been
+	// computed before this commit and overwrite it: commit until the state
+	// shows it (from then on the coordinator keeps a fenced node fenced).
+	if n := p.a.fsm.Read().Nodes[p.peer]; n == nil || n.Status != st {
+		if err := p.a.applier.Apply(ctx, &state.SetNodeStatus{Node: p.peer, Status: st, Reason: v.reason, Time: time.Now()}); err != nil {
+			p.log.Warn("cannot commit the peer's state yet", "error", err)
+		}
 		return
 	}
 	p.mu.Lock()
