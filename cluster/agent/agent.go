@@ -156,6 +156,9 @@ func New(d Deps) (*Agent, error) {
 		ad.Fence = a.fenceNode
 		ad.FenceCheck = a.fence.CheckNode
 	}
+	if a.pair != nil {
+		ad.ForceAlone = a.pair.force
+	}
 	a.api = api.NewServer(ad)
 	return a, nil
 }

@@ -57,7 +57,7 @@ func newPair(a *Agent) *pair {
 	p.armed = p.forced
 	p.note = "waiting to see " + p.peer + " once before running anything or fencing it (wait_for_all)"
 	if p.forced {
-		p.note = "wait_for_all = false: started without waiting for " + p.peer + "; it will be fenced if it does not appear"
+		p.note = "wait_for_all = false: started without waiting for " + p.peer + "; it is fenced if it does not appear"
 	}
 	return p
 }
@@ -238,6 +238,20 @@ func (p *pair) commit(ctx context.Context, v *pairVerdict) {
 	p.mu.Lock()
 	p.pending = nil
 	p.mu.Unlock()
+}
+
+// force is `vigil node online -force-alone`: the operator says on purpose
+// that this node may fence its absent peer and run the groups alone.
+func (p *pair) force(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.armed && !p.forced {
+		return fmt.Errorf("this node has seen %s already: nothing to force (it fences %s if it loses it)", p.peer, p.peer)
+	}
+	p.log.Warn("operator forced this node to start alone (-force-alone): it fences its peer if it does not appear", "peer", p.peer)
+	p.forced, p.armed = true, true
+	p.note = "forced alone by the operator (-force-alone): " + p.peer + " will be fenced if it does not appear"
+	return nil
 }
 
 // warning is the pair's line for status, or "".

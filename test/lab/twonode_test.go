@@ -312,3 +312,35 @@ func noPairOverlap(t *testing.T, hs *Holders, from time.Time) {
 		}
 	}
 }
+
+// TestTwoNodeForceAloneCLI: a node waiting for its peer (wait_for_all) is
+// told by the operator to start alone (`vigil node online -force-alone`):
+// it fences the absent peer, runs the group and says so in status.
+func TestTwoNodeForceAloneCLI(t *testing.T) {
+	l := New(t, "vlab2o")
+	fc := PrepareFencedCluster(l, pairSpec(""))
+	fc.Start("n1")
+	fc.Eventually(30*time.Second, "n1 waits for n2", func() error {
+		st, err := fc.LocalStatus(t.Context(), "n1")
+		if err != nil {
+			return err
+		}
+		if !hasWarning(st, "wait_for_all") {
+			return fmt.Errorf("warnings %q", st.Warnings)
+		}
+		return nil
+	})
+	if out, err := fc.CLI("n1", "node", "online", "-force-alone", "n2"); err == nil {
+		t.Errorf("-force-alone for another node was accepted: %s", out)
+	}
+	if out, err := fc.CLI("n1", "node", "online", "-force-alone", "n1"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	fc.WaitVIP("n1", 60*time.Second)
+	if fc.BMCs["n2"].CountCalls("set power 0") == 0 || fc.BMCs["n2"].PoweredOn() {
+		t.Errorf("n1 runs the VIP but n2's BMC was not powered off: calls %v", fc.BMCs["n2"].Calls())
+	}
+	if st := mustStatus(t, fc.Cluster, "n1"); !hasWarning(st, "running alone") {
+		t.Errorf("status does not say n1 runs alone: %q", st.Warnings)
+	}
+}
