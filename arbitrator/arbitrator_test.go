@@ -15,7 +15,10 @@ import (
 
 func TestDecideIsStickyAndExclusive(t *testing.T) {
 	c := &cluster{}
-	ask := func(node, peer, st string) Reply { r, _ := decide(c, Request{Cluster: "a", Node: node, Peer: peer, State: st}); return r }
+	ask := func(node, peer, st string) Reply {
+		r, _ := decide(c, Request{Cluster: "a", Node: node, Peer: peer, State: st})
+		return r
+	}
 	if r := ask("n1", "n2", StatePair); r.Granted || c.Owner != "" {
 		t.Fatalf("a working pair took the vote: %+v", r)
 	}

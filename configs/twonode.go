@@ -17,10 +17,21 @@ func validateTwoNode(r *reporter, c *Config) {
 			r.errf("node."+n.Name+".witness", "two_node = true has no witness: remove the witness or two_node")
 			continue
 		}
-		if len(n.Fence) == 0 {
-			r.errf("node."+n.Name, "two_node = true needs a fence device for every node (fence = [\"...\"]): "+
-				"the survivor of a lost peer continues alone only after its fence device confirmed the peer is off; "+
-				"without one, add a witness node and drop two_node")
+		if len(n.Fence) == 0 && c.Cluster.Arbitrator.Address == "" {
+			r.errf("node."+n.Name, "two_node = true needs a fence device for every node (fence = [\"...\"]) "+
+				"or an arbitrator (cluster { arbitrator { ... } }): the survivor of a lost peer continues alone only "+
+				"after its peer was fenced or the arbitrator gave it the vote; or add a witness node and drop two_node")
+		}
+	}
+	if a := c.Cluster.Arbitrator; a.Address != "" {
+		if msg := checkHostPort(a.Address); msg != "" {
+			r.errf("cluster.arbitrator.address", "%s", msg)
+		}
+		if a.CAFile == "" {
+			r.errf("cluster.arbitrator", "ca_file is required: the CA that signed the arbitrator's certificate")
+		}
+		if c.Cluster.TLS.Empty() {
+			r.errf("cluster.arbitrator", "needs cluster { tls { ... } }: the node's certificate is its identity to the arbitrator")
 		}
 	}
 	if c.Cluster.PriorityFenceDelay < 0 {

@@ -41,8 +41,19 @@ type Cluster struct {
 	// PriorityFenceDelay (two_node): extra delay before fencing the node
 	// that holds the groups, so that in a fence race the holder wins.
 	PriorityFenceDelay time.Duration
+	// Arbitrator (two_node, optional): the shared tie-breaker
+	// (`vigil arbitrator`) a pair may fail over on without fencing.
+	Arbitrator Arbitrator
 
 	API API
+}
+
+// Arbitrator is where a two_node pair asks for the tie-breaking vote. The
+// node's cluster certificate is its client certificate.
+type Arbitrator struct {
+	Address    string // host:port
+	ServerName string // name in the arbitrator's certificate; default the host of Address
+	CAFile     string // CA that signed the arbitrator's certificate
 }
 
 // TLS names the PEM files for mutual TLS on the cluster link.

@@ -148,7 +148,9 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.coord = coordinator.New(cd)
 	if cfg.Cluster.TwoNode {
-		a.pair = newPair(a)
+		if a.pair, err = newPair(a); err != nil {
+			return nil, err
+		}
 	}
 	ad := api.Deps{Config: cfg, Store: a.fsm, Raft: a.raft, Applier: applier,
 		View: a.view, Members: a.members, Local: a.local, Logger: a.log.Named("api")}

@@ -2,17 +2,23 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/arbitrator"
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/configs"
 	"github.com/vigil-ha/vigil/fencing"
 )
 
@@ -27,6 +33,9 @@ type pair struct {
 	addr string // the peer's cluster address
 	log  hclog.Logger
 	rnd  *rand.Rand
+	arb  *arbitrator.Client // nil: no arbitrator configured
+
+	reported time.Time // last report to the arbitrator
 
 	mu      sync.Mutex
 	armed   bool
@@ -46,8 +55,15 @@ type pairVerdict struct {
 
 const pairTick = 100 * time.Millisecond
 
-func newPair(a *Agent) *pair {
+func newPair(a *Agent) (*pair, error) {
 	p := &pair{a: a, log: a.log.Named("two-node"), rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))}
+	if arb := a.cfg.Cluster.Arbitrator; arb.Address != "" {
+		c, err := arbitratorClient(arb, a.tls)
+		if err != nil {
+			return nil, err
+		}
+		p.arb = c
+	}
 	for _, n := range a.cfg.Nodes {
 		if n.Name != a.cfg.NodeName {
 			p.peer, p.addr = n.Name, n.Address
@@ -59,7 +75,33 @@ func newPair(a *Agent) *pair {
 	if p.forced {
 		p.note = "wait_for_all = false: started without waiting for " + p.peer + "; it is fenced if it does not appear"
 	}
-	return p
+	return p, nil
+}
+
+// arbitratorClient uses this node's cluster certificate as its identity
+// and trusts only the arbitrator's CA for the server.
+func arbitratorClient(arb configs.Arbitrator, cluster *tls.Config) (*arbitrator.Client, error) {
+	if cluster == nil {
+		return nil, errors.New("arbitrator: needs the cluster's TLS certificate")
+	}
+	pem, err := os.ReadFile(arb.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("arbitrator ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("arbitrator ca_file %s holds no PEM certificate", arb.CAFile)
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: cluster.Certificates, RootCAs: pool}
+	name := arb.ServerName
+	if name == "" {
+		host, _, err := net.SplitHostPort(arb.Address)
+		if err != nil {
+			return nil, fmt.Errorf("arbitrator address: %w", err)
+		}
+		name = host
+	}
+	return arbitrator.NewClient(arb.Address, name, t), nil
 }
 
 func (p *pair) run(ctx context.Context) error {
@@ -111,6 +153,7 @@ func (p *pair) step(ctx context.Context) {
 	if err != nil {
 		return // raft not running (yet, or being restarted)
 	}
+	p.report(ctx, f)
 	p.mu.Lock()
 	if !p.armed && f.Working() {
 		p.armed = true
@@ -171,19 +214,110 @@ func (p *pair) race(ctx context.Context) {
 		}
 	}
 	reason := p.peer + " lost on the heartbeat and cluster links (two-node)"
+	if p.arb != nil {
+		rep, err := p.ask(ctx, arbitrator.StateLost)
+		switch {
+		case err == nil && rep.Granted:
+			p.log.Warn("the arbitrator gave this node the vote", "peer", p.peer)
+			p.voted(ctx, reason+"; the arbitrator gave "+a.cfg.NodeName+" the vote")
+			return
+		case err == nil:
+			p.log.Warn("the arbitrator refused the vote: not continuing alone", "peer", p.peer, "owner", rep.Owner, "reason", rep.Reason)
+			p.setNote(fmt.Sprintf("%s lost on both links; the arbitrator refused the vote (%s)", p.peer, rep.Reason))
+			p.pause(ctx)
+			return
+		case !a.fence.Configured(p.peer):
+			p.log.Error("arbitrator unreachable and no fence device: not continuing alone", "peer", p.peer, "error", err)
+			p.setNote(fmt.Sprintf("%s lost on both links and the arbitrator is unreachable: %v", p.peer, err))
+			p.pause(ctx)
+			return
+		}
+		p.log.Warn("arbitrator unreachable: falling back to fencing", "error", err)
+	}
 	start := time.Now()
 	attempts, err := fencing.Fence(ctx, a.fence.levels[p.peer], p.log)
 	if err != nil {
 		p.log.Error("fencing the peer failed; running nothing until it is fenced or back", "peer", p.peer, "error", err)
 		p.setNote(fmt.Sprintf("%s lost on both links and fencing it failed: %v", p.peer, err))
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+		p.pause(ctx)
 		return
 	}
 	p.log.Warn("peer fenced (power off confirmed)", "peer", p.peer, "took", time.Since(start).Round(time.Millisecond))
 	p.alone(ctx, &pairVerdict{reason: reason, attempts: attempts, fenced: true, at: time.Now()})
+}
+
+func (p *pair) pause(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+	}
+}
+
+// voted continues alone on the arbitrator's vote. The peer is fenced too
+// where a device is configured; without one, the peer's lease must run out
+// first: it has not heard from a leader since the links went, so one more
+// lease from now it runs nothing (and its guard removed its addresses).
+func (p *pair) voted(ctx context.Context, reason string) {
+	v := &pairVerdict{reason: reason, at: time.Now()}
+	if p.a.fence.Configured(p.peer) {
+		attempts, err := fencing.Fence(ctx, p.a.fence.levels[p.peer], p.log)
+		v.attempts = attempts
+		if err == nil {
+			v.fenced = true
+			p.alone(ctx, v)
+			return
+		}
+		p.log.Warn("fencing after the vote failed; waiting out the peer's lease instead", "error", err)
+	}
+	wait := time.Now().Add(p.a.cfg.Cluster.Timing.Lease)
+	p.setNote(fmt.Sprintf("the arbitrator gave this node the vote: continuing alone once %s's lease ran out", p.peer))
+	for time.Now().Before(wait) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pairTick):
+		}
+		if f, err := p.facts(); err == nil && coordinator.DecidePair(f, true) != coordinator.PairRace {
+			p.log.Info("peer back while waiting out its lease: staying a pair", "peer", p.peer)
+			p.setNote("")
+			return
+		}
+	}
+	p.alone(ctx, v)
+}
+
+// ask sends this node's state to the arbitrator.
+func (p *pair) ask(ctx context.Context, st string) (arbitrator.Reply, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return p.arb.Ask(ctx, arbitrator.Request{Cluster: p.a.cfg.Cluster.Name, Node: p.a.cfg.NodeName, Peer: p.peer, State: st})
+}
+
+// report tells the arbitrator, about once a second, that the pair works
+// (which releases a vote either node held) or that this node runs alone
+// (so a vote is recorded even after a fence). Failures only log: a healthy
+// pair never needs the arbitrator.
+func (p *pair) report(ctx context.Context, f coordinator.PairFacts) {
+	if p.arb == nil || time.Since(p.reported) < time.Second {
+		return
+	}
+	st := ""
+	switch {
+	case f.Working():
+		st = arbitrator.StatePair
+	case f.Alone && f.Leader:
+		st = arbitrator.StateAlone
+	default:
+		return
+	}
+	p.reported = time.Now()
+	rep, err := p.ask(ctx, st)
+	switch {
+	case err != nil:
+		p.log.Debug("cannot reach the arbitrator", "error", err)
+	case st == arbitrator.StateAlone && !rep.Granted:
+		p.log.Error("the arbitrator says another node holds the vote while this node runs alone", "owner", rep.Owner, "reason", rep.Reason)
+	}
 }
 
 // alone rewrites the raft configuration to this node only; the verdict is

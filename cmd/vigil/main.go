@@ -33,6 +33,7 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 	f := func(c cli.Command) cli.CommandFactory { return func() (cli.Command, error) { return c, nil } }
 	return map[string]cli.CommandFactory{
 		"agent":            f(&agentCmd{ui: ui}),
+		"arbitrator":       f(&arbitratorCmd{ui: ui}),
 		"status":           f(&statusCmd{ui: ui}),
 		"members":          f(&membersCmd{ui: ui}),
 		"history":          f(&historyCmd{ui: ui}),
