@@ -46,3 +46,21 @@ func TestTwoNodeDefaultsAndOverrides(t *testing.T) {
 		t.Errorf("overrides: wait_for_all %v, priority_fence_delay %s", c.Cluster.WaitForAll, c.Cluster.PriorityFenceDelay)
 	}
 }
+
+func TestTwoNodeWithArbitratorNeedsNoFenceDevice(t *testing.T) {
+	lb2Fence := "  fence_level {\n    devices = [\"lb2-bmc\"]\n  }\n  fence_level {\n    devices = [\"lb2-ec2\", \"lb2-exec\"]\n  }\n"
+	base := []edit{{twoNodeWitness, ""}, {lb2Fence, ""}}
+	arb := "  timing          = \"fast\"\n  two_node = true\n  arbitrator {\n    address = \"198.18.0.30:7310\"\n    ca_file = \"arb-ca.pem\"\n  }"
+	c, err := Load(setup(t, applyEdits(t, validConfig, append(base, edit{`  timing          = "fast"`, arb}))))
+	if err != nil {
+		t.Fatalf("two_node with an arbitrator and no fence device for lb2: %v", err)
+	}
+	if a := c.Cluster.Arbitrator; a.Address != "198.18.0.30:7310" || !strings.HasSuffix(a.CAFile, "/arb-ca.pem") {
+		t.Errorf("arbitrator %+v", a)
+	}
+	noCA := strings.Replace(arb, "    ca_file = \"arb-ca.pem\"\n", "", 1)
+	_, err = Load(setup(t, applyEdits(t, validConfig, append(base, edit{`  timing          = "fast"`, noCA}))))
+	if err == nil || !strings.Contains(err.Error(), "ca_file is required") {
+		t.Errorf("arbitrator without ca_file: %v", err)
+	}
+}
