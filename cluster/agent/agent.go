@@ -359,7 +359,9 @@ func (a *Agent) drain() {
 			a.log.Info("handed leadership over", "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
-	if !a.holdsDrainable() {
+	// A pair node marks itself leaving even when it holds nothing: its peer
+	// then removes it from the voters and keeps a quorum alone.
+	if !a.holdsDrainable() && a.pair == nil {
 		return
 	}
 	for {
@@ -384,6 +386,11 @@ func (a *Agent) drain() {
 		}
 	}
 	a.log.Info("groups handed over")
+	if a.pair != nil {
+		wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+		a.pair.leaving(wctx)
+		wcancel()
+	}
 }
 
 // holdsDrainable reports whether this node holds a group that a drain can

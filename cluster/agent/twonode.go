@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/vigil-ha/vigil/arbitrator"
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/coordinator"
+	"github.com/vigil-ha/vigil/cluster/membership"
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/configs"
 	"github.com/vigil-ha/vigil/fencing"
@@ -165,6 +167,13 @@ func (p *pair) step(ctx context.Context) {
 	p.mu.Unlock()
 	if pending != nil && f.Leader {
 		p.commit(ctx, pending)
+	}
+	if f.Leader && f.PeerVoter && !f.Alone && p.peerLeaving(f) {
+		p.log.Info("peer shutting down cleanly: removing it from the voters so this node keeps a quorum alone", "peer", p.peer)
+		if err := p.a.raft.RemovePeer(p.peer, time.Second); err != nil {
+			p.log.Warn("cannot remove the leaving peer from the voters", "error", err)
+		}
+		return
 	}
 	switch coordinator.DecidePair(f, armed) {
 	case coordinator.PairRace:
@@ -372,6 +381,47 @@ func (p *pair) commit(ctx context.Context, v *pairVerdict) {
 	p.mu.Lock()
 	p.pending = nil
 	p.mu.Unlock()
+}
+
+// peerLeaving: the peer's current incarnation marked itself leaving (clean
+// shutdown, agent.drain) and holds no group any more.
+func (p *pair) peerLeaving(f coordinator.PairFacts) bool {
+	data := p.a.fsm.Read()
+	n := data.Nodes[p.peer]
+	if n == nil || !n.Leaving || f.Peer == nil || f.Peer.State != membership.StateAlive {
+		return false
+	}
+	for _, g := range data.Groups {
+		if g.Holder == p.peer {
+			return false
+		}
+	}
+	boot, err := strconv.ParseInt(f.Peer.Meta.Extra[coordinator.BootKey], 10, 64)
+	return err == nil && n.LeavingSince.After(time.Unix(0, boot))
+}
+
+// leaving is the end of a clean shutdown: wait (briefly) until the leader
+// removed this node from the voters, so the peer keeps running alone.
+func (p *pair) leaving(ctx context.Context) {
+	for {
+		m, err := p.a.raft.Membership()
+		if err != nil {
+			return
+		}
+		if _, voter := m.Has(p.a.cfg.NodeName); !voter || len(m.Voters) == 1 {
+			if voter {
+				return // alone: nobody to hand the quorum to
+			}
+			p.log.Info("removed from the voters: the peer continues alone")
+			return
+		}
+		select {
+		case <-ctx.Done():
+			p.log.Warn("not removed from the voters in time: the peer continues alone once it sees this node gone")
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // force is `vigil node online -force-alone`: the operator says on purpose

@@ -78,6 +78,20 @@ func newPairHarness(t *testing.T) *harness {
 		}}
 	})
 	h.waitFor("web started on n1", 20*time.Second, func() bool { return h.startedOn("n1") })
+	// Both have seen the pair working (wait_for_all): in a real pair that
+	// is long before any failure.
+	h.waitFor("both nodes armed", 10*time.Second, func() bool {
+		for _, n := range h.names {
+			p := h.agents[n].pair
+			p.mu.Lock()
+			armed := p.armed
+			p.mu.Unlock()
+			if !armed {
+				return false
+			}
+		}
+		return true
+	})
 	return h
 }
 

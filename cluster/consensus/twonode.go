@@ -182,3 +182,14 @@ func (t heldPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAddress,
 	args *raft.RequestPreVoteRequest, resp *raft.RequestPreVoteResponse) error {
 	return t.pv.RequestPreVote(id, target, args, resp)
 }
+
+// RemovePeer removes id from the configuration this node leads. A pair's
+// leader calls it for a peer that is shutting down cleanly, so that it keeps
+// a quorum (itself) when the peer is gone.
+func (n *Node) RemovePeer(id string, timeout time.Duration) error {
+	r, err := n.get()
+	if err != nil {
+		return err
+	}
+	return n.leaderErr(r.RemoveServer(raft.ServerID(id), 0, timeout).Error())
+}

@@ -181,7 +181,9 @@ func TestTwoNodeColdStart(t *testing.T) {
 	fc.WaitHealthy(30 * time.Second)
 	fc.WaitVIP("n1", 30*time.Second)
 
-	// A clean stop of n2 (it holds nothing): n1 continues alone, unfenced peer.
+	// A clean stop of n2 (it holds nothing): n1 continues alone, unfenced
+	// peer, and keeps the VIP throughout (n2 left the voters before exiting).
+	stopAt := time.Now()
 	fc.Stop("n2")
 	fc.Eventually(30*time.Second, "n1 alone", func() error {
 		st, err := fc.LocalStatus(t.Context(), "n1")
@@ -195,6 +197,12 @@ func TestTwoNodeColdStart(t *testing.T) {
 	})
 	if calls := fc.BMCs["n2"].CountCalls("set power 0"); calls != 0 {
 		t.Errorf("n2 stopped cleanly but was fenced (%d power-off calls)", calls)
+	}
+	for _, s := range holders.Samples() {
+		if !s.Time.Before(stopAt) && !slices.Equal(s.Hosts, []string{"n1"}) {
+			t.Errorf("while n2 stopped cleanly, VIP holders %v at %s; want n1 throughout", s.Hosts, s.Time.Format("15:04:05.000"))
+			break
+		}
 	}
 	fc.WaitVIP("n1", 5*time.Second)
 	fc.Start("n2")
