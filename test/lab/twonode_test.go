@@ -232,13 +232,19 @@ func TestTwoNodeForceAlone(t *testing.T) {
 	if fc.BMCs["n2"].CountCalls("set power 0") == 0 || fc.BMCs["n2"].PoweredOn() {
 		t.Errorf("n1 runs the VIP but n2's BMC was not powered off: calls %v", fc.BMCs["n2"].Calls())
 	}
-	st := mustStatus(t, fc.Cluster, "n1")
-	if !hasWarning(st, "running alone") {
-		t.Errorf("status does not say n1 runs alone: %q", st.Warnings)
-	}
-	if ns, _ := NodeOf(st, "n2"); ns.State != "fenced" {
-		t.Errorf("n2 is %q, want fenced", ns.State)
-	}
+	fc.Eventually(10*time.Second, "n2 fenced in n1's status", func() error {
+		st, err := fc.Status("n1")
+		if err != nil {
+			return err
+		}
+		if !hasWarning(st, "running alone") {
+			return fmt.Errorf("status does not say n1 runs alone: %q", st.Warnings)
+		}
+		if ns, _ := NodeOf(st, "n2"); ns.State != "fenced" {
+			return fmt.Errorf("n2 is %q, want fenced", ns.State)
+		}
+		return nil
+	})
 }
 
 func hasWarning(st api.Status, sub string) bool {
