@@ -130,3 +130,36 @@ func TestPairHolderPowerOffFailsOver(t *testing.T) {
 	}
 	h.check()
 }
+
+// A clean stop of the standby: it leaves the voters before exiting, so the
+// holder keeps its quorum and the group without a gap, and nobody is fenced.
+func TestPairCleanStopKeepsTheService(t *testing.T) {
+	h := newPairHarness(t)
+	done := make(chan struct{})
+	go func() { h.stop["n2"](); close(done) }()
+	for stopped := false; !stopped; {
+		select {
+		case <-done:
+			stopped = true
+		case <-time.After(5 * time.Millisecond):
+		}
+		if on := h.held.on("web"); len(on) != 1 || on[0] != "n1" {
+			t.Fatalf("web runs on %v while n2 stops cleanly; want n1 throughout", on)
+		}
+	}
+	m, err := h.agents["n1"].raft.Membership()
+	if err != nil || len(m.Voters) != 1 || m.Voters[0] != "n1" {
+		t.Fatalf("n1's voters after n2's clean stop: %+v (%v), want n1 alone", m, err)
+	}
+	deadline := time.Now().Add(2 * time.Second) // several lease and detection periods
+	for time.Now().Before(deadline) {
+		if !h.startedOn("n1") {
+			t.Fatal("n1 lost the group after n2 left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h.isOff("n2") {
+		t.Error("n2 was fenced after a clean stop")
+	}
+	h.check()
+}
