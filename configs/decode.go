@@ -110,12 +110,17 @@ func (d *decoder) decodeConfig(bodies []hcl.Body, schemas Schemas) *Config {
 func (d *decoder) cluster(cl *Cluster, bodies []hcl.Body) {
 	const key = "cluster"
 	attrs, blocks := d.content(key, bodies,
-		attrSchema([]string{"name", "bind", "heartbeat", "gossip_key_file", "timing", "two_node"},
-			hcl.BlockHeaderSchema{Type: "tuning"}, hcl.BlockHeaderSchema{Type: "tls"}, hcl.BlockHeaderSchema{Type: "api"}))
+		attrSchema([]string{"name", "bind", "heartbeat", "gossip_key_file", "timing", "two_node",
+			"wait_for_all", "priority_fence_delay"},
+			hcl.BlockHeaderSchema{Type: "tuning"}, hcl.BlockHeaderSchema{Type: "tls"}, hcl.BlockHeaderSchema{Type: "api"},
+			hcl.BlockHeaderSchema{Type: "arbitrator"}))
 	d.str(key+".name", attrs["name"], &cl.Name)
 	d.str(key+".bind", attrs["bind"], &cl.Bind)
 	d.str(key+".heartbeat", attrs["heartbeat"], &cl.Heartbeat)
 	d.boolean(key+".two_node", attrs["two_node"], &cl.TwoNode)
+	cl.WaitForAll, cl.PriorityFenceDelay = true, DefaultPriorityFenceDelay
+	d.boolean(key+".wait_for_all", attrs["wait_for_all"], &cl.WaitForAll)
+	d.duration(key+".priority_fence_delay", attrs["priority_fence_delay"], &cl.PriorityFenceDelay)
 
 	// The key file is read later (secrets.go); keep its path where secrets can find it.
 	d.path(key+".gossip_key_file", attrs["gossip_key_file"], &d.gossipKeyFile)
@@ -161,6 +166,12 @@ func (d *decoder) cluster(cl *Cluster, bodies []hcl.Body) {
 		aa, _ := d.content(key+".api", bs, attrSchema([]string{"socket", "address"}))
 		d.path(key+".api.socket", aa["socket"], &cl.API.Socket)
 		d.str(key+".api.address", aa["address"], &cl.API.Address)
+	}
+	if bs := byType["arbitrator"]; len(bs) > 0 {
+		aa, _ := d.content(key+".arbitrator", bs, attrSchema([]string{"address", "server_name", "ca_file"}))
+		d.str(key+".arbitrator.address", aa["address"], &cl.Arbitrator.Address)
+		d.str(key+".arbitrator.server_name", aa["server_name"], &cl.Arbitrator.ServerName)
+		d.path(key+".arbitrator.ca_file", aa["ca_file"], &cl.Arbitrator.CAFile)
 	}
 }
 

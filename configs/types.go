@@ -34,9 +34,29 @@ type Cluster struct {
 	GossipKey []byte // read from gossip_key_file (16/24/32 bytes); nil only in dev mode
 	TLS       TLS    // raft mutual TLS; empty only in dev mode
 	Timing    Timing
-	TwoNode   bool // explicit two-voter mode: no automatic failover without the witness (documented)
+	// TwoNode: exactly two voters and no witness; fencing decides who
+	// survives a lost peer (docs/design.md, "Two-node clusters").
+	TwoNode bool
+	// WaitForAll (two_node): a node that starts runs nothing and fences
+	// nobody until it has seen its peer once. Default true; false is the
+	// operator saying on purpose that a node may start alone.
+	WaitForAll bool
+	// PriorityFenceDelay (two_node): extra delay before fencing the node
+	// that holds the groups, so that in a fence race the holder wins.
+	PriorityFenceDelay time.Duration
+	// Arbitrator (two_node, optional): the shared tie-breaker
+	// (`vigil arbitrator`) a pair may fail over on without fencing.
+	Arbitrator Arbitrator
 
 	API API
+}
+
+// Arbitrator is where a two_node pair asks for the tie-breaking vote. The
+// node's cluster certificate is its client certificate.
+type Arbitrator struct {
+	Address    string // host:port
+	ServerName string // name in the arbitrator's certificate; default the host of Address
+	CAFile     string // CA that signed the arbitrator's certificate
 }
 
 // TLS names the PEM files for mutual TLS on the cluster link.

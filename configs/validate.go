@@ -175,11 +175,13 @@ func validateNodes(r *reporter, c *Config, o validateOpts) map[string]Node {
 	case o.droppedNodes || len(c.Nodes) == 0:
 	case c.Cluster.TwoNode && voters != 2:
 		r.errf("cluster.two_node", "two_node = true needs exactly 2 nodes, found %d", voters)
+	case c.Cluster.TwoNode:
+		validateTwoNode(r, c)
 	case voters%2 == 0 && !c.Cluster.TwoNode:
 		r.errf("node", "%d voting nodes (witnesses included) is an even number: raft needs a majority of voters to elect "+
 			"a leader and commit, so an even count adds no fault tolerance; with 2 nodes one failure stops the cluster. "+
 			"Add a witness node (node \"witness\" { ... witness = true }) or, for exactly two nodes, set "+
-			"cluster { two_node = true } to accept that failover needs manual action", voters)
+			"cluster { two_node = true } with a fence device for each node", voters)
 	}
 	return nodes
 }

@@ -77,6 +77,7 @@ type Agent struct {
 	exec    *executor.Executor
 	coord   *coordinator.Coordinator
 	fence   *fencer
+	pair    *pair // two_node only
 	api     *api.Server
 	rpcSrv  *rpc.Server
 	applier *rpc.Client
@@ -139,6 +140,9 @@ func New(d Deps) (*Agent, error) {
 		Name: cfg.NodeName, BindAddr: cfg.Cluster.Heartbeat, Peers: hbPeers, Key: cfg.Cluster.GossipKey,
 		Label: cfg.Cluster.Name, Timing: cfg.Cluster.Timing, Meta: a.meta, Logger: a.log.Named("memberlist"),
 	}
+	if cfg.Cluster.TwoNode {
+		rc.ScratchFSM = func() raft.FSM { return state.NewFSM(hclog.NewNullLogger()) }
+	}
 	if d.Net != nil {
 		rc.Transport, rc.InMem, mc.Transport = d.Net.Raft, true, d.Net.Gossip
 	}
@@ -179,11 +183,19 @@ func New(d Deps) (*Agent, error) {
 		cd.Fencer = nodeFencer{a}
 	}
 	a.coord = coordinator.New(cd)
+	if cfg.Cluster.TwoNode {
+		if a.pair, err = newPair(a); err != nil {
+			return nil, err
+		}
+	}
 	ad := api.Deps{Config: cfg, Store: a.fsm, Raft: a.raft, Applier: applier,
 		View: a.view, PeerWarnings: a.peerWarnings, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
 	if a.fence.any() {
 		ad.Fence = a.fenceNode
 		ad.FenceCheck = a.fence.CheckNode
+	}
+	if a.pair != nil {
+		ad.ForceAlone = a.pair.force
 	}
 	a.api = api.NewServer(ad)
 	rd := rpc.ServerDeps{Raft: a.raft, Client: applier, Local: func() any { return a.local() },
@@ -284,6 +296,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 	run("fence-monitor", a.fence.monitor)
 	run("coordinator", a.coord.Run)
+	if a.pair != nil {
+		run("two-node", a.pair.run)
+	}
 	run("api", func(ctx context.Context) error { return a.api.ServeUnix(ctx, a.socket()) })
 	run("rpc", func(ctx context.Context) error { return a.rpcSrv.Serve(ctx, a.rpcListener()) })
 	if addr := a.cfg.Cluster.API.Address; addr != "" && a.tls != nil {
@@ -407,7 +422,9 @@ func (a *Agent) drain() {
 			a.log.Info("handed leadership over", "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
-	if !a.holdsDrainable() {
+	// A pair node marks itself leaving even when it holds nothing: its peer
+	// then removes it from the voters and keeps a quorum alone.
+	if !a.holdsDrainable() && a.pair == nil {
 		return
 	}
 	for {
@@ -432,6 +449,11 @@ func (a *Agent) drain() {
 		}
 	}
 	a.log.Info("groups handed over")
+	if a.pair != nil {
+		wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+		a.pair.leaving(wctx)
+		wcancel()
+	}
 }
 
 // holdsDrainable reports whether this node holds a group that a drain can

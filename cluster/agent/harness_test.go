@@ -29,11 +29,15 @@ import (
 type holders struct {
 	mu      sync.Mutex
 	running map[string]map[string]bool // group -> node set
+	off     map[string]bool            // powered-off nodes start nothing
 }
 
 func (h *holders) set(group, node string, on bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if on && h.off[node] {
+		return
+	}
 	if h.running[group] == nil {
 		h.running[group] = map[string]bool{}
 	}
@@ -162,18 +166,34 @@ type harness struct {
 	violations []string
 }
 
-func newHarness(t *testing.T) *harness { return newHarnessTiming(t, "fast") }
+func newHarness(t *testing.T) *harness { return newHarnessOf(t, []string{"n1", "n2", "w"}, nil) }
 
 // newHarnessTiming builds the harness with another timing preset (tests
 // that assert "no election" use lan: the fast preset holds elections of its
 // own on a loaded machine).
 func newHarnessTiming(t *testing.T, preset string) *harness {
-	h := &harness{t: t, names: []string{"n1", "n2", "w"}, agents: map[string]*Agent{},
+	timing, ok := configs.TimingPreset(preset)
+	if !ok {
+		t.Fatalf("no timing preset %q", preset)
+	}
+	return newHarnessOf(t, []string{"n1", "n2", "w"}, func(_ *harness, _ string, cfg *configs.Config, _ *Deps) {
+		cfg.Cluster.Timing = timing
+	})
+}
+
+// harnessTweak adjusts an agent's config and deps before it is built.
+type harnessTweak func(h *harness, node string, cfg *configs.Config, d *Deps)
+
+// newHarnessOf runs agents named names ("w" is a witness) at the fast
+// preset; tweak, if set, adjusts each agent's config and deps before it is
+// built.
+func newHarnessOf(t *testing.T, names []string, tweak harnessTweak) *harness {
+	h := &harness{t: t, names: names, agents: map[string]*Agent{},
 		raftTr: map[string]*raft.InmemTransport{}, gossip: membership.NewMemNetwork(),
 		rpc:  &rpcNet{listeners: map[string]*pipeListener{}, isolated: map[string]bool{}, cut: map[[2]string]bool{}},
-		held: &holders{running: map[string]map[string]bool{}}, leaders: map[uint64]string{},
+		held: &holders{running: map[string]map[string]bool{}, off: map[string]bool{}}, leaders: map[uint64]string{},
 		stop: map[string]func(){}}
-	timing, _ := configs.TimingPreset(preset)
+	timing, _ := configs.TimingPreset("fast")
 	var nodes []configs.Node
 	for _, n := range h.names {
 		nodes = append(nodes, configs.Node{Name: n, Address: n + ":7300", Heartbeat: n + ":7301", Witness: n == "w"})
@@ -207,9 +227,13 @@ func newHarnessTiming(t *testing.T, preset string) *harness {
 		reg := resources.Registry{"mem": func(s resources.Spec) (resources.Agent, error) {
 			return &memAgent{h: h.held, group: s.Group, node: node}, nil
 		}}
-		a, err := New(Deps{Config: cfg, Logger: hclog.New(&hclog.LoggerOptions{Name: n, Level: hclog.Warn}),
+		deps := Deps{Config: cfg, Logger: hclog.New(&hclog.LoggerOptions{Name: n, Level: hclog.Warn}),
 			Resources: reg, Net: &TestNet{Raft: h.raftTr[n], Gossip: h.gossip.Transport(n + ":7301"),
-				RPC: h.rpc.listen(n + ":7300"), Dial: h.rpc.dialer(n + ":7300"), Identify: identifyPeer}})
+				RPC: h.rpc.listen(n + ":7300"), Dial: h.rpc.dialer(n + ":7300"), Identify: identifyPeer}}
+		if tweak != nil {
+			tweak(h, n, cfg, &deps)
+		}
+		a, err := New(deps)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +245,7 @@ func newHarnessTiming(t *testing.T, preset string) *harness {
 		go func() {
 			defer wg.Done()
 			defer close(done)
-			if err := a.Run(actx); err != nil {
+			if err := a.Run(actx); err != nil && !h.isOff(node) { // a power cut leaves things running
 				t.Errorf("%s: %v", node, err)
 			}
 		}()
@@ -262,7 +286,7 @@ func (h *harness) check() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.violations) > 0 {
-		for _, e := range h.agents["w"].fsm.Read().Events {
+		for _, e := range h.agents[h.names[0]].fsm.Read().Events {
 			h.t.Logf("%s %s %s", e.Time.Format("15:04:05.000"), e.Kind, e.Message)
 		}
 		h.t.Fatalf("invariant violated: %v", h.violations[:min(5, len(h.violations))])

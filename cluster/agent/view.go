@@ -28,6 +28,9 @@ func (a *Agent) view() api.Status {
 		Cluster: a.cfg.Cluster.Name, Node: a.cfg.NodeName, Leader: leaderID, Term: a.raft.Term(),
 		Quorum: a.lease(), Maintenance: data.Maintenance,
 	}
+	if m, err := a.raft.Membership(); err == nil {
+		st.Voters, st.Nonvoters = m.Voters, m.Nonvoters
+	}
 	members := map[string]membership.Member{}
 	for _, m := range a.mem.Members() {
 		members[m.Name] = m
@@ -71,6 +74,11 @@ func (a *Agent) view() api.Status {
 	}
 	st.Warnings = append(st.Warnings, lifecycleWarnings(st, time.Now())...)
 	st.Warnings = append(st.Warnings, groupWarnings(st)...)
+	if a.pair != nil {
+		if w := a.pair.warning(); w != "" {
+			st.Warnings = append(st.Warnings, w)
+		}
+	}
 	return st
 }
 

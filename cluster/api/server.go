@@ -57,6 +57,8 @@ type Deps struct {
 
 	// FenceCheck checks node's fence devices from this node now.
 	FenceCheck func(ctx context.Context, node string) ([]FenceDeviceStatus, error)
+	// ForceAlone arms a two_node agent without wait_for_all; nil otherwise.
+	ForceAlone func(ctx context.Context) error
 }
 
 // Server serves the API.
@@ -79,6 +81,7 @@ func NewServer(d Deps) *Server {
 	s.mux.HandleFunc("POST /v1/maintenance", s.maintenance)
 	s.mux.HandleFunc("POST /v1/fence", s.fence)
 	s.mux.HandleFunc("POST /v1/fence/check", s.fenceCheck)
+	s.mux.HandleFunc("POST /v1/node/force-alone", s.forceAlone)
 	return s
 }
 

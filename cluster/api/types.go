@@ -20,6 +20,10 @@ type Status struct {
 	// node that answered; Failures are resource operations that keep failing.
 	FenceDevices []FenceDeviceStatus `json:"fence_devices,omitempty"`
 	Failures     []OpFailure         `json:"failures,omitempty"`
+	// Voters and Nonvoters are the raft configuration as the answering
+	// node knows it (two_node: one voter while the peer is fenced).
+	Voters    []string `json:"voters,omitempty"`
+	Nonvoters []string `json:"nonvoters,omitempty"`
 }
 
 // CheckStatus is one health check on one node.

@@ -31,7 +31,11 @@ type Config struct {
 	Peers    []Peer         // voters (witnesses included), bootstrapped on first start only
 	Timing   configs.Timing // zero raft fields take the lan preset's values
 	FSM      raft.FSM
-	Logger   hclog.Logger
+	// ScratchFSM makes an empty FSM for RecoverAlone to replay the log into
+	// (replaying into FSM would apply entries twice). Nil: RecoverAlone
+	// refuses.
+	ScratchFSM func() raft.FSM
+	Logger     hclog.Logger
 	// Transport replaces the TCP cluster port (tests pass a raft
 	// InmemTransport): BindAddr and TLS are then unused and RPCListener is nil.
 	Transport raft.Transport

@@ -14,6 +14,15 @@
 // v1.8+ only together with a raft-boltdb/v2 release that no longer imports
 // go-metrics/compat (the comment in go.mod says the same).
 //
+// # Two-node clusters
+//
+// RecoverAlone rewrites a pair's configuration to this node alone after the
+// caller confirmed the peer powered off (raft's recovery path on a stopped
+// raft, then raft starts again on the same stores and transport); AddPeer
+// adds the peer back as a non-voter and promotes it once it answers;
+// RemovePeer takes a cleanly leaving peer out. See twonode.go and
+// docs/design.md, "Two-node clusters".
+//
 // # Cluster port
 //
 // One TCP listener on Config.BindAddr, TLS 1.3 with client certificates when

@@ -42,6 +42,8 @@ type Node struct {
 	// stamps its last-contact time at step-down, which would look like fresh
 	// contact with a leader; LastLeaderContact ignores contact up to here.
 	downAt atomic.Int64
+	// alone carries RecoverAlone requests to Run (two_node; twonode.go).
+	alone chan chan error
 }
 
 // New validates cfg. It opens nothing and starts nothing; Run does.
@@ -62,6 +64,7 @@ func New(cfg Config) (*Node, error) {
 		errs:     newPeerErrors(),
 		ready:    make(chan struct{}),
 		leaderCh: make(chan bool),
+		alone:    make(chan chan error),
 	}
 	if cfg.Transport == nil {
 		n.rpc = newChanListener(advertiseAddr(cfg.BindAddr))
@@ -102,7 +105,12 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		}
 		defer ln.Close()
 	}
-	trans = withAnswers(trans, &n.answers)
+	// raft.Shutdown closes a transport that can be closed; RecoverAlone
+	// shuts raft down and starts it again on the same transport, so raft
+	// gets one it cannot close and Run closes it at the end.
+	outer := trans
+	defer closeTransport(outer)
+	trans = withAnswers(held(trans), &n.answers)
 
 	notify := make(chan bool, 64)
 	rc, err := n.cfg.raftConfig(notify)
@@ -110,12 +118,10 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := n.bootstrap(rc, st, trans); err != nil {
-		closeTransport(trans)
 		return err
 	}
 	r, err := raft.NewRaft(rc, n.cfg.FSM, st.logs, st.stable, st.snaps, trans)
 	if err != nil {
-		closeTransport(trans)
 		return fmt.Errorf("start raft: %w", err)
 	}
 	obsCh := make(chan raft.Observation, 256)
@@ -131,9 +137,15 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	close(n.ready)
 	n.log.Info("raft started", "id", n.cfg.NodeID, "addr", trans.LocalAddr())
 
-	<-ctx.Done()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case reply := <-n.alone:
+			r = n.restartAlone(r, obs, rc, st, trans, reply)
+		}
+	}
 	r.DeregisterObserver(obs)
-	// Shutdown also closes the transport (and with it the raft stream layer).
 	serr := r.Shutdown().Error()
 	stopLoops()
 	if serr != nil {

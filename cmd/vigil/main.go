@@ -25,6 +25,7 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 	conn := func(c cli.Command) cli.CommandFactory { return f(connCmd{c}) }
 	return map[string]cli.CommandFactory{
 		"agent":            f(&agentCmd{ui: ui}),
+		"arbitrator":       f(&arbitratorCmd{ui: ui}),
 		"status":           conn(&statusCmd{ui: ui}),
 		"members":          conn(&membersCmd{ui: ui}),
 		"history":          conn(&historyCmd{ui: ui}),

@@ -29,17 +29,33 @@ func (c *standbyCmd) Synopsis() string {
 }
 
 func (c *standbyCmd) Help() string {
-	return fmt.Sprintf("Usage: vigil node %s NAME [-address unix:///path/vigil.sock]\n\n  %s. The flag is replicated and survives restarts.", c.name(), c.Synopsis())
+	h := fmt.Sprintf("Usage: vigil node %s NAME [-address unix:///path/vigil.sock]\n\n  %s. The flag is replicated and survives restarts.", c.name(), c.Synopsis())
+	if !c.on {
+		h += "\n\n  vigil node online -force-alone NAME, run on NAME of a two_node cluster, lets NAME start\n" +
+			"  without having seen its peer (wait_for_all): it fences the absent peer and runs the groups alone."
+	}
+	return h
 }
 
 func (c *standbyCmd) Run(args []string) int {
 	fs := newFlagSet("node "+c.name(), c.ui)
+	var alone bool
+	if !c.on {
+		fs.BoolVar(&alone, "force-alone", false, "two_node: start this node alone, fencing its absent peer")
+	}
 	cl, rest, ok := connect(c.ui, fs, args, 1, 1, c.Help())
 	if !ok {
 		return 1
 	}
 	ctx, cancel := ctx()
 	defer cancel()
+	if alone {
+		if err := cl.ForceAlone(ctx, rest[0]); err != nil {
+			return fail(c.ui, err)
+		}
+		c.ui.Output(fmt.Sprintf("node %s: forced to start alone; it fences its peer if the peer does not appear", rest[0]))
+		return 0
+	}
 	if err := cl.Standby(ctx, rest[0], c.on); err != nil {
 		return fail(c.ui, err)
 	}

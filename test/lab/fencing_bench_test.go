@@ -15,13 +15,21 @@ import (
 // by the other node. The VIP is read with `ip -n` every 5 ms. Each case does
 // max(b.N, 5) failovers, powering the fenced node back on in between, and
 // reports min, median and max in ms; it logs the fence's own duration too.
+// "two-node-poweroff" is the same power cut in a two_node pair without the
+// witness (priority_fence_delay pairPriorityDelay: the survivor waits that
+// long before fencing the holder).
 //
 //	go test ./test/lab -run '^$' -bench FencedFailover -benchtime 1x
 func BenchmarkFencedFailover(b *testing.B) {
-	for _, kind := range []string{"poweroff", "sigstop"} {
+	for _, kind := range []string{"poweroff", "sigstop", "two-node-poweroff"} {
 		b.Run(kind, func(b *testing.B) {
 			l := New(b, "vlabfnb")
-			fc := StartFencedCluster(l, FenceSpec{LogLevel: "info"})
+			spec := FenceSpec{LogLevel: "info"}
+			if kind == "two-node-poweroff" {
+				spec = pairSpec("")
+				spec.LogLevel = "info"
+			}
+			fc := StartFencedCluster(l, spec)
 			runs := max(b.N, 5)
 			var moves, fences []time.Duration
 			for range runs {
@@ -52,10 +60,14 @@ func fencedFailover(fc *FencedCluster, kind string) (move, fence time.Duration, 
 	fc.WaitHealthy(60 * time.Second)
 	active := fc.Active()
 	other := Other(active)
-	oldFences := len(FenceRecords(mustBenchStatus(fc), active, "ok"))
+	oldFences := len(FenceRecords(mustBenchStatus(fc, other), active, "ok"))
 	start := time.Now()
+	statusFrom := "w"
+	if kind == "two-node-poweroff" {
+		statusFrom = other
+	}
 	switch kind {
-	case "poweroff":
+	case "poweroff", "two-node-poweroff":
 		fc.CutPower(active)
 	case "sigstop":
 		fc.Node(active).Host.Freeze(fc.Agent(active))
@@ -69,7 +81,7 @@ func fencedFailover(fc *FencedCluster, kind string) (move, fence time.Duration, 
 	}
 	move = time.Since(start)
 	poll(30*time.Second, 50*time.Millisecond, func() error {
-		st, err := fc.Status("w")
+		st, err := fc.Status(statusFrom)
 		if err != nil {
 			return err
 		}
@@ -90,9 +102,9 @@ func fencedFailover(fc *FencedCluster, kind string) (move, fence time.Duration, 
 	return move, fence, nil
 }
 
-func mustBenchStatus(fc *FencedCluster) api.Status {
+func mustBenchStatus(fc *FencedCluster, node string) api.Status {
 	fc.Lab.tb.Helper()
-	st, err := fc.Status("w")
+	st, err := fc.Status(node)
 	if err != nil {
 		fc.Lab.tb.Fatalf("lab: %v", err)
 	}

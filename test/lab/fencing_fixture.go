@@ -47,6 +47,10 @@ type FenceSpec struct {
 	WrongPassword map[string]bool
 	// MonitorInterval is the devices' monitor_interval ("" = default).
 	MonitorInterval string
+	// TwoNode: no witness, `two_node = true` plus ClusterExtra (HCL lines
+	// inside the cluster block, e.g. wait_for_all).
+	TwoNode      bool
+	ClusterExtra string
 }
 
 // WrongBMCPassword is the password of a device with FenceSpec.WrongPassword.
@@ -118,7 +122,8 @@ func PrepareFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 		level = "debug"
 	}
 	extra := devs.String() + FenceGroupHCL(l.dir)
-	fc.Cluster = prepareCluster(l, ClusterSpec{Preset: "fast", LogLevel: level, Extra: extra}, Vigil(tb))
+	fc.Cluster = prepareCluster(l, ClusterSpec{Preset: "fast", LogLevel: level, Extra: extra,
+		TwoNode: spec.TwoNode, ClusterExtra: spec.ClusterExtra}, Vigil(tb))
 	for _, n := range fc.Nodes {
 		cfg, err := os.ReadFile(n.Config)
 		if err != nil {

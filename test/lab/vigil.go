@@ -27,6 +27,19 @@ type ClusterSpec struct {
 	LogLevel string // agent log level; default debug
 	// Extra is HCL appended to every node's config (groups, fences, checks).
 	Extra string
+	// TwoNode: n1 and n2 only (no witness), `two_node = true`, plus
+	// ClusterExtra inside the cluster block.
+	TwoNode      bool
+	ClusterExtra string
+	// Hosts replaces n1, n2 (and w) with other names and addresses, for
+	// several clusters in one lab; key material then lives under Name.
+	Hosts []ClusterHost
+}
+
+// ClusterHost is one node of a lab cluster: name, pub and hb addresses.
+type ClusterHost struct {
+	Name, Pub, HB string
+	Witness       bool
 }
 
 // Node is one vigil agent of a lab cluster.
@@ -92,11 +105,19 @@ func prepareCluster(l *Lab, spec ClusterSpec, bin string) *Cluster {
 		spec.LogLevel = "debug"
 	}
 	c := &Cluster{Lab: l, Spec: spec, Bin: bin}
-	for _, cn := range clusterNodes {
-		dir := filepath.Join(l.dir, cn.name)
+	hosts := spec.Hosts
+	if hosts == nil {
+		for _, cn := range clusterNodes {
+			if !spec.TwoNode || !cn.witness {
+				hosts = append(hosts, ClusterHost{Name: cn.name, Pub: cn.pub, HB: cn.hb, Witness: cn.witness})
+			}
+		}
+	}
+	for _, cn := range hosts {
+		dir := filepath.Join(l.dir, cn.Name)
 		n := &Node{
-			Name: cn.name, Witness: cn.witness, Dir: dir,
-			Host:    l.AddHost(cn.name, cn.pub, cn.hb),
+			Name: cn.Name, Witness: cn.Witness, Dir: dir,
+			Host:    l.AddHost(cn.Name, cn.Pub, cn.HB),
 			Config:  filepath.Join(dir, "vigil.hcl"),
 			Socket:  filepath.Join(dir, "vigil.sock"),
 			DataDir: filepath.Join(dir, "data"),
@@ -117,8 +138,21 @@ func prepareCluster(l *Lab, spec ClusterSpec, bin string) *Cluster {
 	return c
 }
 
-func (c *Cluster) keyFile() string { return filepath.Join(c.Lab.dir, "gossip.key") }
-func (c *Cluster) tlsDir() string  { return filepath.Join(c.Lab.dir, "tls") }
+func (c *Cluster) keyFile() string { return filepath.Join(c.material(), "gossip.key") }
+func (c *Cluster) tlsDir() string  { return filepath.Join(c.material(), "tls") }
+
+// material is where the key material lives: the lab dir, or a directory
+// per cluster when the spec names its hosts (several clusters in one lab).
+func (c *Cluster) material() string {
+	if c.Spec.Hosts == nil {
+		return c.Lab.dir
+	}
+	d := filepath.Join(c.Lab.dir, "cluster-"+c.Spec.Name)
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		c.Lab.tb.Fatalf("lab: %v", err)
+	}
+	return d
+}
 
 // writeMaterial makes the gossip key and the TLS files with the vigil CLI
 // (keygen, tls ca create, tls cert create). Where a command is missing or
@@ -173,6 +207,9 @@ func (c *Cluster) config(n *Node) string {
 	fmt.Fprintf(&b, "  heartbeat       = %q\n", hostPort(n.Host.IP(HB), HeartbeatPort))
 	fmt.Fprintf(&b, "  gossip_key_file = %q\n", c.keyFile())
 	fmt.Fprintf(&b, "  timing          = %q\n", c.Spec.Preset)
+	if c.Spec.TwoNode {
+		fmt.Fprintf(&b, "  two_node        = true\n%s", c.Spec.ClusterExtra)
+	}
 	fmt.Fprintf(&b, "  tls {\n    ca_file   = %q\n    cert_file = %q\n    key_file  = %q\n  }\n",
 		filepath.Join(c.tlsDir(), "ca.pem"), filepath.Join(c.tlsDir(), n.Name+".pem"), filepath.Join(c.tlsDir(), n.Name+"-key.pem"))
 	fmt.Fprintf(&b, "  api {\n    socket = %q\n  }\n}\n\n", n.Socket)
