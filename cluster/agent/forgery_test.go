@@ -23,7 +23,7 @@ func TestHarnessForgedAppliesRefused(t *testing.T) {
 	}
 	h := newHarnessTiming(t, "lan")
 	h.waitFor("a leader", 20*time.Second, func() bool { return h.leader(h.names...) != "" })
-	h.waitFor("web started on n1 (preferred)", 30*time.Second, func() bool { return h.startedOn("n1") })
+	h.settleOn("n1")
 	leader := h.leader(h.names...)
 	term := h.agents[leader].raft.Term()
 	forger := "n2"

@@ -77,7 +77,7 @@ func newPairHarness(t *testing.T) *harness {
 			return &harnessPower{h: h, caller: node, target: dev.Target}, nil
 		}}
 	})
-	h.waitFor("web started on n1", 20*time.Second, func() bool { return h.startedOn("n1") })
+	h.settleOn("n1")
 	// Both have seen the pair working (wait_for_all): in a real pair that
 	// is long before any failure.
 	h.waitFor("both nodes armed", 10*time.Second, func() bool {
