@@ -75,7 +75,12 @@ func (c *Client) Apply(ctx context.Context, cmd state.Command) error {
 	}
 	ctx, cancel := bounded(ctx, applyTimeout+time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+id+"/v1/internal/apply", bytes.NewReader(b))
+	return c.post(ctx, id, addr, "/v1/internal/apply", b)
+}
+
+// post sends body to path on the leader id at addr; nil only on a 200.
+func (c *Client) post(ctx context.Context, id, addr, path string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+id+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -171,19 +176,7 @@ func (c *Client) PostLeader(ctx context.Context, path string, in any) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+id+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	resp, err := c.peer(id, addr).Do(req)
-	if err != nil {
-		return fmt.Errorf("forward to leader %s: %w", id, err)
-	}
-	defer drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return decodeError(resp)
-	}
-	return nil
+	return c.post(ctx, id, addr, path, b)
 }
 
 // CloseIdle closes every idle pooled connection.
