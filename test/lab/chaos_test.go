@@ -165,15 +165,22 @@ func (c *chaosRun) step(n int, s Step) {
 }
 
 // roles resolves the roles at the start of a step (the previous step left
-// the cluster converged, so there is one leader and at most one holder).
+// the cluster converged, so there is at most one holder).
 func (c *chaosRun) roles() map[Role]string {
 	active := "n1"
 	if h := c.fc.VIPHolders(); len(h) == 1 {
 		active = h[0]
 	}
-	leader, err := c.fc.agreedLeader()
+	// A leader that was paused in the last step may still lose an election
+	// after the group converged (raft steps a resumed leader down): wait
+	// for one agreed leader within the liveness bound.
+	var leader string
+	err := poll(chaosLiveBound, 100*time.Millisecond, func() (err error) {
+		leader, err = c.fc.agreedLeader()
+		return err
+	})
 	if err != nil {
-		c.t.Fatalf("chaos: no leader at the start of a step: %v", err)
+		c.t.Fatalf("chaos: no leader at the start of a step within %v: %v", chaosLiveBound, err)
 	}
 	return map[Role]string{RoleActive: active, RolePassive: Other(active), RoleWitness: "w", RoleLeader: leader}
 }
