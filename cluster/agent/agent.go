@@ -26,6 +26,7 @@ import (
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/executor"
+	"github.com/vigil-ha/vigil/cluster/keyring"
 	"github.com/vigil-ha/vigil/cluster/membership"
 	"github.com/vigil-ha/vigil/cluster/rpc"
 	"github.com/vigil-ha/vigil/cluster/sdnotify"
@@ -94,8 +95,9 @@ type Agent struct {
 	failing  map[string]string // group -> failing check names
 	standby  bool              // our replicated standby flag, for gossip
 
-	boot  time.Time // this incarnation's start, gossiped (coordinator.BootKey)
-	renew renewals  // lease renewals by round trip with the leader (renew.go)
+	boot  time.Time     // this incarnation's start, gossiped (coordinator.BootKey)
+	renew renewals      // lease renewals by round trip with the leader (renew.go)
+	ring  *keyring.Ring // gossip keyring (keyring.go); nil in dev mode
 }
 
 // New builds every component (validating agents, checks and fence devices)
@@ -138,6 +140,9 @@ func New(d Deps) (*Agent, error) {
 	}
 	if d.Net != nil {
 		rc.Transport, rc.InMem, mc.Transport = d.Net.Raft, true, d.Net.Gossip
+	}
+	if err := a.openKeyring(&mc); err != nil {
+		return nil, err
 	}
 	if a.raft, err = consensus.New(rc); err != nil {
 		return nil, err
@@ -184,6 +189,7 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.rpcSrv = rpc.NewServer(rd)
 	a.registerRoutes()
+	a.registerKeyring()
 	return a, nil
 }
 
