@@ -62,7 +62,8 @@ func (c *agentCmd) Run(args []string) int {
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil", Level: hclog.LevelFromString(level), JSONFormat: jsonLog, Output: os.Stderr})
 	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: resourceRegistry(),
 		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version,
-		Notify: sdnotify.FromEnv(os.Getenv)}) // Type=notify under systemd
+		Notify: sdnotify.FromEnv(os.Getenv), // Type=notify under systemd
+		Load:   reloader(path, dev)})
 	if err != nil {
 		return fail(c.ui, err)
 	}
@@ -99,6 +100,7 @@ func (c *agentCmd) Run(args []string) int {
 		case <-done:
 		}
 	}()
+	watchHUP(ctx, a, log)
 	if err := a.Run(ctx); err != nil {
 		// Non-zero, naming what is still running: a service manager or an
 		// operator must not take this for a clean stop.
