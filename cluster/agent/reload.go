@@ -117,7 +117,11 @@ func configWarnings(members map[string]membership.Member, nodes []configs.Node) 
 	if len(byHash) > 1 {
 		var parts []string
 		for h, names := range byHash {
-			parts = append(parts, fmt.Sprintf("%s run %s", strings.Join(names, ", "), h))
+			verb := "runs"
+			if len(names) > 1 {
+				verb = "run"
+			}
+			parts = append(parts, fmt.Sprintf("%s %s %s", strings.Join(names, ", "), verb, h))
 		}
 		sort.Strings(parts)
 		out = append(out, "configuration differs between nodes: "+strings.Join(parts, "; ")+
