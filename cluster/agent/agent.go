@@ -202,6 +202,7 @@ func New(d Deps) (*Agent, error) {
 	a.registerKeyring()
 	a.registerReload()
 	a.registerCertMetric()
+	a.registerVoters()
 	return a, nil
 }
 

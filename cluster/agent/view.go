@@ -70,6 +70,9 @@ func (a *Agent) view() api.Status {
 	}
 	st.Warnings = append(st.Warnings, lifecycleWarnings(st, time.Now())...)
 	st.Warnings = append(st.Warnings, configWarnings(members, a.cfg.Nodes)...)
+	if w := a.voterWarning(); w != "" {
+		st.Warnings = append(st.Warnings, w)
+	}
 	return st
 }
 
