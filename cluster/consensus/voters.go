@@ -62,5 +62,24 @@ func (n *Node) ChangeVoters(c raftmembers.Change, timeout time.Duration) (raftme
 	case "remove":
 		err = r.RemoveServer(raft.ServerID(c.ID), idx, timeout).Error()
 	}
+	if err == nil {
+		n.forgetLink(c.ID)
+	}
 	return v, n.leaderErr(err)
+}
+
+// forgetLink drops the contact record of a server whose membership changed.
+// raft starts a new replication for it and reports only failures and their
+// end: a failure recorded before a replaced machine was re-added would
+// otherwise stick, although the new machine answers; and an answer of the
+// old machine is no evidence about the new one. Without either record the
+// peer is unknown until it answers this leader (PeerContact's Answered).
+func (n *Node) forgetLink(id string) {
+	c := &n.contact
+	c.mu.Lock()
+	delete(c.links, id)
+	c.mu.Unlock()
+	n.answers.mu.Lock()
+	delete(n.answers.last, id)
+	n.answers.mu.Unlock()
 }

@@ -101,7 +101,9 @@ func Check(servers []Server, leader string, live map[string]bool, c Change) (Ver
 			"but only %d (%s) answer the leader now (absent: %s); bring a voter back first",
 			strings.Join(v.Voters, ", "), need, len(up), strings.Join(up, ", "), strings.Join(down, ", "))
 	}
-	if len(v.Voters)%2 == 0 {
+	if len(v.Voters) == 1 {
+		v.Warning = "the cluster now has a single voter: if it fails, nothing can be committed and nothing fails over"
+	} else if len(v.Voters)%2 == 0 {
 		v.Warning = fmt.Sprintf("the cluster now has %d voters, an even number: it tolerates no more failures than with %d; add or remove one more voter",
 			len(v.Voters), len(v.Voters)-1)
 	}

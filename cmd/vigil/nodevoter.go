@@ -24,6 +24,8 @@ func (c *nodeVoterCmd) Synopsis() string {
 func (c *nodeVoterCmd) Help() string {
 	return strings.TrimSpace(`
 Usage: vigil node add NAME [-address HOST:PORT] [-heartbeat HOST:PORT]
+         (-address HOST:PORT is the node's cluster address; the agent to
+         talk to, if given, is a URL: -address unix:///path or https://...)
        vigil node remove NAME
 
   Changes raft's voter set at runtime (raft AddVoter / RemoveServer on the
@@ -52,8 +54,9 @@ func (c *nodeVoterCmd) Run(args []string) int {
 	fs := newFlagSet("node "+c.op, c.ui)
 	var address, heartbeat string
 	if c.op == "add" {
-		fs.StringVar(&address, "address", "", "")
+		fs.StringVar(&address, "node-address", "", "")
 		fs.StringVar(&heartbeat, "heartbeat", "", "")
+		args = splitAddress(args)
 	}
 	cl, rest, ok := connect(c.ui, fs, args, 1, 1, c.Help())
 	if !ok {
@@ -73,4 +76,33 @@ func (c *nodeVoterCmd) Run(args []string) int {
 		c.ui.Warn("Warning: " + r.Warning)
 	}
 	return 0
+}
+
+// splitAddress tells the two meanings of -address in `node add` apart: the
+// agent to talk to is a URL (unix:///..., https://...), the new node's
+// cluster address is HOST:PORT and becomes -node-address.
+func splitAddress(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "address" {
+			out = append(out, a)
+			continue
+		}
+		if !hasVal {
+			if i+1 >= len(args) {
+				out = append(out, a)
+				continue
+			}
+			i++
+			val = args[i]
+		}
+		if strings.Contains(val, "://") {
+			out = append(out, "-address="+val)
+		} else {
+			out = append(out, "-node-address="+val)
+		}
+	}
+	return out
 }
