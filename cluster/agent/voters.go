@@ -31,6 +31,15 @@ func (a *Agent) registerVoters() {
 		a.api.Handle("POST /v1/node/"+op, a.voterHandler(op, true))
 	}
 	a.rpcSrv.Handle("POST "+voterPath, a.voterHandler("", false))
+	a.api.Handle("GET /v1/voters", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		servers, err := a.raft.Configuration()
+		if err != nil {
+			writeErr(w, http.StatusServiceUnavailable, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(servers)
+	}))
 }
 
 func (a *Agent) voterHandler(op string, forward bool) http.Handler {

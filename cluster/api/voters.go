@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"net/http"
+
+	"github.com/vigil-ha/vigil/cluster/raftmembers"
 )
 
 // VoterRequest is the body of POST /v1/node/add and /v1/node/remove.
@@ -24,4 +26,10 @@ type VoterReply struct {
 func (c *Client) ChangeVoter(ctx context.Context, req VoterRequest) (VoterReply, error) {
 	var out VoterReply
 	return out, c.do(ctx, http.MethodPost, "/v1/node/"+req.Op, req, &out)
+}
+
+// Voters returns the raft servers as the agent's raft configuration has them.
+func (c *Client) Voters(ctx context.Context) ([]raftmembers.Server, error) {
+	var out []raftmembers.Server
+	return out, c.do(ctx, http.MethodGet, "/v1/voters", nil, &out)
 }

@@ -75,6 +75,10 @@ func TestReplaceWitness(t *testing.T) {
 	c.Eventually(settle, "status names the disagreement", func() error {
 		return hasWarning(mustStatus(t, c, leader).Warnings, "configured but not raft voters: w")
 	})
+	// config validate asks the local agent for raft's voters and warns too.
+	if out, err := c.local("config", "validate", c.Node(leader).Config); err != nil || !strings.Contains(out, "configured but not raft voters: w") {
+		t.Errorf("config validate after node remove w: %v\n%s", err, out)
+	}
 	// The new machine: same name and addresses, empty data_dir.
 	w := c.Node("w")
 	if err := os.RemoveAll(w.DataDir); err != nil {
