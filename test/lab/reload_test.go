@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -81,6 +82,25 @@ func TestReload(t *testing.T) {
 			if strings.Contains(w, "configuration") {
 				t.Errorf("a refused reload left a warning: %s", w)
 			}
+		}
+	})
+
+	t.Run("SIGHUPReloads", func(t *testing.T) {
+		p := c.Agent("n2")
+		start := fileSize(t, p.Log)
+		if err := p.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		c.Eventually(settle, "n2 logs the reload", func() error {
+			for _, line := range logSince(t, p.Log, start) {
+				if strings.Contains(line, "configuration reloaded") {
+					return nil
+				}
+			}
+			return fmt.Errorf("no reload in n2's log")
+		})
+		if !c.Running("n2") || p.Exited() {
+			t.Fatal("SIGHUP stopped the agent")
 		}
 	})
 
