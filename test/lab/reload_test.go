@@ -1,9 +1,14 @@
 package lab
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,6 +148,17 @@ func TestReload(t *testing.T) {
 			}
 			return nil
 		})
+		// The metric follows the reload.
+		ns, _ := NodeOf(mustStatus(t, c, "w"), "w")
+		var got float64
+		for _, line := range strings.Split(unixGet(t, w.Socket, "/metrics"), "\n") {
+			if v, ok := strings.CutPrefix(line, "vigil_tls_certificate_expiry_timestamp_seconds "); ok {
+				got, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if int64(got) != ns.CertExpires.Unix() {
+			t.Errorf("w's certificate expiry metric is %v, want %d (the renewed certificate)", got, ns.CertExpires.Unix())
+		}
 		// New connections with w use the renewed certificate: restart a
 		// follower (n1 or w itself), which redials, and the cluster must
 		// become healthy.
@@ -206,4 +222,24 @@ func hasWarning(ws []string, want string) error {
 		}
 	}
 	return fmt.Errorf("no warning %q in %q", want, ws)
+}
+
+// unixGet fetches path from an agent's API socket.
+func unixGet(t *testing.T, sock, path string) string {
+	t.Helper()
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		}}}
+	resp, err := hc.Get("http://vigil" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
