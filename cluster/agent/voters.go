@@ -112,6 +112,15 @@ func (a *Agent) checkVoterRequest(req *VoterRequest) error {
 }
 
 func (a *Agent) changeVoters(req VoterRequest) (VoterReply, error) {
+	if req.Op == "remove" {
+		// A removed node hears no leader any more: its lease runs out and it
+		// stops its groups, like a partition. Move them away on purpose first.
+		for _, g := range a.fsm.Read().Groups {
+			if g.Node == req.Node || g.Holder == req.Node {
+				return VoterReply{}, fmt.Errorf("%s runs group %s: `vigil node standby %s` first, so that its groups move before it leaves the voters", req.Node, g.Name, req.Node)
+			}
+		}
+	}
 	v, err := a.raft.ChangeVoters(raftmembers.Change{Op: req.Op, ID: req.Node, Address: req.Address}, voterTimeout)
 	if err != nil {
 		return VoterReply{}, err

@@ -40,7 +40,8 @@ Usage: vigil node add NAME [-address HOST:PORT] [-heartbeat HOST:PORT]
           an existing voter with a new address moves it (a replacement
           machine with a new IP).
   remove: drops NAME from the voters (a failed machine; or before retiring
-          a node). Remove its node block afterwards.
+          a node). Refused while NAME runs a group ('vigil node standby'
+          it first). Remove its node block afterwards.
 
   Both are refused when the voters the leader is in contact with would not
   be a majority of the new voter set; the leader cannot remove itself

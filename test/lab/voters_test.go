@@ -30,11 +30,16 @@ func TestReplaceWitness(t *testing.T) {
 `, KeyringVIP)})
 	const settle = 30 * time.Second
 	leader := c.WaitHealthy(settle)
-	if leader == "w" {
+	// n1 leads and holds the VIP, so that removing n2 below is refused
+	// for want of a majority alone.
+	if leader != "n1" {
 		if out, err := c.CLI("n1", "leader", "transfer", "n1"); err != nil {
 			t.Fatalf("leader transfer: %v %s", err, out)
 		}
-		leader = c.WaitNewLeader("w", settle)
+		leader = c.WaitNewLeader(leader, settle)
+		if leader != "n1" {
+			t.Fatalf("leader is %s after a transfer to n1", leader)
+		}
 	}
 	c.Eventually(settle, "VIP on n1", func() error {
 		if !c.Node("n1").Host.HasAddr(KeyringVIP) {
@@ -47,10 +52,7 @@ func TestReplaceWitness(t *testing.T) {
 		hosts = append(hosts, n.Host)
 	}
 	holders := SampleHolders(hosts, KeyringVIP, 10*time.Millisecond)
-	follower := "n2"
-	if leader == "n2" {
-		follower = "n1"
-	}
+	const follower = "n2"
 
 	c.PowerOff("w")
 	c.Eventually(settle, "w seen offline by the leader", func() error {
@@ -64,6 +66,10 @@ func TestReplaceWitness(t *testing.T) {
 	// with only the leader answering: refused, and nothing changes.
 	if out, err := c.CLI(leader, "node", "remove", follower); err == nil || !strings.Contains(err.Error(), "majority") {
 		t.Fatalf("removing %s while w is down: %v %s; want a refusal naming the majority", follower, err, out)
+	}
+	// n1 holds the VIP: it is not removed before it is in standby.
+	if out, err := c.CLI(follower, "node", "remove", "n1"); err == nil || !strings.Contains(err.Error(), "node standby n1") {
+		t.Fatalf("removing n1, which holds the VIP: %v %s; want a refusal", err, out)
 	}
 	out, err := c.CLI(follower, "node", "remove", "w") // forwarded to the leader
 	if err != nil {
