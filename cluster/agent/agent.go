@@ -102,7 +102,8 @@ type Agent struct {
 	renew renewals      // lease renewals by round trip with the leader (renew.go)
 	ring  *keyring.Ring // gossip keyring (keyring.go); nil in dev mode
 
-	reloadMu sync.Mutex                      // one Reload at a time (reload.go)
+	reloadMu sync.Mutex                      // one Reload at a time (reload.go); guards logLevel
+	logLevel string                          // level set by the last Reload ("": the configured one)
 	pending  atomic.Pointer[[]reload.Change] // reloaded changes waiting for a restart
 	cfgHash  string                          // reload.Hash of the running configuration
 	certs    *tlsutil.Reloadable             // node certificate, re-read by Reload (tlsreload.go)

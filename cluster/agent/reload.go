@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,13 +50,16 @@ func (a *Agent) Reload() (ReloadReply, error) {
 	}
 	var r ReloadReply
 	for _, c := range reload.Diff(a.cfg, next) {
-		switch {
-		case c.Section == "log_level":
-			a.log.SetLevel(hclog.LevelFromString(next.LogLevel))
-			r.Applied = append(r.Applied, "log_level "+next.LogLevel)
-		case !c.Live:
+		if !c.Live {
 			r.Pending = append(r.Pending, c)
 		}
+	}
+	// The log level is compared with the one in force (a previous reload
+	// may have changed it), not with the file the agent started with.
+	if cur := cmp.Or(a.logLevel, a.cfg.LogLevel); next.LogLevel != cur {
+		a.log.SetLevel(hclog.LevelFromString(next.LogLevel))
+		a.logLevel = next.LogLevel
+		r.Applied = append(r.Applied, "log_level "+next.LogLevel)
 	}
 	applied, pending, err := a.reloadTLS(next)
 	if err != nil {
