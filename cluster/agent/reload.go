@@ -17,9 +17,9 @@ import (
 	"github.com/vigil-ha/vigil/configs"
 )
 
-// pendingKey is the gossiped list of changed sections that wait for a
+// metaPendingKey is the gossiped list of changed sections that wait for a
 // restart of that node (so every node's status can name them).
-const pendingKey = "cfgp"
+const metaPendingKey = "cfgp"
 
 // ReloadReply says what a reload did.
 type ReloadReply struct {
@@ -97,7 +97,7 @@ func (a *Agent) reloadMeta(extra map[string]string) {
 		if len(s) > 120 {
 			s = s[:120] // metadata is capped at 512 bytes
 		}
-		extra[pendingKey] = s
+		extra[metaPendingKey] = s
 	}
 }
 
@@ -114,7 +114,7 @@ func configWarnings(members map[string]membership.Member, nodes []configs.Node) 
 		if h := m.Meta.Extra[reload.MetaKey]; h != "" {
 			byHash[h] = append(byHash[h], n.Name)
 		}
-		if p := m.Meta.Extra[pendingKey]; p != "" {
+		if p := m.Meta.Extra[metaPendingKey]; p != "" {
 			out = append(out, fmt.Sprintf("%s: configuration changes wait for a restart of its agent: %s", n.Name, p))
 		}
 	}

@@ -15,7 +15,7 @@ func TestConfigWarningsNameTheNodes(t *testing.T) {
 	m := func(name, hash, pending string, st membership.State) membership.Member {
 		extra := map[string]string{reload.MetaKey: hash}
 		if pending != "" {
-			extra[pendingKey] = pending
+			extra[metaPendingKey] = pending
 		}
 		return membership.Member{Name: name, State: st, Meta: membership.Meta{Extra: extra}}
 	}

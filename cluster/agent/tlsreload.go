@@ -12,9 +12,9 @@ import (
 	"github.com/vigil-ha/vigil/configs"
 )
 
-// certKey is the gossiped expiry of a node's certificate (unix seconds), so
+// metaCertKey is the gossiped expiry of a node's certificate (unix seconds), so
 // every node's status shows every node's expiry.
-const certKey = "crt"
+const metaCertKey = "crt"
 
 // certWarnBefore is how long before expiry status warns.
 const certWarnBefore = 30 * 24 * time.Hour
@@ -43,13 +43,13 @@ func (a *Agent) reloadTLS(next *configs.Config) (applied string, pending *reload
 // certMeta gossips our certificate's expiry.
 func (a *Agent) certMeta(extra map[string]string) {
 	if a.certs != nil {
-		extra[certKey] = strconv.FormatInt(a.certs.NotAfter().Unix(), 10)
+		extra[metaCertKey] = strconv.FormatInt(a.certs.NotAfter().Unix(), 10)
 	}
 }
 
 // certExpiry reads a node's gossiped certificate expiry.
 func certExpiry(extra map[string]string) (time.Time, bool) {
-	s, ok := extra[certKey]
+	s, ok := extra[metaCertKey]
 	if !ok {
 		return time.Time{}, false
 	}

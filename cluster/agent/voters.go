@@ -34,7 +34,7 @@ func (a *Agent) registerVoters() {
 	a.api.Handle("GET /v1/voters", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		servers, err := a.raft.Configuration()
 		if err != nil {
-			writeErr(w, http.StatusServiceUnavailable, err)
+			writeVoterErr(w, http.StatusServiceUnavailable, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -46,14 +46,14 @@ func (a *Agent) voterHandler(op string, forward bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req VoterRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, maxVoterInput)).Decode(&req); err != nil {
-			writeErr(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
+			writeVoterErr(w, http.StatusBadRequest, fmt.Errorf("bad request body: %w", err))
 			return
 		}
 		if op != "" {
 			req.Op = op
 		}
 		if err := a.checkVoterRequest(&req); err != nil {
-			writeErr(w, http.StatusConflict, err)
+			writeVoterErr(w, http.StatusConflict, err)
 			return
 		}
 		var reply VoterReply
@@ -69,7 +69,7 @@ func (a *Agent) voterHandler(op string, forward bool) http.Handler {
 			}
 		}
 		if err != nil {
-			writeErr(w, http.StatusConflict, err)
+			writeVoterErr(w, http.StatusConflict, err)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -148,7 +148,7 @@ func (a *Agent) voterWarning() string {
 	return raftmembers.Disagreement(servers, names)
 }
 
-func writeErr(w http.ResponseWriter, code int, err error) {
+func writeVoterErr(w http.ResponseWriter, code int, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
