@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"path/filepath"
 
 	"github.com/vigil-ha/vigil/cluster/keyring"
@@ -31,6 +33,9 @@ func (a *Agent) openKeyring(mc *membership.Config) error {
 // node) and the cluster port's /v1/internal/keyring (this node's ring).
 func (a *Agent) registerKeyring() {
 	if a.ring == nil {
+		a.api.Handle(keyring.OperatorPath, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeVoterErr(w, http.StatusConflict, errors.New("this agent runs without a gossip key (dev mode): there is no keyring to change"))
+		}))
 		return
 	}
 	var nodes []keyring.Node
