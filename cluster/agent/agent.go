@@ -27,7 +27,9 @@ import (
 	"github.com/vigil-ha/vigil/cluster/coordinator"
 	"github.com/vigil-ha/vigil/cluster/executor"
 	"github.com/vigil-ha/vigil/cluster/guard"
+	"github.com/vigil-ha/vigil/cluster/keyring"
 	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/reload"
 	"github.com/vigil-ha/vigil/cluster/rpc"
 	"github.com/vigil-ha/vigil/cluster/sdnotify"
 	"github.com/vigil-ha/vigil/cluster/state"
@@ -51,6 +53,8 @@ type Deps struct {
 	Notify sdnotify.Notifier
 	// Net replaces the real network, for the in-memory multi-node harness.
 	Net *TestNet
+	// Load re-reads and validates the configuration for Reload; nil: no reload.
+	Load func() (*configs.Config, error)
 }
 
 // TestNet carries in-memory transports for tests. Production leaves it nil.
@@ -98,25 +102,34 @@ type Agent struct {
 	failing  map[string]string // group -> failing check names
 	standby  bool              // our replicated standby flag, for gossip
 
-	boot  time.Time // this incarnation's start, gossiped (coordinator.BootKey)
-	renew renewals  // lease renewals by round trip with the leader (renew.go)
+	boot  time.Time     // this incarnation's start, gossiped (coordinator.BootKey)
+	renew renewals      // lease renewals by round trip with the leader (renew.go)
+	ring  *keyring.Ring // gossip keyring (keyring.go); nil in dev mode
+
+	reloadMu sync.Mutex                      // one Reload at a time (reload.go); guards logLevel
+	logLevel string                          // level set by the last Reload ("": the configured one)
+	pending  atomic.Pointer[[]reload.Change] // reloaded changes waiting for a restart
+	cfgHash  string                          // reload.Hash of the running configuration
+	certs    *tlsutil.Reloadable             // node certificate, re-read by Reload (tlsreload.go)
 }
 
 // New builds every component (validating agents, checks and fence devices)
 // without starting anything.
 func New(d Deps) (*Agent, error) {
 	cfg := d.Config
-	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, boot: time.Now(), hurry: make(chan struct{})}
+	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, boot: time.Now(), hurry: make(chan struct{}),
+		cfgHash: reload.Hash(cfg)}
 	w, err := Preflight(cfg, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	a.warnings = w
 	if !cfg.Cluster.TLS.Empty() {
-		t, err := tlsutil.Load(cfg.Cluster.TLS.CAFile, cfg.Cluster.TLS.CertFile, cfg.Cluster.TLS.KeyFile)
+		t, certs, err := tlsutil.LoadReloadable(cfg.Cluster.TLS.CAFile, cfg.Cluster.TLS.CertFile, cfg.Cluster.TLS.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("cluster tls: %w", err)
 		}
+		a.certs = certs
 		// Long-lived clients reuse connections; a reconnect resumes the TLS
 		// session instead of a full handshake.
 		t.ClientSessionCache = tls.NewLRUClientSessionCache(64)
@@ -145,6 +158,9 @@ func New(d Deps) (*Agent, error) {
 	}
 	if d.Net != nil {
 		rc.Transport, rc.InMem, mc.Transport = d.Net.Raft, true, d.Net.Gossip
+	}
+	if err := a.openKeyring(&mc); err != nil {
+		return nil, err
 	}
 	if a.raft, err = consensus.New(rc); err != nil {
 		return nil, err
@@ -205,6 +221,10 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.rpcSrv = rpc.NewServer(rd)
 	a.registerRoutes()
+	a.registerKeyring()
+	a.registerReload()
+	a.registerCertMetric()
+	a.registerVoters()
 	return a, nil
 }
 
@@ -582,6 +602,8 @@ func (a *Agent) meta() membership.Meta {
 	if a.guard != nil {
 		extra[coordinator.GuardKey] = coordinator.GuardParamsFor(a.cfg.Cluster.Timing).String()
 	}
+	a.reloadMeta(extra)
+	a.certMeta(extra)
 	return membership.Meta{Role: role, Version: a.d.Version, Standby: standby, Health: h, Extra: extra}
 }
 

@@ -79,6 +79,10 @@ func (a *Agent) view() api.Status {
 			st.Warnings = append(st.Warnings, w)
 		}
 	}
+	st.Warnings = append(st.Warnings, configWarnings(members, a.cfg.Nodes)...)
+	if w := a.voterWarning(); w != "" {
+		st.Warnings = append(st.Warnings, w)
+	}
 	return st
 }
 
@@ -121,6 +125,14 @@ func (a *Agent) nodeStatus(n configs.Node, data *state.Data, members map[string]
 		} // else unknown: it has not answered this leader yet
 	case n.Name == leaderID:
 		ns.ClusterLink = linkWord(a.lease())
+	}
+	if m, ok := members[n.Name]; ok {
+		if t, ok := certExpiry(m.Meta.Extra); ok {
+			ns.CertExpires = t
+			if w := certWarning(t, time.Now()); w != "" {
+				ns.Warnings = append(ns.Warnings, w)
+			}
+		}
 	}
 	if ns.Heartbeat != "ok" && ns.ClusterLink == "ok" && n.Name != a.cfg.NodeName {
 		ns.Warnings = append(ns.Warnings, "heartbeat link "+ns.Heartbeat+" while the cluster link is up: "+

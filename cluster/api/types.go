@@ -64,6 +64,9 @@ type NodeStatus struct {
 	ClusterLink string   `json:"cluster_link"` // raft on the cluster link: ok | lost | unknown
 	Leader      bool     `json:"leader"`
 	Warnings    []string `json:"warnings,omitempty"`
+	// CertExpires is when the node's cluster certificate expires, as it
+	// gossips it (zero: unknown, or no TLS).
+	CertExpires time.Time `json:"cert_expires,omitempty"`
 }
 
 // GroupStatus is one resource group.

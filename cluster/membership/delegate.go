@@ -17,7 +17,11 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	c := memberlist.DefaultLANConfig()
 	c.Name = m.cfg.Name
 	c.Label = m.cfg.Label
-	if len(m.cfg.Key) > 0 {
+	// A keyring (rotatable with `vigil keyring`) replaces the single key;
+	// memberlist would make a SecretKey set beside it the primary again.
+	if m.cfg.Keyring != nil {
+		c.Keyring = m.cfg.Keyring
+	} else if len(m.cfg.Key) > 0 {
 		c.SecretKey = append([]byte(nil), m.cfg.Key...)
 	}
 	t := m.cfg.Timing

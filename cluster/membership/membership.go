@@ -76,6 +76,8 @@ type Config struct {
 	Logger hclog.Logger
 	// Transport: nil means real UDP/TCP on BindAddr; tests pass a MemTransport.
 	Transport memberlist.NodeAwareTransport
+	// Keyring, if set, is used instead of Key (cluster/keyring rotates it).
+	Keyring *memberlist.Keyring
 }
 
 // peerResolver is implemented by transports with their own address space

@@ -72,7 +72,8 @@ func (c *agentCmd) Run(args []string) int {
 	}
 	a, err := agent.New(agent.Deps{Config: cfg, Logger: log, Resources: res,
 		Fencers: fenceRegistry(), Checks: checkRegistry(), Version: version,
-		Notify: sdnotify.FromEnv(os.Getenv)}) // Type=notify under systemd
+		Notify: sdnotify.FromEnv(os.Getenv), // Type=notify under systemd
+		Load:   reloader(path, dev)})
 	if err != nil {
 		return fail(c.ui, err)
 	}
@@ -110,6 +111,7 @@ func (c *agentCmd) Run(args []string) int {
 		case <-done:
 		}
 	}()
+	watchHUP(ctx, a, log)
 	if err := a.Run(ctx); err != nil {
 		// Non-zero, naming what is still running: a service manager or an
 		// operator must not take this for a clean stop.

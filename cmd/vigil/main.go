@@ -29,9 +29,11 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"status":           conn(&statusCmd{ui: ui}),
 		"members":          conn(&membersCmd{ui: ui}),
 		"history":          conn(&historyCmd{ui: ui}),
-		"node":             f(&groupHelp{synopsis: "Put nodes in standby or back online", help: "Usage: vigil node standby|online NAME"}),
+		"node":             f(&groupHelp{synopsis: "Put nodes in standby or back online", help: "Usage: vigil node standby|online|add|remove NAME"}),
 		"node standby":     conn(&standbyCmd{ui: ui, on: true}),
 		"node online":      conn(&standbyCmd{ui: ui, on: false}),
+		"node add":         conn(&nodeVoterCmd{ui: ui, op: "add"}),
+		"node remove":      conn(&nodeVoterCmd{ui: ui, op: "remove"}),
 		"resource":         f(&groupHelp{synopsis: "Move, clear, clean up or restart resource groups", help: "Usage: vigil resource move|clear|cleanup|restart GROUP [NODE]"}),
 		"resource move":    conn(&resourceCmd{ui: ui, op: "move"}),
 		"resource clear":   conn(&resourceCmd{ui: ui, op: "clear"}),
@@ -51,6 +53,12 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"leader":           f(&groupHelp{synopsis: "Move raft leadership on purpose", help: "Usage: vigil leader transfer [NODE]"}),
 		"leader transfer":  conn(&leaderTransferCmd{ui: ui}),
 		"guard":            f(&guardCmd{ui: ui}),
+		"reload":           conn(&reloadCmd{ui: ui}),
+		"keyring":          f(&groupHelp{synopsis: "Rotate the gossip key of a running cluster", help: "Usage: vigil keyring list | vigil keyring install|use|remove KEYFILE"}),
+		"keyring list":     conn(&keyringCmd{ui: ui}),
+		"keyring install":  conn(&keyringCmd{ui: ui, op: "install"}),
+		"keyring use":      conn(&keyringCmd{ui: ui, op: "use"}),
+		"keyring remove":   conn(&keyringCmd{ui: ui, op: "remove"}),
 	}
 }
 

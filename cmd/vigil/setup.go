@@ -59,6 +59,9 @@ func (c *validateCmd) Run(args []string) int {
 	for _, w := range a.Warnings() {
 		c.ui.Warn("warning: " + w)
 	}
+	if w := raftDisagreement(cfg); w != "" {
+		c.ui.Warn("warning: " + w)
+	}
 	c.ui.Output(fmt.Sprintf("%s: valid (node %s, cluster %s, %s, %s, timing %s)",
 		rest[0], cfg.NodeName, cfg.Cluster.Name, plural(len(cfg.Nodes), "node"), plural(len(cfg.Groups), "group"), cfg.Cluster.Timing.Preset))
 	return 0

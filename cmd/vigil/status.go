@@ -94,13 +94,17 @@ func writeStatus(w io.Writer, st api.Status, now time.Time) {
 	}
 	fmt.Fprintln(w, "\nNodes:")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  NAME\tROLE\tSTATE\tHEARTBEAT\tCLUSTER-LINK\t")
+	fmt.Fprintln(tw, "  NAME\tROLE\tSTATE\tHEARTBEAT\tCLUSTER-LINK\tCERT-EXPIRES\t")
 	for _, n := range st.Nodes {
 		name := n.Name
 		if n.Leader {
 			name += " (leader)"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t\n", name, n.Role, n.State, n.Heartbeat, n.ClusterLink)
+		expires := "-"
+		if !n.CertExpires.IsZero() {
+			expires = n.CertExpires.Local().Format("2006-01-02")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\n", name, n.Role, n.State, n.Heartbeat, n.ClusterLink, expires)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\nGroups:")

@@ -326,7 +326,7 @@ func (c *Cluster) CLIContext(ctx context.Context, node string, args ...string) (
 	words := 1
 	if len(args) > 1 {
 		switch args[0] {
-		case "node", "resource", "fence", "tls", "config", "group", "leader":
+		case "node", "resource", "fence", "tls", "config", "group", "leader", "keyring":
 			words = 2
 		}
 	}
