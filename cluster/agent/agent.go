@@ -533,7 +533,14 @@ func (a *Agent) fenceNode(ctx context.Context, node, reason string) error {
 	if err := a.fence.Fence(ctx, node, reason); err != nil {
 		return err
 	}
-	return a.applier.ApplyLocal(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason, Time: time.Now()})
+	boot := ""
+	for _, m := range a.mem.Members() {
+		if m.Name == node {
+			boot = m.Meta.Extra[coordinator.BootKey]
+		}
+	}
+	return a.applier.ApplyLocal(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason,
+		Time: time.Now(), Boot: boot})
 }
 
 // sync waits until the local state has applied the leader's read index.

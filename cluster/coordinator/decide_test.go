@@ -122,6 +122,29 @@ func TestJudgeEveryLinkCombination(t *testing.T) {
 	}
 }
 
+// A fenced node powered on at once may never have been seen dead on the
+// heartbeat link; a new agent start time proves the reboot.
+func TestFencedNodeRebootedIsOnlineAgain(t *testing.T) {
+	in := base()
+	in.Now = t0.Add(10 * time.Second)
+	in.Links["lb1"] = upLink
+	m := member(membership.StateAlive, t0.Add(-time.Minute)) // alive since before the fence
+	m.Meta.Extra = map[string]string{BootKey: "200"}
+	in.Members["lb1"] = *m
+	cur := &state.Node{Name: "lb1", Status: state.NodeFenced, Reason: "by operator", Since: t0.Add(time.Second), FencedBoot: "100"}
+	if got, _ := in.judge("lb1", cur); got != state.NodeOnline {
+		t.Errorf("rebooted after the fence: %q, want online", got)
+	}
+	cur.FencedBoot = "200" // the same agent as at the fence: stale observations
+	if got, _ := in.judge("lb1", cur); got != state.NodeFenced {
+		t.Errorf("same incarnation as at the fence: %q, want fenced", got)
+	}
+	cur.FencedBoot = "" // fenced before this was recorded: the heartbeat rule alone
+	if got, _ := in.judge("lb1", cur); got != state.NodeFenced {
+		t.Errorf("no recorded start time: %q, want fenced", got)
+	}
+}
+
 func TestJudgeSelfAndPreviousLeader(t *testing.T) {
 	in := base()
 	if st, _ := in.judge("w", nil); st != state.NodeOnline {

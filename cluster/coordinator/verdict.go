@@ -115,8 +115,12 @@ func (in Input) judge(name string, cur *state.Node) (string, string) {
 	// A fenced node stays fenced until it is back on both links, and on the
 	// heartbeat link since the fence: right after a fence (on purpose, of a
 	// node not yet seen lost) both links still look up for a moment.
+	// A different agent start time than at the fence proves a reboot too:
+	// a node powered on at once may never have been seen dead.
+	rebooted := seen && cur != nil && cur.FencedBoot != "" && m.Meta.Extra[BootKey] != "" &&
+		m.Meta.Extra[BootKey] != cur.FencedBoot
 	if cur != nil && cur.Status == state.NodeFenced &&
-		!(ls == linkOK && seen && m.State == membership.StateAlive && m.Since.After(cur.Since)) {
+		!(ls == linkOK && seen && m.State == membership.StateAlive && (m.Since.After(cur.Since) || rebooted)) {
 		return state.NodeFenced, cur.Reason
 	}
 	switch ls {

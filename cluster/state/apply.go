@@ -32,6 +32,10 @@ func (d *Data) apply(idx uint64, c Command) error {
 		}
 		prev := n.Status
 		n.Status, n.Since, n.Reason = c.Status, c.Time, c.Reason
+		n.FencedBoot = ""
+		if c.Status == NodeFenced {
+			n.FencedBoot = c.Boot
+		}
 		msg := fmt.Sprintf("node %s %s", c.Node, c.Status)
 		if prev != "" {
 			msg = fmt.Sprintf("node %s %s -> %s", c.Node, prev, c.Status)

@@ -49,6 +49,9 @@ type SetNodeStatus struct {
 	Status string    `json:"status"`
 	Reason string    `json:"reason"`
 	Time   time.Time `json:"time"`
+	// Boot, with Status fenced: the start time the fenced agent gossiped
+	// (coordinator.BootKey), so that another one proves a reboot.
+	Boot string `json:"boot,omitempty"`
 }
 
 // Assign makes Node the target of Group (Node "" = stop everywhere). It is

@@ -59,6 +59,7 @@ func (d *Data) check(k *known, c Command) error {
 		v.node(c.Node)
 		v.oneOf("status", c.Status, NodeOnline, NodeOffline, NodeFailed, NodeFenced)
 		c.Reason = cut(c.Reason, maxText)
+		c.Boot = cut(c.Boot, 32)
 	case *Assign:
 		v.group(c.Group)
 		v.optNode(c.Node)

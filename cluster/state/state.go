@@ -42,6 +42,9 @@ type Node struct {
 	// LeavingSince is when the node set Leaving (its own clock): an agent
 	// started after it is a new incarnation, and the leader clears the mark.
 	LeavingSince time.Time `json:"leaving_since,omitempty"`
+	// FencedBoot is the start time its agent gossiped when it was fenced:
+	// an agent with another one has rebooted since (no stale observation).
+	FencedBoot string `json:"fenced_boot,omitempty"`
 }
 
 // Resource holds the replicated bookkeeping for one resource of a group.
