@@ -50,7 +50,9 @@ func (r *renewals) lastReceived(peer string) time.Time {
 }
 
 // renewLease renews this follower's lease with the leader every quarter of
-// the lease, so that one lost or slow renewal does not end it.
+// the lease, so that one lost or slow renewal does not end it. On the leader
+// it records the quorum acknowledgement instead (same evidence: a majority
+// heard this node at that instant).
 func (a *Agent) renewLease(ctx context.Context) error {
 	lease := a.cfg.Cluster.Timing.Lease
 	t := time.NewTicker(lease / 4)
@@ -61,7 +63,16 @@ func (a *Agent) renewLease(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		if id, _ := a.raft.Leader(); id == "" || a.raft.IsLeader() {
+		if a.raft.IsLeader() {
+			// A leader's renewal is its quorum acknowledgement: after a
+			// leadership transfer it then holds a follower's lease at once
+			// instead of dropping its groups until its first renewal.
+			if q := a.raft.QuorumAck(); !q.IsZero() {
+				a.renew.confirmed(q)
+			}
+			continue
+		}
+		if id, _ := a.raft.Leader(); id == "" {
 			continue
 		}
 		sent := time.Now()

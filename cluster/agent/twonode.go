@@ -94,7 +94,10 @@ func arbitratorClient(arb configs.Arbitrator, cluster *tls.Config) (*arbitrator.
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("arbitrator ca_file %s holds no PEM certificate", arb.CAFile)
 	}
-	t := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: cluster.Certificates, RootCAs: pool}
+	// The cluster config may serve a reloadable certificate through
+	// GetClientCertificate instead of Certificates (tlsutil.LoadReloadable).
+	t := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: cluster.Certificates,
+		GetClientCertificate: cluster.GetClientCertificate, RootCAs: pool}
 	name := arb.ServerName
 	if name == "" {
 		host, _, err := net.SplitHostPort(arb.Address)
