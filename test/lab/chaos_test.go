@@ -390,11 +390,16 @@ func (c *chaosRun) noDoubleHolder() error {
 
 // durable checks the standby flags against the acknowledged commands.
 func (c *chaosRun) durable() error {
-	leader, err := c.fc.agreedLeader()
-	if err != nil {
+	// An agent the lab restarted a moment ago may not answer yet: ask
+	// within the liveness bound.
+	var st api.Status
+	err := poll(chaosLiveBound, 200*time.Millisecond, func() error {
+		leader, err := c.fc.agreedLeader()
+		if err == nil {
+			st, err = c.fc.Status(leader)
+		}
 		return err
-	}
-	st, err := c.fc.Status(leader)
+	})
 	if err != nil {
 		return err
 	}
