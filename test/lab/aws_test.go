@@ -32,6 +32,9 @@ func TestEC2Failover(t *testing.T) {
 		StartDelay:     ec2sim.Duration(time.Second),
 	})
 	e.WaitHealthy(60 * time.Second)
+	for _, g := range awsGroups {
+		e.SettleOn(g, "n1", 60*time.Second) // the first node to join may have taken them
+	}
 	awsWaitGroups(t, e, "n1", 60*time.Second)
 	log, err := e.SimLog()
 	if err != nil {

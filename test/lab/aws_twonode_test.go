@@ -25,6 +25,9 @@ func TestEC2TwoNode(t *testing.T) {
 		StartDelay:     ec2sim.Duration(time.Second),
 	})
 	e.WaitHealthy(60 * time.Second)
+	for _, g := range awsGroups {
+		e.SettleOn(g, "n1", 60*time.Second) // the first node to join may have taken them
+	}
 	awsWaitGroups(t, e, "n1", 60*time.Second)
 
 	awsFailover(t, e, "n1", "n2")
