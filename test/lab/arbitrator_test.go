@@ -113,6 +113,7 @@ func TestArbitratorTwoPairs(t *testing.T) {
 	}
 	for name, c := range clusters {
 		c.WaitHealthy(60 * time.Second)
+		c.SettleOn("vip", c.Nodes[0].Name, 60*time.Second) // the first node to join may have taken it
 		waitVIPOn(c, arbVIPs[name], c.Nodes[0].Name, 30*time.Second)
 	}
 	a, b := clusters["a"], clusters["b"]
