@@ -34,6 +34,7 @@ func TestKeyringRotation(t *testing.T) {
 `, KeyringVIP)})
 	const settle = 30 * time.Second
 	leader := c.WaitHealthy(settle)
+	c.SettleOn("vip", "n1", settle) // the first node to join may have taken it
 	c.Eventually(settle, "VIP on n1", func() error {
 		if !c.Node("n1").Host.HasAddr(KeyringVIP) {
 			return fmt.Errorf("n1 does not hold %s", KeyringVIP)

@@ -42,6 +42,7 @@ func TestReload(t *testing.T) {
 	c := StartCluster(l, ClusterSpec{Preset: "fast", Extra: reloadGroupHCL("1s")})
 	const settle = 30 * time.Second
 	leader := c.WaitHealthy(settle)
+	c.SettleOn("vip", "n2", settle) // the first node to join may have taken it
 	c.Eventually(settle, "VIP on n2", func() error {
 		if !c.Node("n2").Host.HasAddr(KeyringVIP) {
 			return fmt.Errorf("n2 does not hold %s", KeyringVIP)

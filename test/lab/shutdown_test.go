@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -54,6 +55,21 @@ func TestShutdownFailedFinalStopExitsNonZero(t *testing.T) {
 func TestShutdownSecondSignalRemovesAddressAndExits(t *testing.T) {
 	c := StartLifecycleCluster(New(t, "vlabsb"))
 	node := vipHolder(t, c)
+	// The holder must not lead: a leader's hand-over starts with a
+	// leadership transfer (TestShutdownMaintenanceAndLeaderHandOver), and
+	// this scenario is about the second signal.
+	c.Eventually(30*time.Second, node+" not the leader", func() error {
+		st, err := c.Status("w")
+		if err != nil {
+			return err
+		}
+		if st.Leader == node || st.Leader == "" {
+			_, err := c.CLI(node, "leader", "transfer", "w")
+			return fmt.Errorf("leader %q (transfer: %v)", st.Leader, err)
+		}
+		return nil
+	})
+	c.WaitVIPOn(LifecycleVIP, node, 30*time.Second)
 	c.Touch(c.StopFile(node, "stop.hangs"))
 	p := c.Agent(node)
 	if err := p.Signal(syscall.SIGTERM); err != nil {

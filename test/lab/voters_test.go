@@ -41,6 +41,7 @@ func TestReplaceWitness(t *testing.T) {
 			t.Fatalf("leader is %s after a transfer to n1", leader)
 		}
 	}
+	c.SettleOn("vip", "n1", settle) // the first node to join may have taken it
 	c.Eventually(settle, "VIP on n1", func() error {
 		if !c.Node("n1").Host.HasAddr(KeyringVIP) {
 			return fmt.Errorf("n1 does not hold %s", KeyringVIP)
