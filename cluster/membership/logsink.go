@@ -6,19 +6,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/vigil-ha/vigil/cluster/internal/lasterr"
 	"github.com/vigil-ha/vigil/cluster/internal/ratelog"
 )
 
 // PeerError is the last decryption or label error seen from one address.
-type PeerError struct {
-	Error string
-	At    time.Time
-}
+type PeerError = lasterr.Entry
 
 // logSink receives memberlist's log lines. Lines caused by remote input
 // (undecryptable or mislabelled packets and streams) are rate limited, and
@@ -28,17 +25,14 @@ type logSink struct {
 	out hclog.Logger
 	rl  *ratelog.Limiter
 
-	mu   sync.Mutex
-	last map[string]PeerError // by source IP
+	last lasterr.Set // by source IP
 }
 
 func newLogSink(out hclog.Logger) *logSink {
-	return &logSink{out: out, rl: ratelog.New(20, 5*time.Second), last: map[string]PeerError{}}
+	return &logSink{out: out, rl: ratelog.New(20, 5*time.Second)}
 }
 
 var fromRE = regexp.MustCompile(`from=(\S+)`)
-
-const maxSinkPeers = 64
 
 func (s *logSink) Write(p []byte) (int, error) {
 	line := string(bytes.TrimSpace(p))
@@ -55,11 +49,7 @@ func (s *logSink) Write(p []byte) (int, error) {
 					kind = "gossip label (cluster name) mismatch"
 				}
 				if kind != "" {
-					s.mu.Lock()
-					if _, ok := s.last[h]; ok || len(s.last) < maxSinkPeers {
-						s.last[h] = PeerError{Error: kind, At: time.Now()}
-					}
-					s.mu.Unlock()
+					s.last.Record(h, kind)
 				}
 			}
 		}
@@ -86,12 +76,4 @@ func (s *logSink) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (s *logSink) errors() map[string]PeerError {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]PeerError, len(s.last))
-	for k, v := range s.last {
-		out[k] = v
-	}
-	return out
-}
+func (s *logSink) errors() map[string]PeerError { return s.last.Snapshot() }
