@@ -563,9 +563,12 @@ func (a *Agent) sync(ctx context.Context) error {
 func (a *Agent) links() map[string]coordinator.Link {
 	out := map[string]coordinator.Link{}
 	for id, l := range a.raft.PeerContact() {
-		cl := coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since}
-		if got := a.renew.lastReceived(id); !cl.OK && got.After(cl.Since) {
-			cl.Since = got // its lease counts from its last renewal, at least
+		cl := coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since, Last: l.LastAnswer}
+		if got := a.renew.lastReceived(id); got.After(cl.Last) {
+			cl.Last = got // its lease counts from its last renewal, at least
+		}
+		if !cl.OK && cl.Last.After(cl.Since) {
+			cl.Since = cl.Last
 		}
 		out[id] = cl
 	}

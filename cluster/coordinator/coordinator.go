@@ -127,7 +127,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-c.d.Raft.LeaderChanges():
-		case <-time.After(tick):
+		case <-time.After(followerPoll):
 		}
 	}
 }
@@ -146,19 +146,21 @@ func (c *Coordinator) lead(ctx context.Context) error {
 	defer cancel()
 	_ = c.apply(&state.RecordEvent{Kind: "leader", Node: c.d.Config.NodeName,
 		Message: c.d.Config.NodeName + " became leader", Time: c.d.Now()})
-	t := time.NewTicker(tick)
+	t := time.NewTimer(idleTick)
 	defer t.Stop()
 	for {
 		if !c.d.Raft.IsLeader() {
 			c.d.Logger.Info("leadership lost")
 			return nil
 		}
-		if err := c.reconcile(ctx); err != nil {
+		wake, err := c.reconcile(ctx)
+		if err != nil {
 			if errors.Is(err, errNotLeader) {
 				return nil
 			}
 			c.d.Logger.Warn("reconcile", "error", err)
 		}
+		t.Reset(nextWake(c.d.Now(), wake))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -185,8 +187,29 @@ func (c *Coordinator) establish() {
 // next step reads, and a step that changes nothing ends it earlier.
 const maxSteps = 8
 
-// reconcile runs decision steps until one has nothing to commit.
-func (c *Coordinator) reconcile(ctx context.Context) error {
+// Without an event, the leader decides again at the step's Wake, and at
+// least every idleTick for what Decide does not time (raft links answering
+// for the first time, placement delays). A follower notes the leader it
+// follows every followerPoll besides raft's own notifications: a new leader
+// counts the previous one's groups as released soon after its election only
+// if it saw that leader within a lease before (establish).
+const (
+	idleTick     = 100 * time.Millisecond
+	followerPoll = 50 * time.Millisecond
+)
+
+// nextWake is the wait until the next decision.
+func nextWake(now, wake time.Time) time.Duration {
+	d := idleTick
+	if !wake.IsZero() {
+		d = min(d, max(wake.Sub(now), time.Millisecond))
+	}
+	return d
+}
+
+// reconcile runs decision steps until one has nothing to commit, and
+// returns that step's Wake.
+func (c *Coordinator) reconcile(ctx context.Context) (time.Time, error) {
 	for range maxSteps {
 		out := Decide(c.input())
 		for _, f := range out.Fences {
@@ -194,7 +217,7 @@ func (c *Coordinator) reconcile(ctx context.Context) error {
 		}
 		if len(out.Commands) == 0 {
 			c.publish(out.Why)
-			return nil
+			return out.Wake, nil
 		}
 		held := false
 		for _, cmd := range out.Commands {
@@ -209,14 +232,14 @@ func (c *Coordinator) reconcile(ctx context.Context) error {
 				continue
 			}
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
 		}
 		if held {
-			return nil
+			return time.Time{}, nil
 		}
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 // input gathers everything Decide reads.

@@ -8,13 +8,19 @@ import (
 	"github.com/vigil-ha/vigil/cluster/state"
 )
 
-// Link is the leader's view of one peer on the cluster link.
+// Link is the leader's view of one peer on the cluster link: raw evidence,
+// judged by link().
 type Link struct {
 	OK bool // no heartbeat to it has failed since the last success
 	// Answered: the peer answered this leader at least once. Until it has,
 	// the link is unknown whatever OK says: no evidence either way.
 	Answered bool
 	Since    time.Time // when !OK: its last answer, or when the failure was seen if it never answered
+	// Last is the latest evidence that the peer was alive: when this leader
+	// sent the last heartbeat it answered, or when its last lease renewal
+	// arrived, whichever is later. Its lease counts from no later than this.
+	// Zero: not timed (OK alone decides).
+	Last time.Time
 }
 
 // linkState is a link's verdict: evidence of life is only a fresh answer.
@@ -30,17 +36,23 @@ func (s linkState) String() string {
 	return [...]string{"unknown", "ok", "lost"}[s]
 }
 
-// link is node's cluster link as this leader knows it. The previous leader
-// is lost once a heartbeat to it failed, even if it never answered us: our
-// election is the observation (a majority, us included, stopped hearing
-// from it). Until then it may simply not have answered yet (a leadership
-// transfer): unknown.
+// link is node's cluster link as this leader knows it. A peer that answered
+// is lost once a heartbeat to it failed or once it has been silent for
+// staleAfter; its lease counts from its last evidence of life. The previous
+// leader is lost once a heartbeat to it failed, even if it never answered
+// us: our election is the observation (a majority, us included, stopped
+// hearing from it). Until then it may simply not have answered yet (a
+// leadership transfer): unknown.
 func (in Input) link(node string) (linkState, Link) {
 	l, ok := in.Links[node]
 	switch {
-	case ok && l.Answered && l.OK:
-		return linkOK, l
 	case ok && l.Answered:
+		if !l.Last.IsZero() {
+			l.Since = l.Last
+		}
+		if l.OK && (l.Last.IsZero() || !in.due(l.Last.Add(in.staleAfter()))) {
+			return linkOK, l
+		}
 		return linkLost, l
 	case ok && !l.OK && node == in.Term.PrevLeader:
 		return linkLost, Link{Since: in.Term.PrevContact}
@@ -139,7 +151,7 @@ func (in Input) judge(name string, cur *state.Node) (string, string) {
 	switch {
 	case cur == nil || cur.Status == "" || cur.Status == state.NodeOffline && cur.Reason == neverJoined:
 		return state.NodeOffline, neverJoined
-	case cur.Status == state.NodeOnline && !in.Now.Before(in.Term.Since.Add(in.Config.Cluster.Timing.Lease)):
+	case cur.Status == state.NodeOnline && in.due(in.Term.Since.Add(in.Config.Cluster.Timing.Lease)):
 		// It has had a whole lease to answer: whatever it was, it holds no
 		// lease now. Not failed: nothing was observed.
 		return state.NodeOffline, "not seen on the cluster link since " + in.Config.NodeName + " became leader"
