@@ -151,13 +151,20 @@ func TestJudgeSelfAndPreviousLeader(t *testing.T) {
 		t.Errorf("the leader judges itself %q", st)
 	}
 	// lb1 led before w (a leadership transfer) and has not answered yet, but
-	// no heartbeat to it failed either: unknown, nothing is decided on it.
+	// no heartbeat to it failed either: for prevLeaderWait it is unknown and
+	// nothing is decided on it.
 	in.Term.PrevLeader, in.Term.PrevContact = "lb1", t0.Add(-300*time.Millisecond)
 	in.Links["lb1"] = unknownLink
 	in.Fenceable = fencing("lb1")
-	in.Now = t0.Add(in.Config.Cluster.Timing.Lease - time.Millisecond)
+	in.Now = t0.Add(prevLeaderWait - time.Millisecond)
 	if cmds, fences, _ := run(t, in); len(cmds) != 0 || len(fences) != 0 {
 		t.Errorf("previous leader not answering yet: commands %v, fences %v", cmds, fences)
+	}
+	// Still no answer after prevLeaderWait (a silent power-off: no heartbeat
+	// has failed yet): lost, as our election saw.
+	in.Now = t0.Add(prevLeaderWait)
+	if st, _ := in.judge("lb1", in.Data.Nodes["lb1"]); st == state.NodeOnline {
+		t.Errorf("previous leader silent for prevLeaderWait: still %q", st)
 	}
 	// A heartbeat to it failed and it never answered w: the election itself
 	// saw it lost.

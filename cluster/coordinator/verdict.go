@@ -39,10 +39,10 @@ func (s linkState) String() string {
 // link is node's cluster link as this leader knows it. A peer that answered
 // is lost once a heartbeat to it failed or once it has been silent for
 // staleAfter; its lease counts from its last evidence of life. The previous
-// leader is lost once a heartbeat to it failed, even if it never answered
-// us: our election is the observation (a majority, us included, stopped
-// hearing from it). Until then it may simply not have answered yet (a
-// leadership transfer): unknown.
+// leader is lost once a heartbeat to it failed or prevLeaderWait passed,
+// even if it never answered us: our election is the observation (a
+// majority, us included, stopped hearing from it). Until then it may simply
+// not have answered yet (a leadership transfer): unknown.
 func (in Input) link(node string) (linkState, Link) {
 	l, ok := in.Links[node]
 	switch {
@@ -54,11 +54,18 @@ func (in Input) link(node string) (linkState, Link) {
 			return linkOK, l
 		}
 		return linkLost, l
-	case ok && !l.OK && node == in.Term.PrevLeader:
+	case ok && node == in.Term.PrevLeader && (!l.OK || in.due(in.Term.Since.Add(prevLeaderWait))):
 		return linkLost, Link{Since: in.Term.PrevContact}
 	}
 	return linkUnknown, l
 }
+
+// prevLeaderWait: the leader we replaced is lost if it has not answered us
+// this long after we took office. After a failure our election is the
+// evidence; after a leadership transfer the old leader is alive and answers
+// within a round trip (or, slower, only its groups move: its own lease
+// ended 30 ms after the transfer started, see the agent's lease keeper).
+const prevLeaderWait = releaseMargin
 
 // seen reports whether node showed any sign of life since this leader took
 // office (an answer on the cluster link, alive on the heartbeat link), or is
