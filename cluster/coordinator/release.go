@@ -119,7 +119,7 @@ func (in Input) lastContact(node string) time.Time {
 func (in Input) leaseEnd(node string) time.Time {
 	t := in.guardOf(node) // the deadline its own guard enforces (DESIGN.md invariant 7)
 	end := in.lastContact(node).Add(t.Lease + releaseMargin)
-	if l, ok := in.Links[node]; node == in.Term.PrevLeader && ok && !l.OK && !l.Answered {
+	if st, l := in.link(node); node == in.Term.PrevLeader && st == linkLost && !l.Answered {
 		// The node led before us and has not answered us since we were
 		// elected. As leader it held its lease until a leader lease after
 		// its last quorum acknowledgement (consensus.QuorumAck), and our

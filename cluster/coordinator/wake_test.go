@@ -76,3 +76,27 @@ func TestNextWake(t *testing.T) {
 		}
 	}
 }
+
+// The leader we replaced, silent since (a power-off fails no heartbeat for
+// a transport timeout), is released prevLeaderWait after we took office: no
+// failed heartbeat is needed, and Wake names the instant.
+func TestSilentPreviousLeaderIsReleasedSoonAfterTheElection(t *testing.T) {
+	in := base()
+	in.Term.PrevLeader, in.Term.PrevContact = "lb1", t0.Add(-150*time.Millisecond)
+	in.Links["lb1"] = unknownLink
+	in.Members["lb1"] = *member(membership.StateAlive, t0.Add(-time.Hour))
+	in.Now = t0.Add(10 * time.Millisecond)
+	out := Decide(in)
+	if len(out.Commands) != 0 {
+		t.Fatalf("commands %v before prevLeaderWait", out.Commands)
+	}
+	at := t0.Add(max(prevLeaderWait, releaseMargin))
+	if !out.Wake.Equal(t0.Add(prevLeaderWait)) {
+		t.Errorf("Wake = %s, want %s", out.Wake.Sub(t0), prevLeaderWait)
+	}
+	in.Now = at
+	cmds, _, _ := run(t, in)
+	if len(commandsOf[*state.ClearHolder](Output{Commands: cmds})) != 1 {
+		t.Errorf("commands %v at %s after the election; want web released from lb1", cmds, at.Sub(t0))
+	}
+}
