@@ -21,8 +21,8 @@ import (
 //
 // The soak (soak_bench_test.go) has its own VIGIL_SOAK_* twins.
 
-// envRuns is the positive integer in env, or def when unset.
-func envRuns(tb testing.TB, env string, def int) int {
+// runsFromEnv is the positive integer in env, or def when unset.
+func runsFromEnv(tb testing.TB, env string, def int) int {
 	tb.Helper()
 	v := strings.TrimSpace(os.Getenv(env))
 	if v == "" {
@@ -111,8 +111,8 @@ func validateConfigs(tb testing.TB, c *Cluster) {
 	}
 }
 
-// loadavg is /proc/loadavg's first three fields ("1.02 0.87 0.65").
-func loadavg() string {
+// loadAvg is /proc/loadavg's first three fields ("1.02 0.87 0.65").
+func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
@@ -121,27 +121,27 @@ func loadavg() string {
 	return strings.Join(f[:min(3, len(f))], " ")
 }
 
-// stats is a sorted set of durations.
-type stats []time.Duration
+// durStats is a sorted set of durations.
+type durStats []time.Duration
 
-func newStats(ds []time.Duration) stats { return slices.Sorted(slices.Values(ds)) }
+func sortedDurs(ds []time.Duration) durStats { return slices.Sorted(slices.Values(ds)) }
 
 // cell is "min / median / max s", or "-" without samples.
-func (s stats) cell() string {
+func (s durStats) cell() string {
 	if len(s) == 0 {
 		return "-"
 	}
 	return fmt.Sprintf("%.3f / %.3f / %.3f s", s[0].Seconds(), s[len(s)/2].Seconds(), s[len(s)-1].Seconds())
 }
 
-func (s stats) median() time.Duration {
+func (s durStats) median() time.Duration {
 	if len(s) == 0 {
 		return 0
 	}
 	return s[len(s)/2]
 }
 
-func (s stats) max() time.Duration {
+func (s durStats) max() time.Duration {
 	if len(s) == 0 {
 		return 0
 	}

@@ -44,16 +44,16 @@ import (
 //
 //	make bench, or: VIGIL_LAB_ID=x go test ./test/lab -run '^$' -bench FailoverDowntime -benchtime 1x
 func BenchmarkFailoverDowntime(b *testing.B) {
-	runs := envRuns(b, "VIGIL_BENCH_RUNS", 10)
+	runs := runsFromEnv(b, "VIGIL_BENCH_RUNS", 10)
 	preset, label, tuning := benchTiming(b, "VIGIL_BENCH")
-	load0 := loadavg()
+	load0 := loadAvg()
 	fmt.Printf("FailoverDowntime: %d interleaved runs, vigil timing %s, load average %s\n", runs, label, load0)
 
 	v := startVigilBench(b, preset, tuning)
 	kas := []*kaBench{startKABench(b, "vlabka", "1"), startKABench(b, "vlabkb", "0.1")}
 	res := downtimes{}
 	for i := range runs {
-		fmt.Printf("-- run %d/%d (load average %s)\n", i+1, runs, loadavg())
+		fmt.Printf("-- run %d/%d (load average %s)\n", i+1, runs, loadAvg())
 		res.add(rowOffFollower, colVigil, v.powerOff(i, false))
 		for _, k := range kas {
 			res.add(rowOffFollower, k.col, k.powerOff(i))
@@ -71,7 +71,7 @@ func BenchmarkFailoverDowntime(b *testing.B) {
 	cols := []string{colVigil, kas[0].col, kas[1].col}
 	var t strings.Builder
 	fmt.Fprintf(&t, "\nclient-observed downtime of the VIP (request every 10 ms, 20 ms timeout), min / median / max over %d interleaved runs\n", runs)
-	fmt.Fprintf(&t, "vigil timing: %s; load average at start %s, at end %s\n", label, load0, loadavg())
+	fmt.Fprintf(&t, "vigil timing: %s; load average at start %s, at end %s\n", label, load0, loadAvg())
 	line := fmt.Sprintf("%-46s", "scenario")
 	for _, c := range cols {
 		line += fmt.Sprintf(" | %-27s", strings.Replace(c, colVigil, "vigil "+label, 1))
@@ -80,17 +80,17 @@ func BenchmarkFailoverDowntime(b *testing.B) {
 	for _, row := range rowOrder {
 		line := fmt.Sprintf("%-46s", row)
 		for _, c := range cols {
-			line += fmt.Sprintf(" | %-27s", newStats(res[row][c]).cell())
+			line += fmt.Sprintf(" | %-27s", sortedDurs(res[row][c]).cell())
 		}
 		t.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 	t.WriteString("new leader: from the power cut to the new leader's \"leader\" event in the replicated history (elected, first commit applied)\n")
-	off, offL, nl := newStats(res[rowOffFollower][colVigil]), newStats(res[rowOffLeader][colVigil]), newStats(res[rowNewLeader][colVigil])
+	off, offL, nl := sortedDurs(res[rowOffFollower][colVigil]), sortedDurs(res[rowOffLeader][colVigil]), sortedDurs(res[rowNewLeader][colVigil])
 	fmt.Fprintf(&t, "issue 12 goal 1 (power-off median <= 0.350 s, max <= 0.500 s, leader or not): %s\n",
-		verdict(off.median() <= 350*time.Millisecond && off.max() <= 500*time.Millisecond &&
+		goalVerdict(off.median() <= 350*time.Millisecond && off.max() <= 500*time.Millisecond &&
 			offL.median() <= 350*time.Millisecond && offL.max() <= 500*time.Millisecond))
 	fmt.Fprintf(&t, "issue 12 goal 3 (new leader within 0.350 s of the leader's power-off): %s\n",
-		verdict(len(nl) > 0 && nl.max() <= 350*time.Millisecond))
+		goalVerdict(len(nl) > 0 && nl.max() <= 350*time.Millisecond))
 	// Printed, not logged: the testing package cuts a benchmark's log to 10 lines.
 	fmt.Print(t.String())
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -125,7 +125,7 @@ func (d downtimes) add(row, col string, took time.Duration) {
 	d[row][col] = append(d[row][col], took)
 }
 
-func verdict(ok bool) string {
+func goalVerdict(ok bool) string {
 	if ok {
 		return "met"
 	}
