@@ -58,9 +58,10 @@ func BenchmarkSoak(b *testing.B) {
 	st0 := soakStatus(b, c, leader0)
 	g0, _ := GroupOf(st0, "web")
 	hist0 := soakHistory(b, c, leader0)
-	logAt := map[string]int64{}
+	logs, logAt := map[string]string{}, map[string]int64{}
 	for _, n := range c.Nodes {
-		logAt[n.Name] = logSize(c.Agent(n.Name).Log)
+		logs[n.Name] = c.Agent(n.Name).Log // a restarted agent appends to it
+		logAt[n.Name] = logSize(logs[n.Name])
 	}
 
 	// A 1 s timeout, not the failover benches' 20 ms: with every core busy
@@ -119,7 +120,7 @@ func BenchmarkSoak(b *testing.B) {
 	warns := map[string]map[string]int{}
 	nwarn := 0
 	for _, n := range c.Nodes {
-		warns[n.Name] = logWarnings(b, c.Agent(n.Name).Log, logAt[n.Name])
+		warns[n.Name] = logWarnings(b, logs[n.Name], logAt[n.Name])
 		for _, k := range warns[n.Name] {
 			nwarn += k
 		}
