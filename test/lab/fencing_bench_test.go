@@ -78,8 +78,8 @@ func BenchmarkFencedFailover(b *testing.B) {
 	}
 	t.WriteString("(sigstop: the downtime starts when the frozen node stops answering, i.e. when its crash guard drops the VIP or the fence cuts it, not at the freeze)\n")
 	p := results["poweroff"]
-	fmt.Fprintf(&t, "issue 12 goal 2 (power-off median <= 0.600 s; vigil's share <= 0.100 s): %s\n",
-		goalVerdict(len(p.down) > 0 && sortedDurs(p.down).median() <= 600*time.Millisecond && sortedDurs(p.share).max() <= 100*time.Millisecond))
+	fmt.Fprintf(&t, "issue 12 goal 2 (power-off median <= 0.600 s; vigil's share median <= 0.100 s): %s\n",
+		goalVerdict(len(p.down) > 0 && sortedDurs(p.down).median() <= 600*time.Millisecond && sortedDurs(p.share).median() <= 100*time.Millisecond))
 	fmt.Print(t.String())
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	b.ReportMetric(0, "ns/op")
