@@ -313,7 +313,7 @@ func logSize(path string) int64 {
 var logLevel = regexp.MustCompile(`\[(WARN|ERROR)\]\s+(.*)$`)
 
 // logWarnings counts an agent log's WARN and ERROR lines from offset on,
-// by "logger: message" (the key=value part left out).
+// by kind (warningKind).
 func logWarnings(tb testing.TB, path string, offset int64) map[string]int {
 	tb.Helper()
 	f, err := os.Open(path)
@@ -332,10 +332,28 @@ func logWarnings(tb testing.TB, path string, offset int64) map[string]int {
 		if m == nil {
 			continue
 		}
-		parts := strings.SplitN(m[2], ": ", 3)
-		out[m[1]+" "+strings.Join(parts[:min(2, len(parts))], ": ")]++
+		out[m[1]+" "+warningKind(m[2])]++
 	}
 	return out
+}
+
+var (
+	logFields = regexp.MustCompile(`\s[a-z][a-z0-9_-]*=`) // where the key=value part starts
+	logDigits = regexp.MustCompile(`[0-9]+`)
+)
+
+// warningKind is a log message without its key=value part, numbers
+// (addresses, ports, durations) replaced by N, so that one kind of
+// warning counts as one.
+func warningKind(msg string) string {
+	if i := logFields.FindStringIndex(msg); i != nil {
+		msg = msg[:i[0]]
+	}
+	msg = logDigits.ReplaceAllString(strings.TrimRight(msg, ": "), "N")
+	if len(msg) > 140 {
+		msg = msg[:140] + "..."
+	}
+	return msg
 }
 
 // topWarnings lists the n most frequent warnings as "COUNT x TEXT".
