@@ -168,6 +168,7 @@ func TestTuningHCL(t *testing.T) {
 // TestWarningKind checks that the soak counts one kind of warning once.
 func TestWarningKind(t *testing.T) {
 	for in, want := range map[string]string{
+		`vigil.memberlist: memberlist: Was able to connect to n2 over TCP but UDP probes failed`:                                           "vigil.memberlist: memberlist: Was able to connect to n2 over TCP but UDP probes failed",
 		`vigil.executor: resource failed: group=web resource=vip reason="monitor: stopped"`:                                                "vigil.executor: resource failed",
 		`vigil.memberlist: memberlist: Failed fallback TCP ping: timeout 200ms: read tcp 198.18.1.13:57089->198.18.1.11:7301: i/o timeout`: "vigil.memberlist: memberlist: Failed fallback TCP ping: timeout Nms: read tcp N.N.N.N:N->N.N.N.N:N: i/o timeout",
 	} {

@@ -339,7 +339,7 @@ func logWarnings(tb testing.TB, path string, offset int64) map[string]int {
 
 var (
 	logFields = regexp.MustCompile(`\s[a-z][a-z0-9_-]*=`) // where the key=value part starts
-	logDigits = regexp.MustCompile(`[0-9]+`)
+	logDigits = regexp.MustCompile(`\b[0-9]+`)
 )
 
 // warningKind is a log message without its key=value part, numbers
