@@ -30,6 +30,9 @@ type res struct {
 	failOp  string // start | stop | monitor ("" = none since it last worked)
 	failErr string
 	failN   int
+	// lapsesAtStart: the crash guard's lapse count when this address was
+	// started (removedByGuard).
+	lapsesAtStart uint64
 }
 
 // refresher is an agent that re-announces itself while running (ipaddr with
@@ -227,6 +230,13 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 			r.set(x, st)
 			r.clearFail(x, "monitor")
 			continue
+		}
+		if st == resources.Stopped && r.removedByGuard(x) {
+			// The lease lapsed for a moment (the guard acted on it before
+			// this loop saw it): start it again, counting no failure.
+			r.log.Warn("the crash guard removed the address when the lease lapsed; starting it again", "resource", x.cfg.Name)
+			r.set(x, resources.Stopped)
+			return
 		}
 		why := "monitor: " + st.String()
 		if err != nil {
