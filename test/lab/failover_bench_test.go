@@ -3,6 +3,7 @@ package lab
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func BenchmarkFailoverDowntime(b *testing.B) {
 	runs := runsFromEnv(b, "VIGIL_BENCH_RUNS", 10)
 	preset, label, tuning := benchTiming(b, "VIGIL_BENCH")
 	load0 := loadAvg()
-	fmt.Printf("FailoverDowntime: %d interleaved runs, vigil timing %s, load average %s\n", runs, label, load0)
+	fmt.Printf("FailoverDowntime: %d interleaved runs, vigil timing %s, vigil group %q, load average %s\n", runs, label, benchGroup(b), load0)
 
 	v := startVigilBench(b, preset, tuning)
 	kas := []*kaBench{startKABench(b, "vlabka", "1"), startKABench(b, "vlabkb", "0.1")}
@@ -71,7 +72,7 @@ func BenchmarkFailoverDowntime(b *testing.B) {
 	cols := []string{colVigil, kas[0].col, kas[1].col}
 	var t strings.Builder
 	fmt.Fprintf(&t, "\nclient-observed downtime of the VIP (request every 10 ms, 20 ms timeout), min / median / max over %d interleaved runs\n", runs)
-	fmt.Fprintf(&t, "vigil timing: %s; load average at start %s, at end %s\n", label, load0, loadAvg())
+	fmt.Fprintf(&t, "vigil timing: %s; vigil group: %s; load average at start %s, at end %s\n", label, groupLabel(benchGroup(b)), load0, loadAvg())
 	line := fmt.Sprintf("%-46s", "scenario")
 	for _, c := range cols {
 		line += fmt.Sprintf(" | %-27s", strings.Replace(c, colVigil, "vigil "+label, 1))
@@ -137,6 +138,8 @@ type vigilBench struct {
 	b      *testing.B
 	c      *Cluster
 	client *Host
+	// vipOnly: the group is the address alone; haproxy runs on both nodes.
+	vipOnly bool
 	// lastNewLeader is the leader power-off's time to a new leader, 0 when
 	// it could not be read.
 	lastNewLeader time.Duration
@@ -147,17 +150,49 @@ const benchSettle = 60 * time.Second
 func startVigilBench(b *testing.B, preset, tuning string) *vigilBench {
 	b.Helper()
 	l, client := benchWebLab(b, "vlabfb")
+	vipOnly := benchGroup(b) == "vip"
+	group := WebGroupHCL(b, l.Dir(), "n1", 3)
+	if vipOnly {
+		group = VIPGroupHCL("n1")
+	}
 	c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", ClusterExtra: tuning,
-		Extra: WebGroupHCL(b, l.Dir(), "n1", 3)}, Vigil(b))
+		Extra: group}, Vigil(b))
 	validateConfigs(b, c)
 	for _, n := range c.Nodes {
 		c.Start(n.Name)
 	}
+	v := &vigilBench{b: b, c: c, client: client, vipOnly: vipOnly}
 	for _, n := range []string{"n1", "n2"} {
-		EnableNonlocalBind(c.Node(n).Host)
+		v.nodeUp(n)
 	}
 	c.WaitHealthy(benchSettle)
-	return &vigilBench{b: b, c: c, client: client}
+	return v
+}
+
+// benchGroup is what vigil moves (VIGIL_BENCH_GROUP): "vip" (default), the
+// address alone with haproxy running on both nodes as in the keepalived
+// pair, or "haproxy", the example's group that starts haproxy after the
+// address on the new node.
+func benchGroup(b *testing.B) string {
+	switch g := os.Getenv("VIGIL_BENCH_GROUP"); g {
+	case "", "vip":
+		return "vip"
+	case "haproxy":
+		return g
+	default:
+		b.Fatalf("VIGIL_BENCH_GROUP=%q: want vip or haproxy", g)
+		return ""
+	}
+}
+
+// nodeUp prepares a (powered-on) load balancer: nonlocal bind, and haproxy
+// when it runs outside the group.
+func (v *vigilBench) nodeUp(n string) {
+	h := v.c.Node(n).Host
+	EnableNonlocalBind(h)
+	if v.vipOnly {
+		StartHAProxy(h.lab, h, n)
+	}
 }
 
 // powerOff cuts the power of the active node, arranged first to be (leader)
@@ -178,6 +213,7 @@ func (v *vigilBench) powerOff(i int, leader bool) time.Duration {
 	}
 	fmt.Println(line)
 	v.c.PowerOn(from)
+	v.nodeUp(from)
 	v.c.WaitHealthy(benchSettle)
 	return gap
 }
@@ -387,4 +423,11 @@ func newRow(b *testing.B, name, metric string, took []time.Duration) downtimeRow
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func groupLabel(g string) string {
+	if g == "vip" {
+		return "the address alone (haproxy runs on both nodes, as with keepalived)"
+	}
+	return "address + haproxy started on the new node (examples/haproxy-pair)"
 }
