@@ -215,7 +215,7 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.api = api.NewServer(ad)
 	rd := rpc.ServerDeps{Raft: a.raft, Client: applier, Local: func() any { return a.local() },
-		Operator: a.api.Handler(), Renewed: a.renew.received, Logger: a.log.Named("rpc")}
+		Operator: a.api.Handler(), Renewed: a.renewed, Logger: a.log.Named("rpc")}
 	if d.Net != nil {
 		rd.Identify = d.Net.Identify
 	}
@@ -563,9 +563,10 @@ func (a *Agent) sync(ctx context.Context) error {
 func (a *Agent) links() map[string]coordinator.Link {
 	out := map[string]coordinator.Link{}
 	for id, l := range a.raft.PeerContact() {
-		cl := coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since, Last: l.LastAnswer}
-		if got := a.renew.lastReceived(id); got.After(cl.Last) {
-			cl.Last = got // its lease counts from its last renewal, at least
+		cl := coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since, Last: l.LastAnswer,
+			Renewed: a.renew.lastReceived(id)}
+		if cl.Renewed.After(cl.Last) {
+			cl.Last = cl.Renewed
 		}
 		if !cl.OK && cl.Last.After(cl.Since) {
 			cl.Since = cl.Last

@@ -32,6 +32,16 @@ func (r *renewals) lastSent() time.Time {
 	return r.sent
 }
 
+// renewed answers a follower's renewal (rpc.ServerDeps.Renewed): only while
+// this node leads and holds its leader lease, noting the arrival first.
+func (a *Agent) renewed(peer string, at time.Time) bool {
+	if !a.raft.IsLeader() || !a.keeper.Holds() {
+		return false
+	}
+	a.renew.received(peer, at)
+	return true
+}
+
 func (r *renewals) received(peer string, at time.Time) {
 	r.mu.Lock()
 	if r.seen == nil {

@@ -98,17 +98,23 @@ func (in Input) fenceWait(node string) string {
 	return why
 }
 
-// lastContact is when the leader last heard from node on the cluster link.
-// Until proven otherwise a peer may have been in contact with the old leader
-// right up to our election: its lease counts from then at least.
+// lastContact is the latest base a lost node's lease may have: when its
+// last renewal reached this leader (Link.Renewed; a link the driver does not
+// time counts from its last evidence, Since). Until proven otherwise a peer
+// may have renewed with the old leader right up to our election: its lease
+// counts from then at least.
 func (in Input) lastContact(node string) time.Time {
 	st, l := in.link(node)
 	switch st {
 	case linkOK:
 		return in.Now
 	case linkLost:
-		if l.Since.After(in.Term.Since) {
-			return l.Since
+		base := l.Since
+		if !l.Last.IsZero() {
+			base = l.Renewed
+		}
+		if base.After(in.Term.Since) {
+			return base
 		}
 	}
 	return in.Term.Since

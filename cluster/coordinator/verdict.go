@@ -18,9 +18,13 @@ type Link struct {
 	Since    time.Time // when !OK: its last answer, or when the failure was seen if it never answered
 	// Last is the latest evidence that the peer was alive: when this leader
 	// sent the last heartbeat it answered, or when its last lease renewal
-	// arrived, whichever is later. Its lease counts from no later than this.
-	// Zero: not timed (OK alone decides).
+	// arrived, whichever is later. Zero: not timed (OK alone decides).
 	Last time.Time
+	// Renewed is when its last lease renewal arrived (zero: none to this
+	// leader). Its lease counts from no later than this: it holds one only
+	// until a lease after sending a renewal a leader answered, and leaders
+	// answer only while they hold their own lease (docs/design.md, Leases).
+	Renewed time.Time
 }
 
 // linkState is a link's verdict: evidence of life is only a fresh answer.

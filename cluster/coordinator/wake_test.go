@@ -11,12 +11,14 @@ import (
 // A holder that stops answering is lost once it has been silent for
 // staleAfter, with no failed heartbeat needed (a powered-off peer sends no
 // RST), and its group is released exactly a lease plus the margin after its
-// last answer; Wake names each of those instants in advance.
+// last renewal arrived (its lease counts from a renewal's send); Wake names
+// each of those instants in advance.
 func TestSilentHolderIsLostAndReleasedOnTime(t *testing.T) {
 	in := base()
 	tm := in.Config.Cluster.Timing
 	last := t0.Add(2 * time.Second)
-	in.Links["lb1"] = Link{OK: true, Answered: true, Since: t0, Last: last}
+	renewed := last.Add(-40 * time.Millisecond)
+	in.Links["lb1"] = Link{OK: true, Answered: true, Since: t0, Last: last, Renewed: renewed}
 	in.Members["lb1"] = *member(membership.StateAlive, t0)
 
 	in.Now = last.Add(in.staleAfter() - time.Millisecond)
@@ -39,7 +41,7 @@ func TestSilentHolderIsLostAndReleasedOnTime(t *testing.T) {
 	if len(commandsOf[*state.ClearHolder](out)) != 0 {
 		t.Fatalf("released before its lease ran out: %v", out.Commands)
 	}
-	end := last.Add(tm.Lease + releaseMargin)
+	end := renewed.Add(tm.Lease + releaseMargin)
 	if !out.Wake.Equal(end) {
 		t.Errorf("Wake = %s, want the release at %s", out.Wake.Sub(t0), end.Sub(t0))
 	}
