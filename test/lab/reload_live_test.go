@@ -17,11 +17,12 @@ const (
 
 // reloadSvcScript is an exec resource's control script that logs every start
 // and stop with its version argument, so the test sees which definition ran.
+// Its stop takes 300 ms, so the restart is long enough to be sampled.
 const reloadSvcScript = `#!/bin/sh
 d=$(dirname "$0")
 case "$1" in
 start) setsid sleep 1000000 </dev/null >/dev/null 2>&1 & echo $! > "$d/svc.pid"; echo "start $2" >> "$d/svc.log" ;;
-stop) [ -f "$d/svc.pid" ] && kill "$(cat "$d/svc.pid")" 2>/dev/null; rm -f "$d/svc.pid"; echo "stop $2" >> "$d/svc.log" ;;
+stop) [ -f "$d/svc.pid" ] && kill "$(cat "$d/svc.pid")" 2>/dev/null; rm -f "$d/svc.pid"; echo "stop $2" >> "$d/svc.log"; sleep 0.3 ;;
 status) [ -f "$d/svc.pid" ] && kill -0 "$(cat "$d/svc.pid")" 2>/dev/null || exit 3 ;;
 esac
 `
@@ -158,6 +159,7 @@ func TestReloadGroupsLive(t *testing.T) {
 	}
 
 	t.Run("ChangedResourceRestartsInPlace", func(t *testing.T) {
+		from := time.Now()
 		replies := rewrite(t, func(s string) string {
 			return strings.ReplaceAll(s, reloadLiveHCL(ctl, "v1"), reloadLiveHCL(ctl, "v2"))
 		})
@@ -170,6 +172,18 @@ func TestReloadGroupsLive(t *testing.T) {
 			}
 			return nil
 		})
+		// The samplers covered the restart: web's VIP, before the
+		// restarted service in its group, stayed on n1 throughout.
+		n := 0
+		for _, s := range web.Samples() {
+			if s.Time.After(from) {
+				n++
+			}
+		}
+		if n < 3 {
+			t.Errorf("only %d samples of web's VIP during the restart", n)
+		}
+		t.Logf("%d samples of web's VIP from the reload to the restarted service, all on n1 (checked at the end)", n)
 		if got := svcLog("n2"); strings.Contains(got, "v2") {
 			t.Errorf("svc v2 ran on n2: %q", got)
 		}
