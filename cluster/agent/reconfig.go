@@ -24,6 +24,12 @@ func (a *Agent) current() *configs.Config {
 // anything, so a configuration that cannot be built changes nothing. It
 // returns one line per change, for the reply and the log.
 func (a *Agent) applyLive(running, merged *configs.Config) ([]string, error) {
+	if a.guard == nil && a.d.Net == nil && GuardedLifetime(merged) > 0 {
+		// Addresses must never run without the crash guard (DESIGN.md
+		// invariant 7), and it is started with the agent.
+		return nil, fmt.Errorf("the new configuration gives this node its first ipaddr resource: " +
+			"its crash guard starts with the agent, so restart the agent to add it")
+	}
 	checks, err := a.health.prepare(checksOf(merged), a.newCheck)
 	if err != nil {
 		return nil, err

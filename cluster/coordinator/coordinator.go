@@ -81,6 +81,7 @@ type Coordinator struct {
 
 	live     atomic.Pointer[configs.Config] // set by SetConfig (reconfig.go)
 	reloaded chan struct{}                  // SetConfig wakes the leader loop
+	settled  settledDefs                    // leader loop only (reconfig.go)
 
 	mu    sync.Mutex
 	shown map[string]string // group -> why it stays where it is (read by the API)

@@ -36,14 +36,31 @@ func (c *Coordinator) wake() {
 
 // defineGroups commits the group list of the configuration in force when
 // the replicated one differs, and stops groups that are no longer
-// configured (see GroupCommands).
+// configured (see GroupCommands). Once the state matches a configuration in
+// this term it is not read again until a reload (the leader loop runs
+// every tick; an idle cluster should not copy its state twice per tick).
 func (c *Coordinator) defineGroups() error {
-	for _, cmd := range GroupCommands(c.config(), c.d.Store.Read(), c.d.Now()) {
+	cfg := c.config()
+	if c.settled.cfg == cfg && c.settled.term == c.term.Since {
+		return nil
+	}
+	cmds, settled := GroupCommands(cfg, c.d.Store.Read(), c.d.Now())
+	for _, cmd := range cmds {
 		if err := c.apply(cmd); err != nil {
 			return err
 		}
 	}
+	if settled {
+		c.settled.cfg, c.settled.term = cfg, c.term.Since
+	}
 	return nil
+}
+
+// settledDefs is the configuration the replicated group list last matched,
+// in the leader term that checked it.
+type settledDefs struct {
+	cfg  *configs.Config
+	term time.Time
 }
 
 // GroupCommands returns what makes the replicated group list match cfg:
@@ -51,20 +68,22 @@ func (c *Coordinator) defineGroups() error {
 // longer configured that nobody holds any more, to drop it), and an
 // assignment to no node for a removed group that is still assigned, so that
 // its holder stops it (as `vigil node standby` would). Groups that did not
-// change are left alone.
-func GroupCommands(cfg *configs.Config, data *state.Data, now time.Time) []state.Command {
+// change are left alone. settled reports that the state matches cfg: no
+// commands, and no removed group left to stop or drop.
+func GroupCommands(cfg *configs.Config, data *state.Data, now time.Time) (cmds []state.Command, settled bool) {
 	want := Definitions(cfg)
 	define := &state.DefineGroups{Groups: want, Time: now}
 	if !sameDefinitions(data.Defined, want) || data.Defined == nil {
-		return []state.Command{define}
+		return []state.Command{define}, false
 	}
 	var out []state.Command
 	drop := false
-	names := data.GroupNames()
-	for _, name := range names {
+	settled = true
+	for _, name := range data.GroupNames() {
 		if _, ok := want[name]; ok {
 			continue
 		}
+		settled = false
 		g := data.Groups[name]
 		switch {
 		case g.Holder == "":
@@ -76,7 +95,7 @@ func GroupCommands(cfg *configs.Config, data *state.Data, now time.Time) []state
 	if drop {
 		out = append(out, define)
 	}
-	return out
+	return out, settled
 }
 
 // Definitions lists cfg's groups and their resources, in order.

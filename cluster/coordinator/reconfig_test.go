@@ -30,7 +30,7 @@ func TestGroupCommands(t *testing.T) {
 		"web": {Name: "web", Node: "lb1", Holder: "lb1", State: state.GroupStarted},
 	}}
 	// Nothing defined yet (a cluster's first leader): define.
-	cmds := GroupCommands(cfg, data, now)
+	cmds, _ := GroupCommands(cfg, data, now)
 	if len(cmds) != 1 {
 		t.Fatalf("first leader: %d commands, want one DefineGroups", len(cmds))
 	}
@@ -39,12 +39,12 @@ func TestGroupCommands(t *testing.T) {
 		t.Fatalf("first leader: %#v", cmds[0])
 	}
 	data.Defined = d.Groups
-	if cmds := GroupCommands(cfg, data, now); len(cmds) != 0 {
+	if cmds, _ := GroupCommands(cfg, data, now); len(cmds) != 0 {
 		t.Fatalf("unchanged configuration: %d commands %v, want none", len(cmds), cmds)
 	}
 	// A resource added to web: redefine; nothing is assigned anywhere.
 	cfg2 := cfgWithGroups(grp("web", "vip", "haproxy", "app"), grp("api", "vip"))
-	cmds = GroupCommands(cfg2, data, now)
+	cmds, _ = GroupCommands(cfg2, data, now)
 	if len(cmds) != 1 {
 		t.Fatalf("resource added: %v", cmds)
 	}
@@ -54,13 +54,13 @@ func TestGroupCommands(t *testing.T) {
 	// web removed while lb1 runs it: define the new list (the state keeps
 	// web while it is held), then assign web nowhere.
 	cfg3 := cfgWithGroups(grp("api", "vip"))
-	cmds = GroupCommands(cfg3, data, now)
+	cmds, _ = GroupCommands(cfg3, data, now)
 	d, ok = cmds[0].(*state.DefineGroups)
 	if len(cmds) != 1 || !ok || d.Groups["web"] != nil {
 		t.Fatalf("web removed: %v", cmds)
 	}
 	data.Defined = d.Groups
-	cmds = GroupCommands(cfg3, data, now)
+	cmds, _ = GroupCommands(cfg3, data, now)
 	if len(cmds) != 1 {
 		t.Fatalf("web removed, defined: %v", cmds)
 	}
@@ -69,12 +69,12 @@ func TestGroupCommands(t *testing.T) {
 	}
 	// Stopping: nothing more until lb1 reports it stopped.
 	data.Groups["web"].Node = ""
-	if cmds := GroupCommands(cfg3, data, now); len(cmds) != 0 {
-		t.Fatalf("web stopping: %v, want nothing", cmds)
+	if cmds, settled := GroupCommands(cfg3, data, now); len(cmds) != 0 || settled {
+		t.Fatalf("web stopping: %v (settled %v), want nothing, not settled (web still to drop)", cmds, settled)
 	}
 	// Stopped: define again, which drops it.
 	data.Groups["web"].Holder = ""
-	cmds = GroupCommands(cfg3, data, now)
+	cmds, _ = GroupCommands(cfg3, data, now)
 	if _, ok := cmds[0].(*state.DefineGroups); len(cmds) != 1 || !ok {
 		t.Fatalf("web stopped: %v, want DefineGroups to drop it", cmds)
 	}
