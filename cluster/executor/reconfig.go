@@ -201,6 +201,21 @@ func (r *runner) reconfigure(ctx context.Context) (done bool) {
 // is tried again after the stop back-off.
 func (r *runner) install(ctx context.Context, u *update) bool {
 	first := reload.FirstChanged(r.cfgs(), u.cfg.Resources)
+	if first < len(u.res) || first < len(r.res) {
+		// Resources change: in maintenance nothing is stopped, started
+		// or probed, so the new definition waits until it ends (a reload
+		// that turns the group's maintenance on takes effect at once).
+		data := r.d.Store.Read()
+		g := data.Groups[r.cfg.Name]
+		if data.Maintenance || (g != nil && g.Maintenance) || r.cfg.Maintenance || u.cfg.Maintenance {
+			if u.cfg.Maintenance && !r.cfg.Maintenance {
+				r.mu.Lock()
+				r.cfg.Maintenance = true
+				r.mu.Unlock()
+			}
+			return false
+		}
+	}
 	if first < len(r.res) && r.anyRunningFrom(first) {
 		if !r.due(&r.stopRetry, r.d.Now()) {
 			return false

@@ -122,3 +122,26 @@ func TestReconfigureRefusesABadResource(t *testing.T) {
 		t.Errorf("groups %v after a refused reload", got)
 	}
 }
+
+// In maintenance a changed resource is not restarted: the new definition
+// waits until maintenance ends.
+func TestReconfigureWaitsForMaintenanceToEnd(t *testing.T) {
+	r := newRig(t, 3)
+	r.assign("n1")
+	r.wait(t, "started", func() bool { return r.groupState() == state.GroupStarted })
+	r.mustApply(t, &state.SetMaintenance{On: true, Time: time.Now()})
+	cfg := r.config()
+	cfg.Groups[0].Resources[1].Params = map[string]string{"config": "new"}
+	if err := r.exec.Reconfigure(cfg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := r.log.get(); len(got) != 2 {
+		t.Fatalf("maintenance acted on a reload: %v", got)
+	}
+	r.mustApply(t, &state.SetMaintenance{On: false, Time: time.Now()})
+	r.wait(t, "restart once maintenance ended", func() bool { return r.log.count("start haproxy") == 2 })
+	if r.log.count("stop vip") != 0 {
+		t.Errorf("the VIP was touched: %v", r.log.get())
+	}
+}
