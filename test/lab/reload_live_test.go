@@ -70,6 +70,7 @@ group "api" {
 //     comes before it, is never removed;
 //   - a group is added: it starts; then removed: its VIP is gone and the
 //     group leaves status;
+//   - a check added to web runs and a removed one goes, restarting nothing;
 //   - a file that adds a group but has an error changes nothing and the
 //     error names file:line.
 //
@@ -235,6 +236,41 @@ func TestReloadGroupsLive(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("ChecksReplacedWithoutRestart", func(t *testing.T) {
+		svcBefore := svcLog("n1")
+		check := "  check \"exec\" \"alive\" {\n    command  = \"true\"\n    interval = \"1s\"\n  }\n"
+		anchor := "    monitor_interval = \"1s\"\n  }\n"
+		rewrite(t, func(s string) string { return strings.Replace(s, anchor, anchor+check, 1) })
+		alive := func() (bool, error) {
+			st, err := c.Status("n1")
+			if err != nil {
+				return false, err
+			}
+			for _, ch := range st.Checks {
+				if ch.Node == "n1" && ch.Group == "web" && ch.Name == "alive" {
+					return ch.State == "healthy", nil
+				}
+			}
+			return false, nil
+		}
+		c.Eventually(settle, "the added check healthy on n1", func() error {
+			if ok, err := alive(); !ok {
+				return fmt.Errorf("check alive not healthy on n1 (%v)", err)
+			}
+			return nil
+		})
+		rewrite(t, func(s string) string { return strings.Replace(s, check, "", 1) })
+		st := mustStatus(t, c, "n1")
+		for _, ch := range st.Checks {
+			if ch.Name == "alive" {
+				t.Errorf("removed check still in n1's status: %+v", ch)
+			}
+		}
+		if got := svcLog("n1"); got != svcBefore {
+			t.Errorf("a changed check restarted the service: log %q, was %q", got, svcBefore)
+		}
 	})
 
 	t.Run("InvalidFileChangesNothing", func(t *testing.T) {
