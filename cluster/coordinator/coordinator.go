@@ -79,6 +79,10 @@ type Coordinator struct {
 
 	guardSeen map[string]GuardParams // per node: crash-guard parameters it gossiped
 
+	live     atomic.Pointer[configs.Config] // set by SetConfig (reconfig.go)
+	reloaded chan struct{}                  // SetConfig wakes the leader loop
+	settled  settledDefs                    // leader loop only (reconfig.go)
+
 	mu    sync.Mutex
 	shown map[string]string // group -> why it stays where it is (read by the API)
 }
@@ -96,7 +100,7 @@ func New(d Deps) *Coordinator {
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
 	}
-	c := &Coordinator{d: d}
+	c := &Coordinator{d: d, reloaded: make(chan struct{}, 1)}
 	c.startMaint.Store(d.Config.Maintenance)
 	return c
 }
@@ -166,6 +170,7 @@ func (c *Coordinator) lead(ctx context.Context) error {
 			return nil
 		case <-c.d.Store.Watch():
 		case <-c.d.MemberChanges:
+		case <-c.reloaded:
 		case r := <-c.fenceDone:
 			c.fences[r.node] = fenceEnded(c.fences[r.node], c.d.Now(), r.err)
 		case <-t.C:
@@ -210,6 +215,9 @@ func nextWake(now, wake time.Time) time.Duration {
 // reconcile runs decision steps until one has nothing to commit, and
 // returns that step's Wake.
 func (c *Coordinator) reconcile(ctx context.Context) (time.Time, error) {
+	if err := c.defineGroups(); err != nil {
+		return time.Time{}, err
+	}
 	for range maxSteps {
 		out := Decide(c.input())
 		for _, f := range out.Fences {
@@ -259,7 +267,7 @@ func (c *Coordinator) input() Input {
 		c.StartupMaintenanceDone() // already on: nothing to commit
 		start = false
 	}
-	in := Input{Config: c.d.Config, Data: data, Now: c.d.Now(), Links: c.d.Links(), Members: members,
+	in := Input{Config: c.config(), Data: data, Now: c.d.Now(), Links: c.d.Links(), Members: members,
 		Term: c.term, Fences: c.fences, Guards: guards, StartupMaintenance: start}
 	if c.d.Fencer != nil {
 		in.Fenceable = c.d.Fencer.Configured

@@ -62,6 +62,7 @@ type runner struct {
 	seen       map[string]string // node -> replicated status at the last step
 	// guardKept: the crash guard leaves this group's addresses alone (maintenance)
 	guardKept bool
+	rc        reconf // a reload's new definition (reconfig.go)
 }
 
 // ipLike resources move traffic: on lease loss they go first (DESIGN.md
@@ -77,6 +78,9 @@ func ipLike(t string) bool {
 func (r *runner) run(ctx context.Context, hurry <-chan struct{}) error {
 	r.probe(ctx)
 	for {
+		if r.reconfigure(ctx) {
+			return nil // removed by a reload, stopped and dropped
+		}
 		r.step(ctx)
 		select {
 		case <-ctx.Done():
