@@ -47,6 +47,16 @@ func (a *Agent) newGuard() *guard.Client {
 		Command: []string{"/proc/self/exe", "guard", "-socket", sock, "-node", a.cfg.NodeName,
 			"-lifetime", p.Lifetime.String()},
 		Lease:  a.keeper.End,
+		Every:  guardEvery(a.cfg.Cluster.Timing),
 		Logger: a.log.Named("crashguard"),
 	})
+}
+
+// guardEvery is how often the agent renews its guard's deadline: a fifth of
+// the shortest lease window (a leader's: its leader lease after a quorum
+// last answered), 50 ms at most. The deadline is the lease end at the
+// renewal, so the guard acts on a lease that lapsed, not on a renewal that
+// came late (fast: 20 ms, leaving 80 ms of a leader's lease in hand).
+func guardEvery(t configs.Timing) time.Duration {
+	return max(5*time.Millisecond, min(50*time.Millisecond, t.RaftLeaderLease/5, t.Lease/5))
 }

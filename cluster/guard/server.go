@@ -160,8 +160,17 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			s.handle(m)
 			s.arm(expiry)
 		case <-expiry.C:
+			if !s.drain(msgs) {
+				s.final(agentGone)
+				return nil
+			}
 			s.enforce()
+			s.arm(expiry)
 		case <-check.C:
+			if !s.drain(msgs) {
+				s.final(agentGone)
+				return nil
+			}
 			s.enforce()
 		case <-renew.C:
 			// Requests that arrived meanwhile come first: a release must
@@ -180,6 +189,24 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			}
 			s.renewAll()
 			s.arm(expiry)
+		}
+	}
+}
+
+// drain handles the requests already read before the deadline is judged:
+// a renewal that waits in the queue when the timer fires (both ready after
+// a scheduling delay) carries a later deadline and must count. It returns
+// false when the agent's connection closed.
+func (s *session) drain(msgs <-chan incoming) bool {
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return false
+			}
+			s.handle(m)
+		default:
+			return true
 		}
 	}
 }
