@@ -44,6 +44,7 @@ type leaseKeeper struct {
 	nextTry   time.Time // next confirmation attempt after a failed one
 	asLeader  time.Time // the lease end last computed as leader
 	ledSince  time.Time // when this node was first seen leading (zero: not leader)
+	held      bool      // the lease held at the last look (lapses are logged)
 }
 
 // leaseLook is how often the keeper looks at the clock by itself.
@@ -160,7 +161,25 @@ func (k *leaseKeeper) End() (time.Time, bool) {
 	} else {
 		k.lastEnd = end
 	}
-	return end, now.Before(end)
+	held := now.Before(end)
+	if k.held && !held {
+		k.logLapse(now)
+	}
+	k.held = held
+	return end, held
+}
+
+// logLapse says why the lease just ended: what it rested on, and how old.
+func (k *leaseKeeper) logLapse(now time.Time) {
+	age := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return now.Sub(t).Round(time.Millisecond).String()
+	}
+	k.log.Warn("lease ended", "leader", k.raft.IsLeader(), "stalled", k.stalled,
+		"quorum_ack_age", age(k.raft.QuorumAck()), "leader_contact_age", age(k.raft.LastLeaderContact()),
+		"renewal_age", age(k.raft.LastRenewal()))
 }
 
 // Holds reports whether the lease holds now.
