@@ -47,6 +47,17 @@ func (a *Agent) newGuard() *guard.Client {
 		Command: []string{"/proc/self/exe", "guard", "-socket", sock, "-node", a.cfg.NodeName,
 			"-lifetime", p.Lifetime.String()},
 		Lease:  a.keeper.End,
+		Every:  guardRenewEvery(a.cfg.Cluster.Timing),
 		Logger: a.log.Named("crashguard"),
 	})
+}
+
+// guardRenewEvery is how often the agent sends the guard its lease end: an
+// eighth of the lease, at least 50 ms. The deadline the guard holds lags
+// the agent's by at most that, and a held lease always ends more than that
+// ahead (a follower renews every quarter of the lease), so the guard never
+// sweeps a node that still holds its lease; sweeping later than the lease
+// end cannot happen, the deadline sent is never later than the lease end.
+func guardRenewEvery(t configs.Timing) time.Duration {
+	return max(50*time.Millisecond, t.Lease/8)
 }

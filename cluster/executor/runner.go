@@ -13,7 +13,8 @@ import (
 	"github.com/vigil-ha/vigil/resources"
 )
 
-// poll bounds how long a lost lease or a missed notification goes unnoticed.
+// poll bounds how long a lost lease or a missed notification goes unnoticed
+// while the runner has work in progress (see nextWake for a settled one).
 const poll = 25 * time.Millisecond
 
 // banCount is Pacemaker's INFINITY fail count: the node is out for the group.
@@ -73,13 +74,16 @@ func ipLike(t string) bool {
 
 func (r *runner) run(ctx context.Context, hurry <-chan struct{}) error {
 	r.probe(ctx)
+	t := time.NewTimer(poll)
+	defer t.Stop()
 	for {
 		r.step(ctx)
+		t.Reset(r.nextWake(r.d.Now()))
 		select {
 		case <-ctx.Done():
 			return r.shutdown(hurry)
 		case <-r.d.Store.Watch():
-		case <-time.After(poll):
+		case <-t.C:
 		}
 	}
 }

@@ -49,6 +49,7 @@ func (c *guardCmd) Run(args []string) int {
 	// connection closes (or by SIGKILL).
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil.guard", Level: hclog.Info, Output: os.Stderr}).With("node", node)
+	defer startCPUProfile(log, ".guard")()
 	err := guard.Serve(context.Background(), guard.Config{
 		Socket: socket, Lifetime: lifetime, Logger: log,
 		NewHolder: func(address, iface string) (guard.Holder, error) {
