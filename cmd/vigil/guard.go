@@ -55,6 +55,13 @@ func (c *guardCmd) Run(args []string) int {
 		NewHolder: func(address, iface string) (guard.Holder, error) {
 			return ipaddr.NewHolder(address, iface, log)
 		},
+		RenewAll: func(ctx context.Context, hs []guard.Holder, d time.Duration) error {
+			list := make([]*ipaddr.Holder, 0, len(hs))
+			for _, h := range hs {
+				list = append(list, h.(*ipaddr.Holder)) // NewHolder made them all
+			}
+			return ipaddr.RenewAll(ctx, list, d)
+		},
 	})
 	if err != nil {
 		log.Error("crash guard", "error", err)
