@@ -34,7 +34,7 @@ type Config struct {
 	// go, like Renew on each: with hundreds of addresses one at a time
 	// costs a netlink dump each and starves the agent's renewals.
 	RenewAll func(ctx context.Context, hs []Holder, d time.Duration) error
-	Logger    hclog.Logger
+	Logger   hclog.Logger
 	// LockWait bounds the wait for an older guard to finish and exit.
 	LockWait time.Duration
 	// AcceptWait bounds the wait for the agent to connect.
