@@ -186,7 +186,15 @@ func (r *runner) fresh(ctx context.Context) *state.Group {
 
 // start brings up the group's resources in order.
 func (r *runner) start(ctx context.Context, g *state.Group) {
-	for i, x := range r.res {
+	for i := 0; i < len(r.res); i++ {
+		if j := addressRun(r.res, i); j > i+1 {
+			if !r.startRun(ctx, g, i, j) {
+				return
+			}
+			i = j - 1
+			continue
+		}
+		x := r.res[i]
 		if r.get(x) == resources.Running {
 			// Already up (found by the probe after a restart): its start
 			// announcement is long gone, so neighbours may hold a stale MAC.
@@ -334,11 +342,9 @@ func (r *runner) stopFrom(ctx context.Context, i int) bool {
 // stopList stops list in order. A failure is retried with back-off by the
 // next steps (stopRetry), never at once.
 func (r *runner) stopList(ctx context.Context, list []*res) bool {
-	ok := true
-	var last string
-	for _, x := range list {
+	stopOne := func(x *res) error {
 		if r.get(x) == resources.Stopped {
-			continue
+			return nil
 		}
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StopTimeout)
 		err := r.stopRes(cctx, x)
@@ -346,12 +352,23 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 		if err != nil {
 			r.set(x, resources.Failed)
 			r.noteFail(x, "stop", err.Error())
-			last = x.cfg.Name + ": " + err.Error()
-			ok = false
-			continue
+			return fmt.Errorf("%s: %w", x.cfg.Name, err)
 		}
 		r.set(x, resources.Stopped)
 		r.clearFail(x, "stop")
+		return nil
+	}
+	ok := true
+	var last string
+	for i := 0; i < len(list); {
+		// A run of addresses stops together (parallel.go).
+		j := addressRun(list, i)
+		for _, err := range each(list[i:j], stopOne) {
+			if err != nil {
+				last, ok = err.Error(), false
+			}
+		}
+		i = j
 	}
 	r.mu.Lock()
 	if ok {

@@ -68,7 +68,12 @@ func BenchmarkManyAddresses(b *testing.B) {
 		foCLI(b, c, to, "node", "standby", from)
 		d := waitAnswering(b, probe.Log, n, to, at, 30*time.Second)
 		standby = append(standby, d)
-		fmt.Printf("standby run %d: %s -> %s: all %d answer from %s after %v\n", i, from, to, n, to, d.Round(time.Millisecond))
+		fmt.Printf("standby run %d: %s -> %s: all %d answer from %s after %v (standby at %s)\n", i, from, to, n, to,
+			d.Round(time.Millisecond), at.Format("15:04:05.000"))
+		if i == 0 {
+			out, _ := c.CLI(to, "history")
+			fmt.Printf("  history on %s:\n%s\n", to, lastLines(out, 6))
+		}
 		foCLI(b, c, to, "node", "online", from)
 		c.WaitHealthy(settle)
 		threads(fmt.Sprintf("after standby run %d", i))

@@ -1,0 +1,123 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/vigil-ha/vigil/cluster/state"
+	"github.com/vigil-ha/vigil/resources"
+)
+
+// A run of consecutive addresses (ipaddr resources) in a group starts, and
+// stops, together, the way keepalived brings up a virtual_ipaddress block:
+// addresses do not depend on each other, and one at a time a group of 256
+// took a quarter of a second. Whatever comes after the run starts only once
+// every address of it is up; each address is still held by the crash guard
+// before it is added (startRes).
+const addrWorkers = 8
+
+// addressRun returns the end (exclusive) of the run of consecutive ipaddr
+// resources of list starting at i; i+1 when list[i] is not an address.
+func addressRun(list []*res, i int) int {
+	j := i + 1
+	if list[i].cfg.Type != "ipaddr" {
+		return j
+	}
+	for j < len(list) && list[j].cfg.Type == "ipaddr" {
+		j++
+	}
+	return j
+}
+
+// each runs op on every resource of list, at most addrWorkers at a time,
+// and returns the errors by position.
+func each(list []*res, op func(x *res) error) []error {
+	errs := make([]error, len(list))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(addrWorkers, len(list)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				errs[i] = op(list[i])
+			}
+		}()
+	}
+	for i := range list {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return errs
+}
+
+// startAddresses starts the addresses of run that are not running yet, in
+// parallel, each only while the lease holds, and returns each one's error
+// (by position in run). Those that started are marked running.
+func (r *runner) startAddresses(ctx context.Context, run []*res) []error {
+	return each(run, func(x *res) error {
+		if r.get(x) == resources.Running {
+			return nil
+		}
+		if !r.d.Lease() {
+			return errNoLease
+		}
+		cctx, cancel := context.WithTimeout(ctx, x.cfg.StartTimeout)
+		defer cancel()
+		if err := r.startRes(cctx, x); err != nil {
+			return err
+		}
+		r.set(x, resources.Running)
+		r.clearFail(x, "start")
+		x.nextMon = r.d.Now().Add(x.cfg.MonitorInterval)
+		if rf, ok := ability[refresher](x.agent); ok {
+			x.nextRefresh = r.d.Now().Add(rf.RefreshInterval()) // Start just announced
+		}
+		return nil
+	})
+}
+
+// errNoLease: the lease ran out before the resource was started.
+var errNoLease = errors.New("the lease ran out")
+
+// startRun starts the addresses r.res[i:j] together (see addrWorkers) and
+// reports whether the group's start may go on. A failure is handled like a
+// failed start of that address alone.
+func (r *runner) startRun(ctx context.Context, g *state.Group, i, j int) bool {
+	run := r.res[i:j]
+	for _, x := range run {
+		if r.get(x) == resources.Running {
+			r.announceOne(ctx, x, "group starting with the address already up")
+		}
+	}
+	if !r.d.Lease() {
+		return false
+	}
+	errs := r.startAddresses(ctx, run)
+	ok, first := true, -1
+	for n, err := range errs {
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, errNoLease):
+			ok = false // as a one-by-one start would: stop here, no failure
+			continue
+		}
+		r.log.Error("start failed", "resource", run[n].cfg.Name, "error", err)
+		// Failed, not stopped: the stop that follows cleans up whatever a
+		// half-done start left.
+		r.set(run[n], resources.Failed)
+		r.noteFail(run[n], "start", err.Error())
+		if first < 0 {
+			first = n
+		}
+	}
+	if first >= 0 {
+		r.fail(ctx, g, i+first, fmt.Sprintf("start: %v", errs[first]))
+		return false
+	}
+	return ok
+}
