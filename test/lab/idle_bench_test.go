@@ -106,12 +106,16 @@ func BenchmarkIdleCost(b *testing.B) {
 			b.Fatalf("%s on %s: no %s process left", s.system, s.node, s.comm)
 		}
 		key := strings.ReplaceAll(s.system, " ", "-") + "-" + strings.TrimRight(strings.Fields(s.role)[0], ",")
-		pct := func(j int) float64 {
-			return 100 * float64(after[j].ticks-before[i][j].ticks) / clkTck / elapsed.Seconds()
+		// A process replaced during the window (a new guard) or a thread
+		// that exited makes a sum shrink: shown as -1, not as a figure.
+		per := func(a, b uint64, scale float64) float64 {
+			if a < b {
+				return -1
+			}
+			return float64(a-b) * scale / elapsed.Seconds()
 		}
-		wakes := func(j int) float64 {
-			return float64(after[j].switches-before[i][j].switches) / elapsed.Seconds()
-		}
+		pct := func(j int) float64 { return per(after[j].ticks, before[i][j].ticks, 100.0/clkTck) }
+		wakes := func(j int) float64 { return per(after[j].switches, before[i][j].switches, 1) }
 		cpu, rss := pct(0), float64(after[0].rssKB)/1024
 		worst[key+"-cpu%"] = max(worst[key+"-cpu%"], cpu+pct(1)) // agent and guard
 		fmt.Fprintf(&t, "%-22s %-4s %-14s %7.2f %7.1f %7d %7.0f", s.system, s.node, s.role, cpu, rss, after[0].threads, wakes(0))
