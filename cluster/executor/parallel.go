@@ -54,10 +54,48 @@ func each(list []*res, op func(x *res) error) []error {
 	return errs
 }
 
+// guardBatch is an optional ability of the Guard (cluster/guard Client):
+// many holds or releases in one exchange instead of a round trip each.
+type guardBatch interface {
+	HoldMany(ctx context.Context, holds [][3]string) []error // key, address, interface
+	ReleaseMany(ctx context.Context, keys []string)
+}
+
 // startAddresses starts the addresses of run that are not running yet, in
-// parallel, each only while the lease holds, and returns each one's error
-// (by position in run). Those that started are marked running.
+// parallel, each only while the lease holds and only once the crash guard
+// holds it, and returns each one's error (by position in run). Those that
+// started are marked running.
 func (r *runner) startAddresses(ctx context.Context, run []*res) []error {
+	start := r.startRes
+	held := map[*res]error{}
+	if gb, ok := r.d.Guard.(guardBatch); ok && r.d.Guard != nil {
+		var holds [][3]string
+		var of []*res
+		for _, x := range run {
+			if key, addr, ifc, ok := r.guarded(x); ok && r.get(x) != resources.Running {
+				holds = append(holds, [3]string{key, addr, ifc})
+				of = append(of, x)
+			}
+		}
+		if len(holds) > 0 && r.d.Lease() {
+			for i, err := range gb.HoldMany(ctx, holds) {
+				if err != nil {
+					err = fmt.Errorf("not adding %s: %w", holds[i][1], err)
+				}
+				held[of[i]] = err
+			}
+		}
+		start = func(ctx context.Context, x *res) error {
+			err, ok := held[x]
+			switch {
+			case !ok:
+				return r.startRes(ctx, x) // not an address the guard holds
+			case err != nil:
+				return err
+			}
+			return x.agent.Start(ctx)
+		}
+	}
 	return each(run, func(x *res) error {
 		if r.get(x) == resources.Running {
 			return nil
@@ -67,7 +105,7 @@ func (r *runner) startAddresses(ctx context.Context, run []*res) []error {
 		}
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StartTimeout)
 		defer cancel()
-		if err := r.startRes(cctx, x); err != nil {
+		if err := start(cctx, x); err != nil {
 			return err
 		}
 		r.set(x, resources.Running)
@@ -78,6 +116,24 @@ func (r *runner) startAddresses(ctx context.Context, run []*res) []error {
 		}
 		return nil
 	})
+}
+
+// releaseAddresses has the crash guard let go of the addresses of run that
+// are not stopped, in one exchange, before they are removed; it reports
+// whether it did (else each stop releases its own).
+func (r *runner) releaseAddresses(ctx context.Context, run []*res) bool {
+	gb, ok := r.d.Guard.(guardBatch)
+	if !ok || r.d.Guard == nil || len(run) < 2 {
+		return false
+	}
+	var keys []string
+	for _, x := range run {
+		if key, _, _, ok := r.guarded(x); ok && r.get(x) != resources.Stopped {
+			keys = append(keys, key)
+		}
+	}
+	gb.ReleaseMany(ctx, keys)
+	return true
 }
 
 // errNoLease: the lease ran out before the resource was started.

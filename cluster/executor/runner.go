@@ -342,12 +342,18 @@ func (r *runner) stopFrom(ctx context.Context, i int) bool {
 // stopList stops list in order. A failure is retried with back-off by the
 // next steps (stopRetry), never at once.
 func (r *runner) stopList(ctx context.Context, list []*res) bool {
+	released := false // the guard let go of the run's addresses already
 	stopOne := func(x *res) error {
 		if r.get(x) == resources.Stopped {
 			return nil
 		}
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StopTimeout)
-		err := r.stopRes(cctx, x)
+		var err error
+		if released {
+			err = x.agent.Stop(cctx)
+		} else {
+			err = r.stopRes(cctx, x)
+		}
 		cancel()
 		if err != nil {
 			r.set(x, resources.Failed)
@@ -363,6 +369,7 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 	for i := 0; i < len(list); {
 		// A run of addresses stops together (parallel.go).
 		j := addressRun(list, i)
+		released = j > i+1 && r.releaseAddresses(ctx, list[i:j])
 		for _, err := range each(list[i:j], stopOne) {
 			if err != nil {
 				last, ok = err.Error(), false

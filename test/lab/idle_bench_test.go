@@ -15,11 +15,12 @@ import (
 // included, plus the children they reaped, from /proc/PID/stat) as a
 // percentage of one core over the window, resident memory and threads at
 // the end. It runs side by side, over the same window, a vigil cluster at
-// the fast preset, one at the lan preset (n1, n2, witness; a group with one
-// VIP running on n1) and keepalived pairs (one VIP) at advert_int 1 and 0.1.
+// the fast preset, one at the lan preset, two at fast with some values
+// tuned (idleVariants; each n1, n2, witness, a group with one VIP running
+// on n1) and keepalived pairs (one VIP) at advert_int 1 and 0.1.
 // The window is 60 s (VIGIL_IDLE_WINDOW overrides it, e.g. 20s while
 // iterating). With VIGIL_IDLE_PROFILE=DIR each vigil agent writes a CPU
-// profile of the window to DIR/<preset>-<node>.pprof (`go tool pprof`).
+// profile of the window to DIR/<tag>-<node>.pprof (idleVariants) (`go tool pprof`).
 //
 //	VIGIL_BENCH=1 go test ./test/lab -run '^$' -bench IdleCost -benchtime 1x
 func BenchmarkIdleCost(b *testing.B) {
@@ -39,13 +40,15 @@ func BenchmarkIdleCost(b *testing.B) {
 
 	var subjects []idleSubject
 	var profiles []string
-	for _, preset := range []string{"fast", "lan"} {
-		l := New(b, "vlabidle"+preset)
-		c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", Extra: vipGroupHCL("n1")}, Vigil(b))
+	for _, v := range idleVariants {
+		preset := v.preset
+		l := New(b, "vlabidle"+v.tag)
+		c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", Extra: vipGroupHCL("n1"),
+			ClusterExtra: v.tuning}, Vigil(b))
 		for _, n := range c.Nodes {
 			argv := []string{c.Bin, "agent", "-config", n.Config}
 			if profDir != "" {
-				prof, _ := filepath.Abs(filepath.Join(profDir, preset+"-"+n.Name+".pprof"))
+				prof, _ := filepath.Abs(filepath.Join(profDir, v.tag+"-"+n.Name+".pprof"))
 				// From the agent's start: the window begins some seconds
 				// after that, so the profile includes the start-up.
 				argv = append([]string{"env", "VIGIL_CPU_PROFILE=" + prof,
@@ -67,7 +70,7 @@ func BenchmarkIdleCost(b *testing.B) {
 			if n.Name == "n1" {
 				role += ", VIP"
 			}
-			subjects = append(subjects, idleSubject{system: "vigil " + preset, node: n.Name, role: role,
+			subjects = append(subjects, idleSubject{system: "vigil " + v.name, node: n.Name, role: role,
 				ns: n.Host.NS(), comm: "vigil"})
 		}
 	}
@@ -97,8 +100,8 @@ func BenchmarkIdleCost(b *testing.B) {
 	var t strings.Builder
 	fmt.Fprintf(&t, "idle cost per node over %v (load average %s at the start, %s at the end; %d cores):\n",
 		elapsed.Round(time.Second), load0, loadAvg(), runtime.NumCPU())
-	fmt.Fprintf(&t, "%-22s %-4s %-14s %7s %7s %7s %7s %7s %7s %7s %7s\n", "system", "node", "role",
-		"cpu %", "rss MB", "threads", "wake/s", "guard:", "rss MB", "threads", "wake/s")
+	fmt.Fprintf(&t, "%-22s %-4s %-14s %7s %7s %7s %7s %7s %7s %7s %7s %7s %7s\n", "system", "node", "role",
+		"cpu %", "rss MB", "anon MB", "threads", "wake/s", "guard:", "rss MB", "anon MB", "threads", "wake/s")
 	worst := map[string]float64{}
 	for i, s := range subjects {
 		after := s.usage()
@@ -118,15 +121,17 @@ func BenchmarkIdleCost(b *testing.B) {
 		wakes := func(j int) float64 { return per(after[j].switches, before[i][j].switches, 1) }
 		cpu, rss := pct(0), float64(after[0].rssKB)/1024
 		worst[key+"-cpu%"] = max(worst[key+"-cpu%"], cpu+pct(1)) // agent and guard
-		fmt.Fprintf(&t, "%-22s %-4s %-14s %7.2f %7.1f %7d %7.0f", s.system, s.node, s.role, cpu, rss, after[0].threads, wakes(0))
+		mb := func(kb uint64) float64 { return float64(kb) / 1024 }
+		fmt.Fprintf(&t, "%-22s %-4s %-14s %7.2f %7.1f %7.1f %7d %7.0f", s.system, s.node, s.role, cpu, rss,
+			mb(after[0].anonKB), after[0].threads, wakes(0))
 		if after[1].procs > 0 {
-			fmt.Fprintf(&t, " %7.2f %7.1f %7d %7.0f", pct(1), float64(after[1].rssKB)/1024, after[1].threads, wakes(1))
+			fmt.Fprintf(&t, " %7.2f %7.1f %7.1f %7d %7.0f", pct(1), mb(after[1].rssKB), mb(after[1].anonKB), after[1].threads, wakes(1))
 		}
 		t.WriteString("\n")
 		worst[key+"-rssMB"] = max(worst[key+"-rssMB"], rss)
 	}
 	fmt.Fprintf(&t, "cpu %%: of one core; the guard columns are vigil's crash guard process (counted apart: its RSS is mostly\n"+
-		"the binary's pages, shared with the agent); wake/s: context switches of all threads per second\n")
+		"the binary's pages, shared with the agent); anon MB: RSS without file pages (the binary); wake/s: context switches of all threads per second\n")
 	fmt.Fprintf(&t, "targets (issue 12): vigil fast <= 0.50 %% and lan <= 0.20 %% of one core on leader and follower, RSS <= 40 MB\n")
 	fmt.Print(t.String())
 	for _, p := range profiles {
@@ -143,6 +148,18 @@ func BenchmarkIdleCost(b *testing.B) {
 	for k, v := range worst {
 		b.ReportMetric(v, k)
 	}
+}
+
+// idleVariants are the vigil clusters the idle bench runs side by side:
+// the presets, and the fast preset with the raft commit timeout at 50 ms
+// and with the tighter failure detection being worked on (issue 12), to
+// show what those settings cost at idle.
+var idleVariants = []struct{ name, tag, preset, tuning string }{
+	{"fast", "fast", "fast", ""},
+	{"lan", "lan", "lan", ""},
+	{"fast commit50", "fastc", "fast", "  tuning {\n    raft_commit_timeout = \"50ms\"\n  }\n"},
+	{"fast hb150 l200", "fastt", "fast", "  tuning {\n    raft_heartbeat_timeout = \"150ms\"\n    raft_election_timeout = \"150ms\"\n" +
+		"    raft_leader_lease = \"100ms\"\n    lease = \"200ms\"\n  }\n"},
 }
 
 // vipGroupHCL is a group "vip" with one address, preferring node prefer.
@@ -171,6 +188,7 @@ type procUsage struct {
 	threads  int
 	procs    int
 	switches uint64 // context switches of all its threads: wake-ups, about
+	anonKB   uint64 // RssAnon: the process's own memory, not the binary's pages
 }
 
 func (u *procUsage) add(p procUsage) {
@@ -178,6 +196,7 @@ func (u *procUsage) add(p procUsage) {
 	u.rssKB += p.rssKB
 	u.threads += p.threads
 	u.switches += p.switches
+	u.anonKB += p.anonKB
 	u.procs++
 }
 
@@ -197,6 +216,7 @@ func (s idleSubject) usage() [2]procUsage {
 			continue
 		}
 		p.switches = ctxSwitches(pid)
+		p.anonKB = statusKB(pid, "RssAnon")
 		argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if f := strings.Split(string(argv), "\x00"); len(f) > 1 && f[1] == "guard" {
 			u[1].add(p)
@@ -227,6 +247,22 @@ func ctxSwitches(pid int) uint64 {
 		}
 	}
 	return n
+}
+
+// statusKB reads a "Key: N kB" line of /proc/PID/status.
+func statusKB(pid int, key string) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == key {
+			var n uint64
+			_, _ = fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &n)
+			return n
+		}
+	}
+	return 0
 }
 
 // clkTck is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).

@@ -27,9 +27,9 @@ type ClusterSpec struct {
 	LogLevel string // agent log level; default debug
 	// Extra is HCL appended to every node's config (groups, fences, checks).
 	Extra string
-	// TwoNode: n1 and n2 only (no witness), `two_node = true`, plus
-	// ClusterExtra inside the cluster block.
-	TwoNode      bool
+	// TwoNode: n1 and n2 only (no witness), `two_node = true`.
+	TwoNode bool
+	// ClusterExtra is HCL added inside the cluster block.
 	ClusterExtra string
 	// Hosts replaces n1, n2 (and w) with other names and addresses, for
 	// several clusters in one lab; key material then lives under Name.
@@ -208,8 +208,9 @@ func (c *Cluster) config(n *Node) string {
 	fmt.Fprintf(&b, "  gossip_key_file = %q\n", c.keyFile())
 	fmt.Fprintf(&b, "  timing          = %q\n", c.Spec.Preset)
 	if c.Spec.TwoNode {
-		fmt.Fprintf(&b, "  two_node        = true\n%s", c.Spec.ClusterExtra)
+		fmt.Fprintf(&b, "  two_node        = true\n")
 	}
+	b.WriteString(c.Spec.ClusterExtra)
 	fmt.Fprintf(&b, "  tls {\n    ca_file   = %q\n    cert_file = %q\n    key_file  = %q\n  }\n",
 		filepath.Join(c.tlsDir(), "ca.pem"), filepath.Join(c.tlsDir(), n.Name+".pem"), filepath.Join(c.tlsDir(), n.Name+"-key.pem"))
 	fmt.Fprintf(&b, "  api {\n    socket = %q\n  }\n}\n\n", n.Socket)
