@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/vigil-ha/vigil/cluster/state"
 	"github.com/vigil-ha/vigil/resources"
@@ -176,4 +177,75 @@ func (r *runner) startRun(ctx context.Context, g *state.Group, i, j int) bool {
 		return false
 	}
 	return ok
+}
+
+// noteStop records the outcome of stopping x and returns its error, named.
+func (r *runner) noteStop(x *res, err error) error {
+	if err != nil {
+		r.set(x, resources.Failed)
+		r.noteFail(x, "stop", err.Error())
+		return fmt.Errorf("%s: %w", x.cfg.Name, err)
+	}
+	r.set(x, resources.Stopped)
+	r.clearFail(x, "stop")
+	return nil
+}
+
+// manyStopper is an agent type that stops many agents of its type at once
+// (ipaddr: one address dump per interface instead of one per address).
+type manyStopper interface {
+	StopMany(ctx context.Context, agents []resources.Agent) []error
+}
+
+// stopMany stops the resources of run that are not stopped with one
+// StopMany, releasing them from the crash guard first unless released
+// says that was done; batched is false when run's agents cannot do that.
+func (r *runner) stopMany(ctx context.Context, run []*res, released bool) (errs []error, batched bool) {
+	if len(run) < 2 {
+		return nil, false
+	}
+	ms, ok := ability[manyStopper](run[0].agent)
+	if !ok {
+		return nil, false
+	}
+	var todo []*res
+	var agents []resources.Agent
+	var timeout time.Duration
+	for _, x := range run {
+		if r.get(x) == resources.Stopped {
+			continue
+		}
+		todo = append(todo, x)
+		agents = append(agents, unwrap(x.agent))
+		timeout = max(timeout, x.cfg.StopTimeout)
+		if key, _, _, ok := r.guarded(x); ok && !released {
+			r.d.Guard.Release(ctx, key)
+		}
+	}
+	errs = make([]error, len(run))
+	if len(todo) == 0 {
+		return errs, true
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res := ms.StopMany(cctx, agents)
+	for k, x := range todo {
+		for n, y := range run {
+			if y == x {
+				errs[n] = r.noteStop(x, res[k])
+			}
+		}
+	}
+	return errs, true
+}
+
+// unwrap returns the agent under any wrappers (telemetry's timing).
+func unwrap(a resources.Agent) resources.Agent {
+	for {
+		u, ok := a.(interface{ Unwrap() resources.Agent })
+		if !ok {
+			return a
+		}
+		a = u.Unwrap()
+	}
 }

@@ -355,14 +355,7 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 			err = r.stopRes(cctx, x)
 		}
 		cancel()
-		if err != nil {
-			r.set(x, resources.Failed)
-			r.noteFail(x, "stop", err.Error())
-			return fmt.Errorf("%s: %w", x.cfg.Name, err)
-		}
-		r.set(x, resources.Stopped)
-		r.clearFail(x, "stop")
-		return nil
+		return r.noteStop(x, err)
 	}
 	ok := true
 	var last string
@@ -370,7 +363,11 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 		// A run of addresses stops together (parallel.go).
 		j := addressRun(list, i)
 		released = j > i+1 && r.releaseAddresses(ctx, list[i:j])
-		for _, err := range each(list[i:j], stopOne) {
+		errs, batched := r.stopMany(ctx, list[i:j], released)
+		if !batched {
+			errs = each(list[i:j], stopOne)
+		}
+		for _, err := range errs {
 			if err != nil {
 				last, ok = err.Error(), false
 			}
