@@ -97,6 +97,9 @@ func (r *runner) startAddresses(ctx context.Context, run []*res) []error {
 			return x.agent.Start(ctx)
 		}
 	}
+	if errs, ok := r.startMany(ctx, run, held); ok {
+		return errs
+	}
 	return each(run, func(x *res) error {
 		if r.get(x) == resources.Running {
 			return nil
@@ -109,14 +112,76 @@ func (r *runner) startAddresses(ctx context.Context, run []*res) []error {
 		if err := start(cctx, x); err != nil {
 			return err
 		}
-		r.set(x, resources.Running)
-		r.clearFail(x, "start")
-		x.nextMon = r.d.Now().Add(x.cfg.MonitorInterval)
-		if rf, ok := ability[refresher](x.agent); ok {
-			x.nextRefresh = r.d.Now().Add(rf.RefreshInterval()) // Start just announced
-		}
+		r.noteStarted(x)
 		return nil
 	})
+}
+
+func (r *runner) noteStarted(x *res) {
+	r.set(x, resources.Running)
+	r.clearFail(x, "start")
+	x.nextMon = r.d.Now().Add(x.cfg.MonitorInterval)
+	if rf, ok := ability[refresher](x.agent); ok {
+		x.nextRefresh = r.d.Now().Add(rf.RefreshInterval()) // Start just announced
+	}
+}
+
+// manyStarter is an agent type that starts many agents of its type at once
+// (ipaddr: one netlink handle and interface lookup for all).
+type manyStarter interface {
+	StartMany(ctx context.Context, agents []resources.Agent) []error
+}
+
+// startMany starts the resources of run that are not running with one
+// StartMany, only those the crash guard holds when it is batched (held:
+// the outcome of each hold; without an entry, the guard is not involved
+// and must not be). ok is false when run's agents cannot do that.
+func (r *runner) startMany(ctx context.Context, run []*res, held map[*res]error) (errs []error, ok bool) {
+	if len(run) < 2 {
+		return nil, false
+	}
+	ms, can := ability[manyStarter](run[0].agent)
+	if !can {
+		return nil, false
+	}
+	errs = make([]error, len(run))
+	var todo []int
+	var agents []resources.Agent
+	var timeout time.Duration
+	for n, x := range run {
+		if r.get(x) == resources.Running {
+			continue
+		}
+		herr, isHeld := held[x]
+		if _, _, _, guarded := r.guarded(x); guarded && !isHeld {
+			return nil, false // no batched hold: each start holds its own
+		}
+		if herr != nil {
+			errs[n] = herr
+			continue
+		}
+		todo = append(todo, n)
+		agents = append(agents, unwrap(x.agent))
+		timeout = max(timeout, x.cfg.StartTimeout)
+	}
+	if len(todo) == 0 {
+		return errs, true
+	}
+	if !r.d.Lease() {
+		for _, n := range todo {
+			errs[n] = errNoLease
+		}
+		return errs, true
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for k, err := range ms.StartMany(cctx, agents) {
+		n := todo[k]
+		if errs[n] = err; err == nil {
+			r.noteStarted(run[n])
+		}
+	}
+	return errs, true
 }
 
 // releaseAddresses has the crash guard let go of the addresses of run that

@@ -40,18 +40,23 @@ func (a *Agent) openAnnouncer() (*announcer, error) {
 		if err != nil {
 			return fmt.Errorf("interface %q: %w", a.ifName, err)
 		}
-		if len(ifi.HardwareAddr) != 6 || ifi.Flags&net.FlagLoopback != 0 {
-			return nil
-		}
-		vip := a.prefix.Addr()
-		if vip.Is4() {
-			an, err = a.openARP(ifi, vip)
-		} else {
-			an, err = openNDP(ifi, vip)
-		}
+		an, err = a.announcerOn(ifi)
 		return err
 	})
 	return an, err
+}
+
+// announcerOn opens (or shares) the sockets to announce on ifi; nil, nil
+// without a link-layer address. It runs in the agent's namespace.
+func (a *Agent) announcerOn(ifi *net.Interface) (*announcer, error) {
+	if len(ifi.HardwareAddr) != 6 || ifi.Flags&net.FlagLoopback != 0 {
+		return nil, nil
+	}
+	vip := a.prefix.Addr()
+	if vip.Is4() {
+		return a.openARP(ifi, vip)
+	}
+	return openNDP(ifi, vip)
 }
 
 func (a *Agent) openARP(ifi *net.Interface, vip netip.Addr) (*announcer, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
@@ -103,4 +104,94 @@ func removeOn(h *netlink.Handle, link netlink.Link, list []*Agent, idx []int, er
 		}
 	}
 	return nil
+}
+
+// StartMany is Start for many ipaddr agents at once: one netlink handle
+// per interface for adding them, one interface lookup for announcing them.
+// It returns each one's error, in order (an agent of another type gets an
+// error and is left alone).
+func (a *Agent) StartMany(ctx context.Context, agents []resources.Agent) []error {
+	errs := make([]error, len(agents))
+	type iface struct{ ns, name string }
+	by := map[iface][]int{}
+	var order []iface
+	list := make([]*Agent, len(agents))
+	for i, x := range agents {
+		switch v := x.(type) {
+		case *Agent:
+			list[i] = v
+		case *refreshingAgent:
+			list[i] = v.Agent
+		default:
+			errs[i] = fmt.Errorf("not an ipaddr agent: %T", x)
+			continue
+		}
+		k := iface{list[i].nsPath, list[i].ifName}
+		if by[k] == nil {
+			order = append(order, k)
+		}
+		by[k] = append(by[k], i)
+	}
+	for _, k := range order {
+		idx := by[k]
+		for _, i := range idx {
+			list[i].mu.Lock()
+			list[i].stopBurst()
+		}
+		err := list[idx[0]].withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
+			for _, i := range idx {
+				errs[i] = list[i].add(h, link)
+			}
+			return nil
+		})
+		if err != nil {
+			for _, i := range idx {
+				errs[i] = err
+			}
+		}
+		list[idx[0]].announceMany(list, idx, errs)
+		for _, i := range idx {
+			list[i].mu.Unlock()
+		}
+	}
+	return errs
+}
+
+// announceMany sends the first round for each agent of list[idx] that was
+// added (errs nil) and hands the rest of its burst to its announcer, with
+// one lookup of the (shared) interface.
+func (a *Agent) announceMany(list []*Agent, idx []int, errs []error) {
+	var ifi *net.Interface
+	err := a.inNS(func() (err error) {
+		ifi, err = net.InterfaceByName(a.ifName)
+		return err
+	})
+	for _, i := range idx {
+		x := list[i]
+		if errs[i] != nil || x.count == 0 {
+			continue
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("address %s added, but cannot announce it: interface %q: %w", x.prefix, x.ifName, err)
+			continue
+		}
+		var an *announcer
+		err := x.inNS(func() (err error) {
+			an, err = x.announcerOn(ifi)
+			return err
+		})
+		if err != nil {
+			errs[i] = fmt.Errorf("address %s added, but cannot announce it: %w", x.prefix, err)
+			continue
+		}
+		if an == nil {
+			continue
+		}
+		if err := an.round(); err != nil {
+			x.pool.release(an)
+			errs[i] = fmt.Errorf("address %s added, but announcing it failed: %w", x.prefix, err)
+			continue
+		}
+		x.pool.burst(x, an, x.count-1, x.interval)
+	}
 }

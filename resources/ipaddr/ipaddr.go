@@ -180,19 +180,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	defer a.mu.Unlock()
 	a.stopBurst()
 
-	err := a.withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
-		nlAddr := &netlink.Addr{IPNet: ipNet(a.prefix)}
-		setLifetime(nlAddr, a.lifetime)
-		if a.prefix.Addr().Is6() {
-			// Skip duplicate address detection: the address must be usable
-			// now, not after a second of "tentative".
-			nlAddr.Flags = unix.IFA_F_NODAD
-		}
-		if err := h.AddrReplace(link, nlAddr); err != nil {
-			return fmt.Errorf("add %s to %s: %w", a.prefix, a.ifName, err)
-		}
-		return nil
-	})
+	err := a.withLink(ctx, a.add)
 	if err != nil {
 		return err
 	}
@@ -213,6 +201,21 @@ func (a *Agent) Start(ctx context.Context) error {
 	// The announcer owns an from here, even with no rounds left: it
 	// closes the sockets off the latency path.
 	a.pool.burst(a, an, a.count-1, a.interval)
+	return nil
+}
+
+// add configures the address on link (replacing it if present).
+func (a *Agent) add(h *netlink.Handle, link netlink.Link) error {
+	nlAddr := &netlink.Addr{IPNet: ipNet(a.prefix)}
+	setLifetime(nlAddr, a.lifetime)
+	if a.prefix.Addr().Is6() {
+		// Skip duplicate address detection: the address must be usable
+		// now, not after a second of "tentative".
+		nlAddr.Flags = unix.IFA_F_NODAD
+	}
+	if err := h.AddrReplace(link, nlAddr); err != nil {
+		return fmt.Errorf("add %s to %s: %w", a.prefix, a.ifName, err)
+	}
 	return nil
 }
 
