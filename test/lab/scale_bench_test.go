@@ -19,8 +19,10 @@ const scaleFirst = "198.18.2.1"
 // running it, and from a power-off of that node, until every one of the
 // 256 addresses answers from the other node (a client asks each of them
 // over UDP every 20 ms; test/lab/cmd/vipcheck), and the thread count of
-// each agent before and after. At least 3 runs of each (b.N), min /
-// median / max.
+// each agent before and after; and, beside it, keepalived (advert_int 1)
+// with the same 256 addresses in its virtual_ipaddress: power-off of the
+// master and a clean stop. At least 3 runs of each (b.N), min / median /
+// max.
 //
 //	VIGIL_BENCH=1 go test ./test/lab -run '^$' -bench ManyAddresses -benchtime 1x
 func BenchmarkManyAddresses(b *testing.B) {
@@ -92,14 +94,16 @@ func BenchmarkManyAddresses(b *testing.B) {
 		c.WaitHealthy(settle)
 		threads(fmt.Sprintf("after power-off run %d", i))
 	}
+	kaOff, kaStop := benchKeepalivedMany(b, n, runs)
 	var t strings.Builder
-	fmt.Fprintf(&t, "group of %d addresses, fast preset, until all answer from the other node (%d runs each; load average %s):\n", n, runs, loadAvg())
+	fmt.Fprintf(&t, "%d addresses until all answer from the other node (%d runs each; load average %s):\n", n, runs, loadAvg())
 	for _, r := range []struct {
 		name string
 		took []time.Duration
-	}{{"standby of the active node", standby}, {"power-off of the active node", off}} {
+	}{{"vigil fast: standby of the active node", standby}, {"vigil fast: power-off of the active node", off},
+		{"keepalived advert 1: clean stop of the master", kaStop}, {"keepalived advert 1: power-off of the master", kaOff}} {
 		lo, med, hi := spread(r.took)
-		fmt.Fprintf(&t, "  %-32s min %s / median %s / max %s\n", r.name, secs(lo), secs(med), secs(hi))
+		fmt.Fprintf(&t, "  %-46s min %s / median %s / max %s\n", r.name, secs(lo), secs(med), secs(hi))
 	}
 	fmt.Fprintf(&t, "targets (issue 12): standby <= 0.100 s, power-off <= 0.500 s, agent threads <= 16\n")
 	fmt.Print(t.String())
@@ -108,6 +112,56 @@ func BenchmarkManyAddresses(b *testing.B) {
 	_, med, _ = spread(off)
 	b.ReportMetric(float64(med)/float64(time.Millisecond), "poweroff-median-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// benchKeepalivedMany measures keepalived (VRRP v3, advert_int 1) moving
+// WebVIP and n addresses from scaleFirst: power-off of the master and a
+// clean stop of its keepalived, until all n answer from the backup.
+func benchKeepalivedMany(b *testing.B, n, runs int) (off, stop []time.Duration) {
+	l := New(b, "vlabscaleka")
+	client := l.AddClient("client", "198.18.0.50")
+	if _, err := client.Run("ip", "route", "add", "198.18.2.0/23", "dev", "eth0"); err != nil {
+		b.Fatal(err)
+	}
+	var more []string
+	a := netip.MustParseAddr(scaleFirst)
+	for range n {
+		more = append(more, a.String()+"/23")
+		a = a.Next()
+	}
+	k := StartKeepalivedPairWith(l, "1", more)
+	bin := Build(b, "./test/lab/cmd/vipcheck")
+	serve := func(name string) {
+		k.Hosts[name].Start("vipcheck", bin, "serve", "-port", "7999", "-name", name)
+	}
+	serve("n1")
+	serve("n2")
+	probe := client.Start("vipcheck-probe", bin, "probe", "-port", "7999", "-first", scaleFirst,
+		"-count", fmt.Sprint(n), "-interval", "20ms")
+	steady := func() {
+		k.WaitMaster("n1", 30*time.Second)
+		waitAnswering(b, probe.Log, n, "n1", time.Time{}, 30*time.Second)
+	}
+	for i := range runs {
+		steady()
+		at := time.Now()
+		k.PowerOff("n1")
+		d := waitAnswering(b, probe.Log, n, "n2", at, 30*time.Second)
+		off = append(off, d)
+		fmt.Printf("keepalived power-off run %d: all %d answer from n2 after %v\n", i, n, d.Round(time.Millisecond))
+		k.PowerOn("n1") // n1 preempts
+		serve("n1")
+	}
+	for i := range runs {
+		steady()
+		at := time.Now()
+		k.StopKeepalived("n1")
+		d := waitAnswering(b, probe.Log, n, "n2", at, 30*time.Second)
+		stop = append(stop, d)
+		fmt.Printf("keepalived clean stop run %d: all %d answer from n2 after %v\n", i, n, d.Round(time.Millisecond))
+		k.StartKeepalived("n1")
+	}
+	return off, stop
 }
 
 // manyAddressesHCL is group "many": n ipaddr resources from scaleFirst.
