@@ -77,12 +77,16 @@ func (r *runner) run(ctx context.Context, hurry <-chan struct{}) error {
 	t := time.NewTimer(poll)
 	defer t.Stop()
 	for {
+		// Taken before the step reads the state: a change committed while
+		// the step runs then wakes the runner at once (a settled runner
+		// may otherwise sleep up to idleWake).
+		watch := r.d.Store.Watch()
 		r.step(ctx)
 		t.Reset(r.nextWake(r.d.Now()))
 		select {
 		case <-ctx.Done():
 			return r.shutdown(hurry)
-		case <-r.d.Store.Watch():
+		case <-watch:
 		case <-t.C:
 		}
 	}
