@@ -48,7 +48,7 @@ func BenchmarkManyAddresses(b *testing.B) {
 		}
 		fmt.Printf("agent threads %s: %s\n", when, strings.Join(parts, ", "))
 	}
-	threads("with the cluster up, before the group started")
+	threads("once the cluster is healthy (the group starting or up)")
 	bin := Build(b, "./test/lab/cmd/vipcheck")
 	serve := func(name string) {
 		c.Node(name).Host.Start("vipcheck", bin, "serve", "-port", "7999", "-name", name)
