@@ -19,9 +19,9 @@ func TimingPreset(name string) (Timing, bool) {
 		return Timing{
 			Preset:        "fast",
 			ProbeInterval: 200 * ms, ProbeTimeout: 100 * ms, SuspicionMult: 2, GossipInterval: 50 * ms,
-			RaftHeartbeatTimeout: 250 * ms, RaftElectionTimeout: 250 * ms, RaftLeaderLease: 150 * ms,
+			RaftHeartbeatTimeout: 100 * ms, RaftElectionTimeout: 100 * ms, RaftLeaderLease: 100 * ms,
 			RaftCommitTimeout: 10 * ms, RaftTransportTimeout: 250 * ms,
-			Lease: 750 * ms,
+			Lease: 300 * ms,
 		}, true
 	case "lan":
 		return Timing{
@@ -124,6 +124,14 @@ func validateTiming(r *reporter, t Timing) {
 	// A leader steps down after raft_leader_lease without a quorum; followers
 	// stop their resources after lease. If lease were shorter, a deposed
 	// leader could still believe it leads after the others gave up on it.
+	// Every holder's lease rests on its contact with the leader; when the
+	// leader fails, the next is elected one to three heartbeat timeouts
+	// later (raft's follower timer), and the holders renew with it. A lease
+	// shorter than that drops every group whenever the leader fails.
+	if t.Lease < 2*t.RaftHeartbeatTimeout {
+		r.errf(key("lease"), "%s must be at least twice %s: every holder would stop its groups while a new leader is elected",
+			named("lease", t.Lease), named("raft_heartbeat_timeout", t.RaftHeartbeatTimeout))
+	}
 	if t.Lease < t.RaftLeaderLease {
 		r.errf(key("lease"), "%s must be at least %s: a deposed leader must notice before the others' lease expires",
 			named("lease", t.Lease), named("raft_leader_lease", t.RaftLeaderLease))

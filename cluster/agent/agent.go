@@ -77,7 +77,7 @@ type Agent struct {
 	fsm     *state.FSM
 	raft    *consensus.Node
 	mem     *membership.Membership
-	health  *health.Runner
+	health  *checkSet // one health.Runner per check (checkset.go)
 	exec    *executor.Executor
 	coord   *coordinator.Coordinator
 	fence   *fencer
@@ -109,7 +109,8 @@ type Agent struct {
 	reloadMu sync.Mutex                      // one Reload at a time (reload.go); guards logLevel
 	logLevel string                          // level set by the last Reload ("": the configured one)
 	pending  atomic.Pointer[[]reload.Change] // reloaded changes waiting for a restart
-	cfgHash  string                          // reload.Hash of the running configuration
+	cfgHash  atomic.Value                    // string: reload.Hash of the running configuration
+	live     atomic.Pointer[configs.Config]  // the configuration in force after a reload (reconfig.go)
 	certs    *tlsutil.Reloadable             // node certificate, re-read by Reload (tlsreload.go)
 }
 
@@ -117,8 +118,8 @@ type Agent struct {
 // without starting anything.
 func New(d Deps) (*Agent, error) {
 	cfg := d.Config
-	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, boot: time.Now(), hurry: make(chan struct{}),
-		cfgHash: reload.Hash(cfg)}
+	a := &Agent{d: d, cfg: cfg, log: d.Logger, healthy: map[string]bool{}, boot: time.Now(), hurry: make(chan struct{})}
+	a.cfgHash.Store(reload.Hash(cfg))
 	w, err := Preflight(cfg, time.Now())
 	if err != nil {
 		return nil, err
@@ -215,7 +216,7 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.api = api.NewServer(ad)
 	rd := rpc.ServerDeps{Raft: a.raft, Client: applier, Local: func() any { return a.local() },
-		Operator: a.api.Handler(), Renewed: a.renew.received, Logger: a.log.Named("rpc")}
+		Operator: a.api.Handler(), Renewed: a.renewed, Logger: a.log.Named("rpc")}
 	if d.Net != nil {
 		rd.Identify = d.Net.Identify
 	}
@@ -228,31 +229,25 @@ func New(d Deps) (*Agent, error) {
 	return a, nil
 }
 
-func (a *Agent) newHealth() (*health.Runner, error) {
-	var named []health.Named
-	for _, c := range a.allChecks() {
-		chk, err := a.d.Checks.New(c.Type, health.Spec{Name: c.Name, Params: c.Params, Logger: a.log.Named("check." + c.Name)})
-		if err != nil {
-			return nil, fmt.Errorf("check %q (%s): %w", c.Name, c.Type, err)
-		}
-		chk = a.tel.Check(c.Group, c.Name, chk)
-		named = append(named, health.Named{Name: c.Name, Group: c.Group, Check: chk,
-			Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall})
+func (a *Agent) newHealth() (*checkSet, error) {
+	s := newCheckSet()
+	items, err := s.prepare(checksOf(a.cfg), a.newCheck)
+	if err != nil {
+		return nil, err
 	}
-	return health.NewRunner(health.RunnerConfig{Checks: named, Logger: a.log.Named("health")})
+	s.replace(items)
+	return s, nil
 }
 
-// allChecks lists the checks this node runs: every group's checks (so the
-// coordinator knows which standby is healthy) and the node-wide ones. A
-// witness hosts no groups and runs only node-wide checks.
-func (a *Agent) allChecks() []configs.Check {
-	var out []configs.Check
-	for _, g := range a.cfg.Groups {
-		if !a.cfg.Local().Witness {
-			out = append(out, g.Checks...)
-		}
+// newCheck builds the runner of one check.
+func (a *Agent) newCheck(c configs.Check) (*health.Runner, error) {
+	chk, err := a.d.Checks.New(c.Type, health.Spec{Name: c.Name, Params: c.Params, Logger: a.log.Named("check." + c.Name)})
+	if err != nil {
+		return nil, err
 	}
-	return append(out, a.cfg.Checks...)
+	chk = a.tel.Check(c.Group, c.Name, chk)
+	return health.NewRunner(health.RunnerConfig{Logger: a.log.Named("health"), Checks: []health.Named{{
+		Name: c.Name, Group: c.Group, Check: chk, Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall}}})
 }
 
 // Run runs every component until ctx ends or one of them fails.
@@ -485,7 +480,7 @@ func (a *Agent) holdsDrainable() bool {
 	if data.Maintenance {
 		return false
 	}
-	for _, gc := range a.cfg.Groups {
+	for _, gc := range a.current().Groups {
 		g := data.Groups[gc.Name]
 		if g != nil && g.Holder == a.cfg.NodeName && !g.Maintenance && !gc.Maintenance && g.State != state.GroupBlocked {
 			return true
@@ -496,7 +491,7 @@ func (a *Agent) holdsDrainable() bool {
 
 func (a *Agent) drainTimeout() time.Duration {
 	d := 2 * time.Second
-	for _, g := range a.cfg.Groups {
+	for _, g := range a.current().Groups {
 		for _, r := range g.Resources {
 			d += r.StopTimeout
 		}
@@ -563,9 +558,13 @@ func (a *Agent) sync(ctx context.Context) error {
 func (a *Agent) links() map[string]coordinator.Link {
 	out := map[string]coordinator.Link{}
 	for id, l := range a.raft.PeerContact() {
-		cl := coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since}
-		if got := a.renew.lastReceived(id); !cl.OK && got.After(cl.Since) {
-			cl.Since = got // its lease counts from its last renewal, at least
+		cl := coordinator.Link{OK: l.OK, Answered: l.Answered, Since: l.Since, Last: l.LastAnswer,
+			Renewed: a.renew.lastReceived(id)}
+		if cl.Renewed.After(cl.Last) {
+			cl.Last = cl.Renewed
+		}
+		if !cl.OK && cl.Last.After(cl.Since) {
+			cl.Since = cl.Last
 		}
 		out[id] = cl
 	}

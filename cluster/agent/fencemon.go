@@ -51,14 +51,14 @@ func (c *deviceCheck) redact(s string) string {
 // monitor_interval, the first time right away. Devices that fence this node
 // are left to the others: this node never fences itself.
 func (f *fencer) monitor(ctx context.Context) error {
-	if len(f.checks) == 0 {
+	if len(f.checkList()) == 0 {
 		return nil
 	}
 	next := make(map[*deviceCheck]time.Time)
 	for {
 		now := time.Now()
 		wake := now.Add(time.Hour)
-		for _, c := range f.checks {
+		for _, c := range f.checkList() {
 			if c.interval <= 0 || c.target == f.cfg.NodeName {
 				continue
 			}
@@ -78,6 +78,8 @@ func (f *fencer) monitor(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
+		case <-f.rebuilt: // a reload replaced the devices: check the new ones now
+			t.Stop()
 		case <-t.C:
 		}
 	}
@@ -115,7 +117,7 @@ func (f *fencer) check(ctx context.Context, c *deviceCheck) {
 // CheckNode runs the checks of node's devices now (`vigil fence -check`).
 func (f *fencer) CheckNode(ctx context.Context, node string) ([]api.FenceDeviceStatus, error) {
 	var out []api.FenceDeviceStatus
-	for _, c := range f.checks {
+	for _, c := range f.checkList() {
 		if c.target != node {
 			continue
 		}
@@ -134,7 +136,7 @@ func (f *fencer) CheckNode(ctx context.Context, node string) ([]api.FenceDeviceS
 // Statuses is the latest check of every device this node checks.
 func (f *fencer) Statuses() []api.FenceDeviceStatus {
 	var out []api.FenceDeviceStatus
-	for _, c := range f.checks {
+	for _, c := range f.checkList() {
 		if c.target == f.cfg.NodeName {
 			continue
 		}

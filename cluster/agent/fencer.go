@@ -26,6 +26,8 @@ type fencer struct {
 	mu     sync.Mutex
 	rnd    *rand.Rand
 	checks []*deviceCheck // every (device, target) pair; see fencemon.go
+	// levels and checks are replaced under mu by a reload (fencereload.go)
+	rebuilt chan struct{}
 }
 
 func newFencer(cfg *configs.Config, reg fencing.Registry, applier *rpc.Client, log hclog.Logger) (*fencer, error) {
@@ -33,7 +35,7 @@ func newFencer(cfg *configs.Config, reg fencing.Registry, applier *rpc.Client, l
 	for _, f := range cfg.Fences {
 		devs[f.Name] = f
 	}
-	f := &fencer{cfg: cfg, levels: map[string][]fencing.Level{}, applier: applier, log: log,
+	f := &fencer{cfg: cfg, levels: map[string][]fencing.Level{}, applier: applier, log: log, rebuilt: make(chan struct{}, 1),
 		rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))}
 	for _, n := range cfg.Nodes {
 		for _, lv := range n.Fence {
@@ -54,10 +56,10 @@ func newFencer(cfg *configs.Config, reg fencing.Registry, applier *rpc.Client, l
 	return f, nil
 }
 
-func (f *fencer) any() bool { return len(f.levels) > 0 }
+func (f *fencer) any() bool { return len(f.levels) > 0 } // the nodes' fence lists need a restart to change
 
 // Configured reports whether node has fencing devices.
-func (f *fencer) Configured(node string) bool { return len(f.levels[node]) > 0 }
+func (f *fencer) Configured(node string) bool { return len(f.levelsOf(node)) > 0 }
 
 // Fence waits the node's fence delay, runs its levels, and commits every attempt.
 func (f *fencer) Fence(ctx context.Context, node, reason string) error {
@@ -79,7 +81,7 @@ func (f *fencer) Fence(ctx context.Context, node, reason string) error {
 		}
 	}
 	f.log.Warn("fencing node", "target", node, "reason", reason)
-	attempts, err := fencing.Fence(ctx, f.levels[node], f.log)
+	attempts, err := fencing.Fence(ctx, f.levelsOf(node), f.log)
 	for _, at := range attempts {
 		rec := state.FenceRecord{Time: time.Now(), Target: node, Device: at.Device, Reason: reason,
 			OK: at.Err == nil, Duration: at.Duration}

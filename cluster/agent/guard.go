@@ -47,17 +47,16 @@ func (a *Agent) newGuard() *guard.Client {
 		Command: []string{"/proc/self/exe", "guard", "-socket", sock, "-node", a.cfg.NodeName,
 			"-lifetime", p.Lifetime.String()},
 		Lease:  a.keeper.End,
-		Every:  guardRenewEvery(a.cfg.Cluster.Timing),
+		Every:  guardEvery(a.cfg.Cluster.Timing),
 		Logger: a.log.Named("crashguard"),
 	})
 }
 
-// guardRenewEvery is how often the agent sends the guard its lease end: an
-// eighth of the lease, at least 50 ms. The deadline the guard holds lags
-// the agent's by at most that, and a held lease always ends more than that
-// ahead (a follower renews every quarter of the lease), so the guard never
-// sweeps a node that still holds its lease; sweeping later than the lease
-// end cannot happen, the deadline sent is never later than the lease end.
-func guardRenewEvery(t configs.Timing) time.Duration {
-	return max(50*time.Millisecond, t.Lease/8)
+// guardEvery is how often the agent renews its guard's deadline: a fifth of
+// the shortest lease window (a leader's: its leader lease after a quorum
+// last answered), 50 ms at most. The deadline is the lease end at the
+// renewal, so the guard acts on a lease that lapsed, not on a renewal that
+// came late (fast: 20 ms, leaving 80 ms of a leader's lease in hand).
+func guardEvery(t configs.Timing) time.Duration {
+	return max(5*time.Millisecond, min(50*time.Millisecond, t.RaftLeaderLease/5, t.Lease/5))
 }

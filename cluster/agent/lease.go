@@ -17,6 +17,7 @@ type leaseRaft interface {
 	LastLeaderContact() time.Time
 	LastRenewal() time.Time
 	QuorumAck() time.Time
+	TransferStarted() time.Time
 }
 
 // leaseKeeper computes this node's lease to run resources, and distrusts it
@@ -41,6 +42,8 @@ type leaseKeeper struct {
 	frozenEnd time.Time // lease end before the stall
 	stallSeq  uint64    // counts stalls, so an old confirmation cannot clear a new one
 	nextTry   time.Time // next confirmation attempt after a failed one
+	asLeader  time.Time // the lease end last computed as leader
+	ledSince  time.Time // when this node was first seen leading (zero: not leader)
 }
 
 // leaseLook is how often the keeper looks at the clock by itself.
@@ -55,43 +58,78 @@ func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) er
 // before it was noticed (fast: 250 ms).
 func (k *leaseKeeper) stallLimit() time.Duration { return k.timing.Lease / 3 }
 
-// leaderMargin keeps a leader's lease end that far before the earliest
-// release of its groups by a successor.
-const leaderMargin = 50 * time.Millisecond
+// transferGrace is how long a leader that handed leadership over on purpose
+// keeps its lease after starting the transfer, while it waits for its first
+// contact with the new leader (a few milliseconds). The new leader's
+// election comes after the transfer started, and it releases the old
+// leader's groups no earlier than its election plus the coordinator's
+// release margin (50 ms) if the old leader never answers it: this stays
+// inside that margin.
+const transferGrace = 30 * time.Millisecond
 
 // raw is the lease end from raft's view alone.
 //
 // A follower holds it until Lease after the earlier of its last contact with
-// the leader and the send time of its last renewal the leader answered.
+// the leader and the send time of its last renewal a leader answered.
 //
-// A leader holds it until a heartbeat timeout + leader lease + leaderMargin
-// after its quorum acknowledgement (consensus.QuorumAck: a majority answered
-// a heartbeat it sent then). A new leader needs a vote from one of that
-// majority, which votes only after its own heartbeat timeout, so it is
-// elected a heartbeat timeout after the acknowledgement at the earliest; it
-// then waits a leader lease + 100 ms more before it releases the groups
-// (coordinator leaseEnd), which is after this lease ends. This does not rest
-// on raft stepping a cut-off leader down in time, which a starved process
-// may not; a leader raft did step down holds only a follower's lease. A node just elected keeps the lease it held as a
-// follower (its last answered renewal + Lease) until its first quorum
-// acknowledgement, so an election does not interrupt the groups it runs.
+// A leader holds it until a leader lease after its quorum acknowledgement
+// (consensus.QuorumAck: a majority answered a heartbeat it sent then).
+// Another leader needs a vote from one of that majority: a follower votes
+// only a heartbeat timeout after it last heard from us (raft refuses votes
+// while it knows a leader), and we vote only after raft stepped us down, a
+// leader lease after the majority last answered; a leader lease never
+// exceeds a heartbeat timeout. So no other leader is elected before this
+// lease ends, and a new leader waits a release margin more before it
+// releases our groups (coordinator leaseEnd). This does not rest on raft
+// stepping a cut-off leader down in time, which a starved process may not.
+//
+// A node just elected keeps its follower lease, for at most transferGrace,
+// until the first quorum acknowledgement (a round trip): a release margin
+// covers it as it covers a transfer.
+//
+// A leadership transfer is the exception: its target is voted in at once.
+// A leader that stepped down holds a follower's lease (none until it hears
+// from the new leader), except that after a transfer it started it keeps
+// its leader lease for transferGrace from the start of the transfer, so
+// that a hand-over does not drop its groups for the moment until the new
+// leader's first heartbeat and renewal answer.
 func (k *leaseKeeper) raw(now time.Time) time.Time {
-	renewed := k.raft.LastRenewal()
 	if k.raft.IsLeader() {
+		if k.ledSince.IsZero() {
+			k.ledSince = now
+		}
 		var end time.Time
 		if q := k.raft.QuorumAck(); !q.IsZero() {
-			end = q.Add(k.timing.RaftHeartbeatTimeout + k.timing.RaftLeaderLease + leaderMargin)
-		}
-		if !renewed.IsZero() {
-			if f := renewed.Add(k.timing.Lease); f.After(end) {
-				end = f
+			end = q.Add(k.timing.RaftLeaderLease)
+		} else if f := k.followerEnd(); f.After(now) {
+			// Just elected: its first heartbeats are on their way.
+			end = f
+			if g := k.ledSince.Add(transferGrace); g.Before(end) {
+				end = g
 			}
 		}
+		k.asLeader = end
 		return end
 	}
-	// Hearing the leader is not enough: the leader must hear us too (a
-	// renewal it answered), or with our outgoing link cut we would keep
-	// running what the leader has already started elsewhere.
+	k.ledSince = time.Time{}
+	end := k.followerEnd()
+	if t := k.raft.TransferStarted(); !t.IsZero() {
+		carried := t.Add(transferGrace)
+		if k.asLeader.Before(carried) {
+			carried = k.asLeader
+		}
+		if carried.After(end) {
+			end = carried
+		}
+	}
+	return end
+}
+
+// followerEnd: hearing the leader is not enough, the leader must hear us too
+// (a renewal it answered), or with our outgoing link cut we would keep
+// running what the leader has already started elsewhere.
+func (k *leaseKeeper) followerEnd() time.Time {
+	renewed := k.raft.LastRenewal()
 	last := k.raft.LastLeaderContact()
 	if last.IsZero() || renewed.IsZero() {
 		return time.Time{}

@@ -12,11 +12,14 @@ import (
 )
 
 type fakeLeaseRaft struct {
-	leader  bool
-	contact time.Time
-	renewal *time.Time // nil: renewed whenever heard (contact)
-	ack     time.Time  // leader: quorum acknowledgement
+	leader   bool
+	contact  time.Time
+	renewal  *time.Time // nil: renewed whenever heard (contact)
+	ack      time.Time  // leader: quorum acknowledgement
+	transfer time.Time  // when this node started a leadership transfer
 }
+
+func (f *fakeLeaseRaft) TransferStarted() time.Time { return f.transfer }
 
 func (f *fakeLeaseRaft) QuorumAck() time.Time {
 	if !f.leader {
@@ -106,7 +109,7 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 	k := newLeaseKeeper(r, tm, func(context.Context) error { return errors.New("slow") }, hclog.NewNullLogger())
 	k.now = func() time.Time { return now }
 	before, _ := k.End()
-	now = now.Add(tm.RaftHeartbeatTimeout + tm.RaftLeaderLease + leaderMargin + time.Millisecond)
+	now = now.Add(max(tm.RaftLeaderLease, k.stallLimit()) + time.Millisecond)
 	r.ack = now // a heartbeat answered right after the stall is no renewal
 	if _, ok := k.End(); ok {
 		t.Fatal("leader lease still held after a stall longer than its lease")
@@ -123,30 +126,80 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 	k2.End()
 	now2 = now2.Add(tm.Lease / 4)
 	r2.ack = now2
-	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftHeartbeatTimeout+tm.RaftLeaderLease+leaderMargin)) {
+	if end, ok := k2.End(); !ok || !end.Equal(now2.Add(tm.RaftLeaderLease)) {
 		t.Errorf("no stall: end %v ok %v", end, ok)
 	}
 }
 
 // A leader's lease rests on its quorum's acknowledgements, not on raft
 // still calling it leader: a starved leader that raft has not stepped down
-// yet loses it a heartbeat timeout after a majority last answered it. A node
-// just elected keeps its follower lease until the first acknowledgement.
+// yet loses it a leader lease after a majority last answered it. A node
+// just elected keeps its follower lease until the first acknowledgement,
+// for transferGrace at most.
 func TestLeaderLeaseNeedsQuorumAcks(t *testing.T) {
 	tm, _ := configs.TimingPreset("fast")
 	now := time.Unix(1000, 0)
 	var never time.Time
-	r := &fakeLeaseRaft{leader: true, ack: now.Add(-tm.RaftHeartbeatTimeout - tm.RaftLeaderLease - leaderMargin - time.Millisecond), renewal: &never}
+	r := &fakeLeaseRaft{leader: true, ack: now.Add(-tm.RaftLeaderLease - time.Millisecond), renewal: &never}
 	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
 	k.now = func() time.Time { return now }
 	if _, ok := k.End(); ok {
-		t.Fatal("leader lease held with no quorum acknowledgement within a heartbeat timeout")
+		t.Fatal("leader lease held with no quorum acknowledgement within a leader lease")
 	}
 	renewed := now.Add(-100 * time.Millisecond)
-	r2 := &fakeLeaseRaft{leader: true, renewal: &renewed}
+	r2 := &fakeLeaseRaft{leader: true, contact: renewed, renewal: &renewed}
 	k2 := newLeaseKeeper(r2, tm, nil, hclog.NewNullLogger())
 	k2.now = func() time.Time { return now }
-	if end, ok := k2.End(); !ok || !end.Equal(renewed.Add(tm.Lease)) {
-		t.Fatalf("just elected: end %v ok %v, want the follower lease %v", end, ok, renewed.Add(tm.Lease))
+	if end, ok := k2.End(); !ok || !end.Equal(now.Add(transferGrace)) {
+		t.Fatalf("just elected: end %v ok %v, want %v (follower lease, capped)", end, ok, now.Add(transferGrace))
+	}
+	now = now.Add(transferGrace)
+	if _, ok := k2.End(); ok {
+		t.Fatal("just elected: lease held past transferGrace without a quorum acknowledgement")
+	}
+	r2.ack = now
+	if end, ok := k2.End(); !ok || !end.Equal(now.Add(tm.RaftLeaderLease)) {
+		t.Errorf("first acknowledgement: end %v ok %v", end, ok)
+	}
+}
+
+// A leader that hands leadership over keeps its lease for transferGrace from
+// the start of the transfer, never longer than it held it as leader, and
+// then holds only a follower's lease; a leader stepped down without a
+// transfer holds only a follower's lease at once.
+func TestLeaseAcrossStepDown(t *testing.T) {
+	tm, _ := configs.TimingPreset("fast")
+	now := time.Unix(1000, 0)
+	var never time.Time
+	r := &fakeLeaseRaft{leader: true, ack: now, renewal: &never}
+	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
+	k.now = func() time.Time { return now }
+	k.End()
+
+	// Deposed (no transfer): nothing until a new leader is heard.
+	r.leader = false
+	now = now.Add(5 * time.Millisecond)
+	if end, ok := k.End(); ok {
+		t.Fatalf("deposed leader still holds its lease (end %v)", end)
+	}
+
+	// A transfer: held until its start + transferGrace.
+	r.leader, r.ack = true, now
+	k.End()
+	r.transfer = now
+	r.leader = false
+	now = now.Add(transferGrace - time.Millisecond)
+	if end, ok := k.End(); !ok || !end.Equal(r.transfer.Add(transferGrace)) {
+		t.Fatalf("after a transfer: end %v ok %v, want %v", end, ok, r.transfer.Add(transferGrace))
+	}
+	now = now.Add(time.Millisecond)
+	if _, ok := k.End(); ok {
+		t.Fatal("lease held past transferGrace without hearing the new leader")
+	}
+	// The new leader answered a renewal: a follower's lease.
+	renewed := now
+	r.contact, r.renewal = now, &renewed
+	if end, ok := k.End(); !ok || !end.Equal(now.Add(tm.Lease)) {
+		t.Errorf("after the new leader's answer: end %v ok %v", end, ok)
 	}
 }

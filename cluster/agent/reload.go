@@ -23,7 +23,7 @@ const metaPendingKey = "cfgp"
 
 // ReloadReply says what a reload did.
 type ReloadReply struct {
-	Applied []string        `json:"applied,omitempty"` // live changes made now
+	Applied []string        `json:"applied,omitempty"` // live changes made now, one line each
 	Pending []reload.Change `json:"pending,omitempty"` // changes that wait for a restart
 	Hash    string          `json:"hash"`              // the running configuration's hash
 }
@@ -33,11 +33,12 @@ type ReloadReply struct {
 var ErrNoReload = errors.New("this agent cannot reload: it was started without a configuration file")
 
 // Reload re-reads the configuration (Deps.Load validates all of it first: a
-// bad file changes nothing and the error names file:line), applies what can
-// change live (log level, certificates re-read from their files) and keeps
-// the other changes pending: status names them until the agent restarts.
-// A restart of one node at a time is how groups, resources, checks, fence
-// devices, alerts, nodes and timing change (docs/operations.md).
+// bad file changes nothing and the error names file:line) and applies what
+// can change live: the log level, certificates re-read from their files,
+// groups and resources, health checks, order/colocate constraints, fence
+// devices and alert hooks (applyLive). Unchanged groups are not touched.
+// The other changes (nodes, timing, listeners, paths, TLS file names) stay
+// pending: status names them until the agent restarts (docs/operations.md).
 func (a *Agent) Reload() (ReloadReply, error) {
 	if a.d.Load == nil {
 		return ReloadReply{}, ErrNoReload
@@ -49,10 +50,28 @@ func (a *Agent) Reload() (ReloadReply, error) {
 		return ReloadReply{}, err
 	}
 	var r ReloadReply
+	// Pending: what differs from the configuration the agent started with
+	// and cannot change live.
 	for _, c := range reload.Diff(a.cfg, next) {
 		if !c.Live {
 			r.Pending = append(r.Pending, c)
 		}
+	}
+	applied, pending, err := a.reloadTLS(next)
+	if err != nil {
+		return r, fmt.Errorf("nothing reloaded: certificate not reloaded (the running one stays): %w", err)
+	}
+	running := a.current()
+	merged := reload.Merge(running, next)
+	lines, err := a.applyLive(running, merged)
+	if err != nil {
+		return r, fmt.Errorf("groups, checks and fence devices not reloaded (the running ones stay): %w", err)
+	}
+	if applied != "" {
+		r.Applied = append(r.Applied, applied)
+	}
+	if pending != nil {
+		r.Pending = append(r.Pending, *pending)
 	}
 	// The log level is compared with the one in force (a previous reload
 	// may have changed it), not with the file the agent started with.
@@ -61,18 +80,10 @@ func (a *Agent) Reload() (ReloadReply, error) {
 		a.logLevel = next.LogLevel
 		r.Applied = append(r.Applied, "log_level "+next.LogLevel)
 	}
-	applied, pending, err := a.reloadTLS(next)
-	if err != nil {
-		return r, fmt.Errorf("certificate not reloaded (the running one stays): %w", err)
-	}
-	if applied != "" {
-		r.Applied = append(r.Applied, applied)
-	}
-	if pending != nil {
-		r.Pending = append(r.Pending, *pending)
-	}
+	r.Applied = append(r.Applied, lines...)
 	a.pending.Store(&r.Pending)
-	r.Hash = a.cfgHash
+	r.Hash = reload.Hash(merged)
+	a.cfgHash.Store(r.Hash)
 	if err := a.mem.UpdateMeta(2 * time.Second); err != nil && !errors.Is(err, membership.ErrNotRunning) {
 		a.log.Warn("reload: gossiping the configuration state", "error", err)
 	}
@@ -91,7 +102,7 @@ func sections(cs []reload.Change) string {
 // reloadMeta adds the running configuration's hash and the sections that
 // wait for a restart to our gossiped metadata.
 func (a *Agent) reloadMeta(extra map[string]string) {
-	extra[reload.MetaKey] = a.cfgHash
+	extra[reload.MetaKey], _ = a.cfgHash.Load().(string)
 	if p := a.pending.Load(); p != nil && len(*p) > 0 {
 		s := sections(*p)
 		if len(s) > 120 {

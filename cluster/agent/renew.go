@@ -32,6 +32,16 @@ func (r *renewals) lastSent() time.Time {
 	return r.sent
 }
 
+// renewed answers a follower's renewal (rpc.ServerDeps.Renewed): only while
+// this node leads and holds its leader lease, noting the arrival first.
+func (a *Agent) renewed(peer string, at time.Time) bool {
+	if !a.raft.IsLeader() || !a.keeper.Holds() {
+		return false
+	}
+	a.renew.received(peer, at)
+	return true
+}
+
 func (r *renewals) received(peer string, at time.Time) {
 	r.mu.Lock()
 	if r.seen == nil {
@@ -50,29 +60,30 @@ func (r *renewals) lastReceived(peer string) time.Time {
 }
 
 // renewLease renews this follower's lease with the leader every quarter of
-// the lease, so that one lost or slow renewal does not end it. On the leader
-// it records the quorum acknowledgement instead (same evidence: a majority
-// heard this node at that instant).
+// the lease, so that one lost or slow renewal does not end it. Until the
+// current leader has answered one (a new leader, or this node just handed
+// leadership over) it retries every renewRetry: a node's lease after an
+// election rests on its first renewal with the new leader. A leader renews
+// nothing: its lease rests on its quorum acknowledgements (lease.go).
 func (a *Agent) renewLease(ctx context.Context) error {
 	lease := a.cfg.Cluster.Timing.Lease
-	t := time.NewTicker(lease / 4)
+	every := lease / 4
+	t := time.NewTimer(every)
 	defer t.Stop()
+	var answeredBy string // the leader that answered the last renewal
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		if a.raft.IsLeader() {
-			// A leader's renewal is its quorum acknowledgement: after a
-			// leadership transfer it then holds a follower's lease at once
-			// instead of dropping its groups until its first renewal.
-			if q := a.raft.QuorumAck(); !q.IsZero() {
-				a.renew.confirmed(q)
+		t.Reset(every)
+		id, _ := a.raft.Leader()
+		if a.raft.IsLeader() || id == "" {
+			answeredBy = ""
+			if id == "" || time.Since(a.raft.TransferStarted()) < time.Second {
+				t.Reset(renewRetry) // a leader may appear (or take over) any moment
 			}
-			continue
-		}
-		if id, _ := a.raft.Leader(); id == "" {
 			continue
 		}
 		sent := time.Now()
@@ -81,11 +92,19 @@ func (a *Agent) renewLease(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			a.log.Debug("lease renewal not answered", "error", err)
-			continue
+			answeredBy = ""
+		} else {
+			a.renew.confirmed(sent)
+			answeredBy = id
 		}
-		a.renew.confirmed(sent)
+		if answeredBy != id {
+			t.Reset(min(every, renewRetry))
+		}
 	}
 }
+
+// renewRetry is the renewal interval until the current leader has answered.
+const renewRetry = 10 * time.Millisecond
 
 // leaseSource is the lease keeper's view of this node: raft, plus the
 // renewals.
@@ -99,6 +118,7 @@ type leaseRaftOnly interface {
 	IsLeader() bool
 	LastLeaderContact() time.Time
 	QuorumAck() time.Time
+	TransferStarted() time.Time
 }
 
 func (s leaseSource) LastRenewal() time.Time { return s.r.lastSent() }

@@ -247,7 +247,7 @@ func (p *pair) race(ctx context.Context) {
 		p.log.Warn("arbitrator unreachable: falling back to fencing", "error", err)
 	}
 	start := time.Now()
-	attempts, err := fencing.Fence(ctx, a.fence.levels[p.peer], p.log)
+	attempts, err := fencing.Fence(ctx, a.fence.levelsOf(p.peer), p.log)
 	if err != nil {
 		p.log.Error("fencing the peer failed; running nothing until it is fenced or back", "peer", p.peer, "error", err)
 		p.setNote(fmt.Sprintf("%s lost on both links and fencing it failed: %v", p.peer, err))
@@ -272,7 +272,7 @@ func (p *pair) pause(ctx context.Context) {
 func (p *pair) voted(ctx context.Context, reason string) {
 	v := &pairVerdict{reason: reason, at: time.Now()}
 	if p.a.fence.Configured(p.peer) {
-		attempts, err := fencing.Fence(ctx, p.a.fence.levels[p.peer], p.log)
+		attempts, err := fencing.Fence(ctx, p.a.fence.levelsOf(p.peer), p.log)
 		v.attempts = attempts
 		if err == nil {
 			v.fenced = true

@@ -44,7 +44,7 @@ func (a *Agent) view() api.Status {
 	if isLeader {
 		locals = a.locals()
 	}
-	for _, gc := range a.cfg.Groups {
+	for _, gc := range a.current().Groups {
 		st.Groups = append(st.Groups, a.groupStatus(gc, data, decisions[gc.Name], locals))
 	}
 	for _, n := range a.cfg.Nodes {
@@ -189,7 +189,7 @@ func (a *Agent) pinNote(group, node string, data *state.Data) string {
 		return ""
 	}
 	s := fmt.Sprintf("pinned to %s by operator (overrides prefer and failback); `vigil resource clear %s` removes it", node, group)
-	in := placement.Input{Data: data, Config: a.cfg}
+	in := placement.Input{Data: data, Config: a.current()}
 	if why := placement.Ineligible(in, group, node); why != "" {
 		s += fmt.Sprintf("; not in effect now: %s %s", node, why)
 	}

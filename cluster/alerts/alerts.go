@@ -72,8 +72,11 @@ const pollEvery = 100 * time.Millisecond
 
 // Dispatcher feeds events to the alert hooks.
 type Dispatcher struct {
-	d      Deps
-	queues []chan Event
+	d Deps
+
+	mu      sync.Mutex
+	hooks   *hookSet      // replaced by SetAlerts (reload.go)
+	changed chan struct{} // SetAlerts wakes Run
 }
 
 // New builds a dispatcher; Run starts it.
@@ -84,27 +87,19 @@ func New(d Deps) *Dispatcher {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	x := &Dispatcher{d: d}
-	for range d.Alerts {
-		x.queues = append(x.queues, make(chan Event, queueLen))
-	}
+	x := &Dispatcher{d: d, changed: make(chan struct{}, 1)}
+	x.hooks = newHookSet(d.Alerts)
 	return x
 }
 
 // Run follows the history and runs the hooks until ctx ends. Hooks still
 // running then are killed.
 func (x *Dispatcher) Run(ctx context.Context) error {
-	if len(x.d.Alerts) == 0 {
+	if !x.waitForAlerts(ctx) {
 		return nil
 	}
 	var wg sync.WaitGroup
-	for i, a := range x.d.Alerts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			x.work(ctx, a, x.queues[i])
-		}()
-	}
+	wg.Go(func() { x.workers(ctx) })
 	x.follow(ctx)
 	wg.Wait()
 	return nil
@@ -165,12 +160,13 @@ func (x *Dispatcher) follow(ctx context.Context) {
 
 // enqueue hands ev to every alert that wants its kind, never waiting.
 func (x *Dispatcher) enqueue(ev Event) {
-	for i, a := range x.d.Alerts {
+	h := x.current()
+	for i, a := range h.alerts {
 		if !wants(a, ev.Kind) {
 			continue
 		}
 		select {
-		case x.queues[i] <- ev:
+		case h.queues[i] <- ev:
 		default:
 			x.d.Logger.Warn("alert queue full: event dropped", "alert", a.Name, "event", ev.Name, "message", ev.Message)
 			if x.d.Recorder != nil {

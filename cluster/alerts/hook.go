@@ -21,13 +21,22 @@ const hookPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 const maxOutput = 2048
 
 // work runs alert a's hook for each queued event, one at a time, in order.
-func (x *Dispatcher) work(ctx context.Context, a configs.Alert, q <-chan Event) {
+func (x *Dispatcher) work(ctx context.Context, a configs.Alert, q <-chan Event, retire <-chan struct{}) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-q:
 			x.run(ctx, a, ev)
+		case <-retire: // replaced by a reload: run what is queued, then end
+			for {
+				select {
+				case ev := <-q:
+					x.run(ctx, a, ev)
+				default:
+					return
+				}
+			}
 		}
 	}
 }

@@ -71,7 +71,7 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request) {
 		if !s.knownNode(w, req.Node) {
 			return
 		}
-		in := placement.Input{Data: s.d.Store.Read(), Config: s.d.Config}
+		in := placement.Input{Data: s.d.Store.Read(), Config: s.config()}
 		if why := placement.Ineligible(in, req.Group, req.Node); why != "" {
 			writeError(w, http.StatusConflict, fmt.Errorf("cannot move %s to %s: %s %s", req.Group, req.Node, req.Node, why))
 			return
@@ -152,7 +152,7 @@ func (s *Server) isWitness(name string) bool {
 
 // knownGroup answers 404 and returns false for a group not in the config.
 func (s *Server) knownGroup(w http.ResponseWriter, name string) bool {
-	for _, g := range s.d.Config.Groups {
+	for _, g := range s.config().Groups {
 		if g.Name == name {
 			return true
 		}

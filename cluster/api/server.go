@@ -63,8 +63,9 @@ type Deps struct {
 
 // Server serves the API.
 type Server struct {
-	d   Deps
-	mux *http.ServeMux
+	d    Deps
+	mux  *http.ServeMux
+	live liveConfig // reloaded configuration (reconfig.go)
 }
 
 // NewServer builds the handler tree; Serve/ServeUnix start serving.

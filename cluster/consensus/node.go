@@ -42,6 +42,9 @@ type Node struct {
 	// stamps its last-contact time at step-down, which would look like fresh
 	// contact with a leader; LastLeaderContact ignores contact up to here.
 	downAt atomic.Int64
+	// transferAt (unix nanos) is when this node last started a leadership
+	// transfer (TransferStarted).
+	transferAt atomic.Int64
 	// alone carries RecoverAlone requests to Run (two_node; twonode.go).
 	alone chan chan error
 }

@@ -19,6 +19,10 @@ type PeerLink struct {
 	// Answered: the peer answered this leader at least once. Until then OK
 	// only means no heartbeat has failed yet: the link is unknown.
 	Answered bool
+	// LastAnswer is when this leader sent the last AppendEntries (heartbeats
+	// included) the peer answered in this term; zero if none. Unlike raft's
+	// own last contact it is never stamped by a call that timed out.
+	LastAnswer time.Time
 }
 
 // peerContact tracks heartbeat failures seen by this node while leader.
@@ -113,7 +117,9 @@ func (n *Node) PeerContact() map[string]PeerLink {
 		if !ok {
 			l = PeerLink{OK: true, Since: c.leaderSince}
 		}
-		l.Answered = n.answers.at(id).After(c.leaderSince)
+		if at := n.answers.at(id); at.After(c.leaderSince) {
+			l.Answered, l.LastAnswer = true, at
+		}
 		out[id] = l
 	}
 	return out

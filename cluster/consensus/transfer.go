@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -15,6 +16,9 @@ func (n *Node) TransferLeadership(id string) error {
 	r, err := n.get()
 	if err != nil {
 		return err
+	}
+	if r.State() == raft.Leader {
+		n.transferAt.Store(time.Now().UnixNano())
 	}
 	var f raft.Future
 	if id == "" {
@@ -39,4 +43,15 @@ func (n *Node) TransferLeadership(id string) error {
 		return fmt.Errorf("leadership transfer: %w", n.leaderErr(err))
 	}
 	return nil
+}
+
+// TransferStarted is when this node last started a leadership transfer as
+// leader (zero: never). Votes for the transfer's target are granted at once,
+// not a heartbeat timeout after this node was last heard, so a lease that
+// rests on that timeout (agent's leader lease) ends near this instant.
+func (n *Node) TransferStarted() time.Time {
+	if ns := n.transferAt.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }

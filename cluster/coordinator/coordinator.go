@@ -79,6 +79,10 @@ type Coordinator struct {
 
 	guardSeen map[string]GuardParams // per node: crash-guard parameters it gossiped
 
+	live     atomic.Pointer[configs.Config] // set by SetConfig (reconfig.go)
+	reloaded chan struct{}                  // SetConfig wakes the leader loop
+	settled  settledDefs                    // leader loop only (reconfig.go)
+
 	mu    sync.Mutex
 	shown map[string]string // group -> why it stays where it is (read by the API)
 }
@@ -96,7 +100,7 @@ func New(d Deps) *Coordinator {
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
 	}
-	c := &Coordinator{d: d}
+	c := &Coordinator{d: d, reloaded: make(chan struct{}, 1)}
 	c.startMaint.Store(d.Config.Maintenance)
 	return c
 }
@@ -127,7 +131,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-c.d.Raft.LeaderChanges():
-		case <-time.After(tick):
+		case <-time.After(followerPoll):
 		}
 	}
 }
@@ -146,24 +150,27 @@ func (c *Coordinator) lead(ctx context.Context) error {
 	defer cancel()
 	_ = c.apply(&state.RecordEvent{Kind: "leader", Node: c.d.Config.NodeName,
 		Message: c.d.Config.NodeName + " became leader", Time: c.d.Now()})
-	t := time.NewTicker(tick)
+	t := time.NewTimer(idleTick)
 	defer t.Stop()
 	for {
 		if !c.d.Raft.IsLeader() {
 			c.d.Logger.Info("leadership lost")
 			return nil
 		}
-		if err := c.reconcile(ctx); err != nil {
+		wake, err := c.reconcile(ctx)
+		if err != nil {
 			if errors.Is(err, errNotLeader) {
 				return nil
 			}
 			c.d.Logger.Warn("reconcile", "error", err)
 		}
+		t.Reset(nextWake(c.d.Now(), wake))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.d.Store.Watch():
 		case <-c.d.MemberChanges:
+		case <-c.reloaded:
 		case r := <-c.fenceDone:
 			c.fences[r.node] = fenceEnded(c.fences[r.node], c.d.Now(), r.err)
 		case <-t.C:
@@ -185,8 +192,32 @@ func (c *Coordinator) establish() {
 // next step reads, and a step that changes nothing ends it earlier.
 const maxSteps = 8
 
-// reconcile runs decision steps until one has nothing to commit.
-func (c *Coordinator) reconcile(ctx context.Context) error {
+// Without an event, the leader decides again at the step's Wake, and at
+// least every idleTick for what Decide does not time (raft links answering
+// for the first time, placement delays). A follower notes the leader it
+// follows every followerPoll besides raft's own notifications: a new leader
+// counts the previous one's groups as released soon after its election only
+// if it saw that leader within a lease before (establish).
+const (
+	idleTick     = 100 * time.Millisecond
+	followerPoll = 50 * time.Millisecond
+)
+
+// nextWake is the wait until the next decision.
+func nextWake(now, wake time.Time) time.Duration {
+	d := idleTick
+	if !wake.IsZero() {
+		d = min(d, max(wake.Sub(now), time.Millisecond))
+	}
+	return d
+}
+
+// reconcile runs decision steps until one has nothing to commit, and
+// returns that step's Wake.
+func (c *Coordinator) reconcile(ctx context.Context) (time.Time, error) {
+	if err := c.defineGroups(); err != nil {
+		return time.Time{}, err
+	}
 	for range maxSteps {
 		out := Decide(c.input())
 		for _, f := range out.Fences {
@@ -194,7 +225,7 @@ func (c *Coordinator) reconcile(ctx context.Context) error {
 		}
 		if len(out.Commands) == 0 {
 			c.publish(out.Why)
-			return nil
+			return out.Wake, nil
 		}
 		held := false
 		for _, cmd := range out.Commands {
@@ -209,14 +240,14 @@ func (c *Coordinator) reconcile(ctx context.Context) error {
 				continue
 			}
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
 		}
 		if held {
-			return nil
+			return time.Time{}, nil
 		}
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 // input gathers everything Decide reads.
@@ -236,7 +267,7 @@ func (c *Coordinator) input() Input {
 		c.StartupMaintenanceDone() // already on: nothing to commit
 		start = false
 	}
-	in := Input{Config: c.d.Config, Data: data, Now: c.d.Now(), Links: c.d.Links(), Members: members,
+	in := Input{Config: c.config(), Data: data, Now: c.d.Now(), Links: c.d.Links(), Members: members,
 		Term: c.term, Fences: c.fences, Guards: guards, StartupMaintenance: start}
 	if c.d.Fencer != nil {
 		in.Fenceable = c.d.Fencer.Configured

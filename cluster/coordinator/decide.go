@@ -29,6 +29,8 @@ type Input struct {
 	// StartupMaintenance: this agent started with `maintenance = true` and
 	// has not committed it yet; nothing else happens until it is.
 	StartupMaintenance bool
+
+	wake *wakeup // set by Decide; see due
 }
 
 // Term is what the leader knows about its own term of office.
@@ -64,6 +66,9 @@ type Output struct {
 	Commands []state.Command
 	Fences   []FenceRequest
 	Why      map[string]string
+	// Wake is the next instant a decision of this step can change with no
+	// new event (zero: none known); the driver decides again then.
+	Wake time.Time
 }
 
 // Decide returns the next step. The stages run in order and the first stage
@@ -71,7 +76,11 @@ type Output struct {
 // in the committed state: start-up maintenance, then node verdicts (and
 // leaving marks), then releases of groups whose holder is gone (and fences),
 // then expiry of old failures, then placement.
-func Decide(in Input) Output {
+func Decide(in Input) (out Output) {
+	if in.wake == nil {
+		in.wake = &wakeup{}
+	}
+	defer func() { out.Wake = in.wake.at }()
 	if in.StartupMaintenance {
 		if !in.Data.Maintenance {
 			return Output{Commands: []state.Command{&state.SetMaintenance{On: true, Time: in.Now}}}
@@ -80,7 +89,7 @@ func Decide(in Input) Output {
 	if cmds := verdicts(in); len(cmds) > 0 {
 		return Output{Commands: cmds}
 	}
-	out := Output{Why: map[string]string{}}
+	out = Output{Why: map[string]string{}}
 	out.Commands, out.Fences = releases(in, out.Why)
 	if len(out.Commands) > 0 {
 		return out
@@ -110,7 +119,7 @@ func expiries(in Input) []state.Command {
 		}
 		cut := in.Now.Add(-gc.FailureTimeout)
 		for _, r := range g.Resources {
-			if len(r.FailCount) > 0 && r.LastFailAt.Before(cut) {
+			if len(r.FailCount) > 0 && in.due(r.LastFailAt.Add(gc.FailureTimeout)) {
 				out = append(out, &state.Cleanup{Group: gc.Name, Before: cut, Time: in.Now,
 					Message: "fail counts of " + gc.Name + " expired (failure_timeout " + gc.FailureTimeout.String() + ")"})
 				break

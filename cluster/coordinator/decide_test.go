@@ -151,13 +151,20 @@ func TestJudgeSelfAndPreviousLeader(t *testing.T) {
 		t.Errorf("the leader judges itself %q", st)
 	}
 	// lb1 led before w (a leadership transfer) and has not answered yet, but
-	// no heartbeat to it failed either: unknown, nothing is decided on it.
+	// no heartbeat to it failed either: for prevLeaderWait it is unknown and
+	// nothing is decided on it.
 	in.Term.PrevLeader, in.Term.PrevContact = "lb1", t0.Add(-300*time.Millisecond)
 	in.Links["lb1"] = unknownLink
 	in.Fenceable = fencing("lb1")
-	in.Now = t0.Add(300 * time.Millisecond)
+	in.Now = t0.Add(prevLeaderWait - time.Millisecond)
 	if cmds, fences, _ := run(t, in); len(cmds) != 0 || len(fences) != 0 {
 		t.Errorf("previous leader not answering yet: commands %v, fences %v", cmds, fences)
+	}
+	// Still no answer after prevLeaderWait (a silent power-off: no heartbeat
+	// has failed yet): lost, as our election saw.
+	in.Now = t0.Add(prevLeaderWait)
+	if st, _ := in.judge("lb1", in.Data.Nodes["lb1"]); st == state.NodeOnline {
+		t.Errorf("previous leader silent for prevLeaderWait: still %q", st)
 	}
 	// A heartbeat to it failed and it never answered w: the election itself
 	// saw it lost.
@@ -332,7 +339,7 @@ func TestReleaseAfterLeaseWithoutFencing(t *testing.T) {
 	in.Links["lb1"] = lostLink // last contact t0+2s
 	in.Members["lb1"] = *member(membership.StateDead, t0.Add(3*time.Second))
 	lease := in.Config.Cluster.Timing.Lease
-	in.Now = t0.Add(2*time.Second + lease) // not yet: the margin is two ticks
+	in.Now = t0.Add(2*time.Second + lease) // not yet: the release margin
 	cmds, _, why := run(t, in)
 	if len(commandsOf[*state.ClearHolder](Output{Commands: cmds})) != 0 {
 		t.Fatalf("released before the lease ran out: %v", cmds)
@@ -340,7 +347,7 @@ func TestReleaseAfterLeaseWithoutFencing(t *testing.T) {
 	if !strings.Contains(why["web"], "lease to run out") {
 		t.Errorf("why = %q", why["web"])
 	}
-	in.Now = t0.Add(2*time.Second + lease + 2*tick)
+	in.Now = t0.Add(2*time.Second + lease + releaseMargin)
 	cmds, fences, _ := run(t, in)
 	as := commandsOf[*state.Assign](Output{Commands: cmds})
 	if len(fences) != 0 || len(commandsOf[*state.ClearHolder](Output{Commands: cmds})) != 1 || len(as) != 1 || as[0].Node != "lb2" {
@@ -352,7 +359,7 @@ func TestCutOffOnClusterLinkOnlyIsFencedAfterLease(t *testing.T) {
 	in := base()
 	in.Fenceable = fencing("lb1")
 	in.Links["lb1"] = lostLink
-	in.Now = t0.Add(2*time.Second + in.Config.Cluster.Timing.Lease + 2*tick)
+	in.Now = t0.Add(2*time.Second + in.Config.Cluster.Timing.Lease + releaseMargin)
 	_, fences, _ := run(t, in)
 	if len(fences) != 1 || !strings.Contains(fences[0].Reason, "its lease ran out") {
 		t.Errorf("fences %v; want lb1 once its lease ran out", fences)
@@ -374,7 +381,7 @@ func TestHolderNeverSeenByThisLeaderIsReleasedAfterLeaseNotFenced(t *testing.T) 
 	if len(cmds) != 0 || len(fences) != 0 {
 		t.Fatalf("within the lease window: commands %v, fences %v", cmds, fences)
 	}
-	in.Now = t0.Add(in.Config.Cluster.Timing.Lease + 2*tick)
+	in.Now = t0.Add(in.Config.Cluster.Timing.Lease + releaseMargin)
 	cmds, fences, _ = run(t, in)
 	if len(fences) != 0 {
 		t.Errorf("fenced a node never seen since the leader took office: %v", fences)
@@ -398,12 +405,14 @@ func TestPreviousLeaderIsReleasedAfterItsLeaderLease(t *testing.T) {
 	in.Term.PrevLeader, in.Term.PrevContact = "lb1", t0.Add(-300*time.Millisecond)
 	in.Links["lb1"] = failedFirst
 	in.Members["lb1"] = *member(membership.StateAlive, t0.Add(-time.Hour))
-	lease := in.Config.Cluster.Timing.RaftLeaderLease
-	in.Now = t0.Add(lease)
+	// Its lease as leader ended a leader lease after its last quorum
+	// acknowledgement, which was at least a heartbeat timeout (>= leader
+	// lease) before our election: only the release margin is left.
+	in.Now = t0.Add(releaseMargin - time.Millisecond)
 	if cmds, _, _ := run(t, in); len(commandsOf[*state.ClearHolder](Output{Commands: cmds})) != 0 {
-		t.Fatalf("released within the old leader's leader lease: %v", cmds)
+		t.Fatalf("released within the release margin after our election: %v", cmds)
 	}
-	in.Now = t0.Add(lease + 2*tick)
+	in.Now = t0.Add(releaseMargin)
 	cmds, _, _ := run(t, in)
 	if len(commandsOf[*state.ClearHolder](Output{Commands: cmds})) != 1 {
 		t.Errorf("commands %v; want web released once the old leader's leader lease ran out", cmds)

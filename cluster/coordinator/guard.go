@@ -111,7 +111,7 @@ func (c *Coordinator) noteGuards(members map[string]membership.Member) {
 func (in Input) unfenced(node string) string {
 	exp := AddressExpiry(in.leaseEnd(node), in.guardOf(node))
 	at := exp.Local().Format("15:04:05")
-	if in.Now.Before(exp) {
+	if !in.due(exp) {
 		return "lost unfenced: its addresses expire by " + at
 	}
 	return "lost unfenced: its addresses expired by " + at

@@ -10,7 +10,7 @@ import (
 func TestGuardParamsRoundTripAndMerge(t *testing.T) {
 	fast, _ := configs.TimingPreset("fast")
 	g := GuardParamsFor(fast)
-	if g.Lease != 750*time.Millisecond || g.LeaderLease != 150*time.Millisecond || g.Lifetime != 2*time.Second {
+	if g.Lease != 300*time.Millisecond || g.LeaderLease != 100*time.Millisecond || g.Lifetime != 2*time.Second {
 		t.Fatalf("fast: %+v", g)
 	}
 	lan, _ := configs.TimingPreset("lan")

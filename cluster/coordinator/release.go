@@ -7,10 +7,6 @@ import (
 	"github.com/vigil-ha/vigil/cluster/state"
 )
 
-// tick bounds how stale a decision can be when no event arrives (lease
-// expiry); lease ends carry two ticks of margin for it.
-const tick = 50 * time.Millisecond
-
 // releases frees groups held by nodes that are no longer in the cluster, once
 // it is safe: the node was fenced (confirmed off), or its lease provably ran
 // out. With fencing configured for a node seen since this leader took office,
@@ -56,7 +52,7 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 			switch {
 			case n.Status == state.NodeFailed:
 				fence(h, fmt.Sprintf("%s lost while holding %s", h, g.Name))
-			case !in.Now.Before(end):
+			case in.due(end):
 				// Cut off on the cluster link only (its heartbeat may still
 				// arrive through another member): without a fence the group
 				// would wait forever, and an agent that is merely slow to be
@@ -64,7 +60,7 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 				fence(h, fmt.Sprintf("%s holds %s and is %s (%s); its lease ran out", h, g.Name, n.Status, n.Reason))
 			}
 			why[g.Name] = in.fenceWait(h)
-		case in.Now.Before(end):
+		case !in.due(end):
 		case fenceable:
 			// Never seen by this leader: never fenced (invariant 7). Its
 			// lease ended by our election plus a lease, and the guard
@@ -83,7 +79,7 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 // mayFence: no attempt in flight and the back-off after a failure is over.
 func (in Input) mayFence(node string) bool {
 	f := in.Fences[node]
-	return !f.InFlight && !in.Now.Before(f.Next)
+	return !f.InFlight && in.due(f.Next)
 }
 
 // fenceWait explains a group waiting for its holder's fence.
@@ -102,35 +98,47 @@ func (in Input) fenceWait(node string) string {
 	return why
 }
 
-// lastContact is when the leader last heard from node on the cluster link.
-// Until proven otherwise a peer may have been in contact with the old leader
-// right up to our election: its lease counts from then at least.
+// lastContact is the latest base a lost node's lease may have: when its
+// last renewal reached this leader (Link.Renewed; a link the driver does not
+// time counts from its last evidence, Since). Until proven otherwise a peer
+// may have renewed with the old leader right up to our election: its lease
+// counts from then at least.
 func (in Input) lastContact(node string) time.Time {
 	st, l := in.link(node)
 	switch st {
 	case linkOK:
 		return in.Now
 	case linkLost:
-		if l.Since.After(in.Term.Since) {
-			return l.Since
+		base := l.Since
+		if !l.Last.IsZero() {
+			base = l.Renewed
+		}
+		if base.After(in.Term.Since) {
+			return base
 		}
 	}
 	return in.Term.Since
 }
 
 // leaseEnd is when node's lease to run resources has provably run out, as
-// far as this leader can tell.
+// far as this leader can tell (docs/design.md, "Leases").
 func (in Input) leaseEnd(node string) time.Time {
 	t := in.guardOf(node) // the deadline its own guard enforces (DESIGN.md invariant 7)
-	end := in.lastContact(node).Add(t.Lease + 2*tick)
-	if l, ok := in.Links[node]; node == in.Term.PrevLeader && ok && !l.OK && !l.Answered {
+	end := in.lastContact(node).Add(t.Lease + releaseMargin)
+	if st, l := in.link(node); node == in.Term.PrevLeader && st == linkLost && !l.Answered {
 		// The node led before us and has not answered us since we were
-		// elected. Our election needed a majority that had not heard from it
-		// for a whole heartbeat timeout (raft refuses votes while a leader is
-		// known), so it lost quorum contact before, stepped down within its
-		// leader lease, and with leadership lost its lease to run resources;
-		// it can run them again only after hearing from us.
-		if d := in.Term.Since.Add(t.LeaderLease + 2*tick); d.Before(end) {
+		// elected. As leader it held its lease until a leader lease after
+		// its last quorum acknowledgement (consensus.QuorumAck), and our
+		// election came after that: every vote we got came from a node that
+		// had heard nothing from it for a heartbeat timeout (raft refuses
+		// votes while it knows a leader), or from the old leader itself
+		// after raft stepped it down a leader lease after losing its
+		// quorum. A leader lease never exceeds a heartbeat timeout. After a
+		// step-down it holds a follower's lease only once it hears from us.
+		// Only an old leader with a longer leader lease than ours (timing
+		// being changed) needs the difference added.
+		d := in.Term.Since.Add(max(0, t.LeaderLease-in.Config.Cluster.Timing.RaftLeaderLease) + releaseMargin)
+		if d.Before(end) {
 			end = d
 		}
 	}

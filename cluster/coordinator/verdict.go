@@ -8,13 +8,23 @@ import (
 	"github.com/vigil-ha/vigil/cluster/state"
 )
 
-// Link is the leader's view of one peer on the cluster link.
+// Link is the leader's view of one peer on the cluster link: raw evidence,
+// judged by link().
 type Link struct {
 	OK bool // no heartbeat to it has failed since the last success
 	// Answered: the peer answered this leader at least once. Until it has,
 	// the link is unknown whatever OK says: no evidence either way.
 	Answered bool
 	Since    time.Time // when !OK: its last answer, or when the failure was seen if it never answered
+	// Last is the latest evidence that the peer was alive: when this leader
+	// sent the last heartbeat it answered, or when its last lease renewal
+	// arrived, whichever is later. Zero: not timed (OK alone decides).
+	Last time.Time
+	// Renewed is when its last lease renewal arrived (zero: none to this
+	// leader). Its lease counts from no later than this: it holds one only
+	// until a lease after sending a renewal a leader answered, and leaders
+	// answer only while they hold their own lease (docs/design.md, Leases).
+	Renewed time.Time
 }
 
 // linkState is a link's verdict: evidence of life is only a fresh answer.
@@ -30,23 +40,36 @@ func (s linkState) String() string {
 	return [...]string{"unknown", "ok", "lost"}[s]
 }
 
-// link is node's cluster link as this leader knows it. The previous leader
-// is lost once a heartbeat to it failed, even if it never answered us: our
-// election is the observation (a majority, us included, stopped hearing
-// from it). Until then it may simply not have answered yet (a leadership
-// transfer): unknown.
+// link is node's cluster link as this leader knows it. A peer that answered
+// is lost once a heartbeat to it failed or once it has been silent for
+// staleAfter; its lease counts from its last evidence of life. The previous
+// leader is lost once a heartbeat to it failed or prevLeaderWait passed,
+// even if it never answered us: our election is the observation (a
+// majority, us included, stopped hearing from it). Until then it may simply
+// not have answered yet (a leadership transfer): unknown.
 func (in Input) link(node string) (linkState, Link) {
 	l, ok := in.Links[node]
 	switch {
-	case ok && l.Answered && l.OK:
-		return linkOK, l
 	case ok && l.Answered:
+		if !l.Last.IsZero() {
+			l.Since = l.Last
+		}
+		if l.OK && (l.Last.IsZero() || !in.due(l.Last.Add(in.staleAfter()))) {
+			return linkOK, l
+		}
 		return linkLost, l
-	case ok && !l.OK && node == in.Term.PrevLeader:
+	case ok && node == in.Term.PrevLeader && (!l.OK || in.due(in.Term.Since.Add(prevLeaderWait))):
 		return linkLost, Link{Since: in.Term.PrevContact}
 	}
 	return linkUnknown, l
 }
+
+// prevLeaderWait: the leader we replaced is lost if it has not answered us
+// this long after we took office. After a failure our election is the
+// evidence; after a leadership transfer the old leader is alive and answers
+// within a round trip (or, slower, only its groups move: its own lease
+// ended 30 ms after the transfer started, see the agent's lease keeper).
+const prevLeaderWait = releaseMargin
 
 // seen reports whether node showed any sign of life since this leader took
 // office (an answer on the cluster link, alive on the heartbeat link), or is
@@ -139,7 +162,7 @@ func (in Input) judge(name string, cur *state.Node) (string, string) {
 	switch {
 	case cur == nil || cur.Status == "" || cur.Status == state.NodeOffline && cur.Reason == neverJoined:
 		return state.NodeOffline, neverJoined
-	case cur.Status == state.NodeOnline && !in.Now.Before(in.Term.Since.Add(in.Config.Cluster.Timing.Lease)):
+	case cur.Status == state.NodeOnline && in.due(in.Term.Since.Add(in.Config.Cluster.Timing.Lease)):
 		// It has had a whole lease to answer: whatever it was, it holds no
 		// lease now. Not failed: nothing was observed.
 		return state.NodeOffline, "not seen on the cluster link since " + in.Config.NodeName + " became leader"

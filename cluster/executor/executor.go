@@ -52,7 +52,8 @@ type Deps struct {
 // Executor runs one runner per configured group.
 type Executor struct {
 	d       Deps
-	runners []*runner
+	runners []*runner     // under fl.mu once Run started (a reload adds and drops runners)
+	fl      fleet         // reconfig.go
 	hurry   chan struct{} // closed by Hurry
 	once    sync.Once
 }
@@ -85,6 +86,7 @@ func New(d Deps) (*Executor, error) {
 			}
 			r.res = append(r.res, &res{cfg: rc, agent: a})
 		}
+		r.rc.def = gc
 		e.runners = append(e.runners, r)
 	}
 	return e, nil
@@ -95,17 +97,9 @@ func New(d Deps) (*Executor, error) {
 // groups in maintenance are left alone. It returns an error naming every
 // resource it could not stop.
 func (e *Executor) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(e.runners))
-	for i, r := range e.runners {
-		wg.Add(1)
-		go func(i int, r *runner) {
-			defer wg.Done()
-			errs[i] = r.run(ctx, e.hurry)
-		}(i, r)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	e.start(ctx) // every runner, and those a reload adds later (reconfig.go)
+	<-ctx.Done()
+	if err := e.wait(); err != nil {
 		return fmt.Errorf("%w: %w", ErrLeftRunning, err)
 	}
 	return nil
@@ -129,8 +123,9 @@ type Local struct {
 
 // Local returns this node's view of its groups (for status).
 func (e *Executor) Local() []Local {
-	out := make([]Local, 0, len(e.runners))
-	for _, r := range e.runners {
+	rs := e.list()
+	out := make([]Local, 0, len(rs))
+	for _, r := range rs {
 		out = append(out, r.local())
 	}
 	return out

@@ -21,6 +21,26 @@ type Guard interface {
 	Keep(ctx context.Context, key, address, iface string) error
 }
 
+// lapser is a Guard that counts the times it removed the addresses because
+// the agent's lease deadline passed (cluster/guard Client).
+type lapser interface{ Lapses() uint64 }
+
+// lapses is the guard's count, or 0 when it does not count.
+func (r *runner) lapses() uint64 {
+	if l, ok := r.d.Guard.(lapser); ok {
+		return l.Lapses()
+	}
+	return 0
+}
+
+// removedByGuard: the guard removed this address when the lease lapsed
+// since it was started, so its absence is no failure of the resource; the
+// group starts it again once the lease holds (no fail count).
+func (r *runner) removedByGuard(x *res) bool {
+	_, _, _, ok := r.guarded(x)
+	return ok && r.lapses() > x.lapsesAtStart
+}
+
 // guarded returns the guard's key and the address parameters of a resource
 // the guard can remove (ipaddr), or ok false.
 func (r *runner) guarded(x *res) (key, address, iface string, ok bool) {
@@ -36,6 +56,7 @@ func (r *runner) startRes(ctx context.Context, x *res) error {
 		if err := r.d.Guard.Hold(ctx, key, addr, ifc); err != nil {
 			return fmt.Errorf("not adding %s: %w", addr, err)
 		}
+		x.lapsesAtStart = r.lapses()
 	}
 	return x.agent.Start(ctx)
 }

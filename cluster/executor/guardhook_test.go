@@ -18,7 +18,10 @@ type fakeGuard struct {
 	log     *log
 	refuse  atomic.Bool
 	holding atomic.Bool
+	lapses  atomic.Uint64
 }
+
+func (g *fakeGuard) Lapses() uint64 { return g.lapses.Load() }
 
 func (g *fakeGuard) Hold(_ context.Context, key, address, iface string) error {
 	if g.refuse.Load() {
@@ -117,4 +120,47 @@ func TestMaintenanceTakesTheAddressFromTheGuard(t *testing.T) {
 	if got := r.log.get(); slices.Contains(got, "stop vip") {
 		t.Errorf("maintenance stopped the VIP: %v", got)
 	}
+}
+
+// An address the crash guard removed when the lease lapsed for a moment is
+// no failure of the resource: it is started again, with no fail count (a
+// busy machine would otherwise reach the migration threshold everywhere).
+func TestAddressRemovedByTheGuardIsRestartedWithoutAFailure(t *testing.T) {
+	r, g := newGuardedRig(t)
+	r.assign("n1")
+	r.wait(t, "started", func() bool { return r.groupState() == state.GroupStarted })
+	starts := func() int {
+		n := 0
+		for _, c := range r.log.get() {
+			if c == "start vip" {
+				n++
+			}
+		}
+		return n
+	}
+	for range 3 {
+		before := starts()
+		g.lapses.Add(1)
+		r.agents["vip"].running.Store(false) // the guard removed it
+		r.wait(t, "the VIP started again", func() bool { return starts() > before && r.agents["vip"].running.Load() })
+	}
+	g2 := r.store.Read().Groups["web"]
+	for _, res := range g2.Resources {
+		if len(res.FailCount) > 0 {
+			t.Errorf("fail counts %v after guard removals", res.FailCount)
+		}
+	}
+	if g2.State != state.GroupStarted || g2.Holder != "n1" {
+		t.Errorf("group %s on %q, want started on n1", g2.State, g2.Holder)
+	}
+	// Gone without a lapse: a failure.
+	r.agents["vip"].running.Store(false)
+	r.wait(t, "a fail count", func() bool {
+		for _, res := range r.store.Read().Groups["web"].Resources {
+			if len(res.FailCount) > 0 {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -31,6 +31,9 @@ type res struct {
 	failOp  string // start | stop | monitor ("" = none since it last worked)
 	failErr string
 	failN   int
+	// lapsesAtStart: the crash guard's lapse count when this address was
+	// started (removedByGuard).
+	lapsesAtStart uint64
 }
 
 // refresher is an agent that re-announces itself while running (ipaddr with
@@ -60,6 +63,9 @@ type runner struct {
 	seen       map[string]string // node -> replicated status at the last step
 	// guardKept: the crash guard leaves this group's addresses alone (maintenance)
 	guardKept bool
+	rc        reconf // a reload's new definition (reconfig.go)
+	wakeOnce  sync.Once
+	wakeup    chan struct{} // kick: wake a settled runner (wake.go)
 }
 
 // ipLike resources move traffic: on lease loss they go first (DESIGN.md
@@ -81,12 +87,16 @@ func (r *runner) run(ctx context.Context, hurry <-chan struct{}) error {
 		// the step runs then wakes the runner at once (a settled runner
 		// may otherwise sleep up to idleWake).
 		watch := r.d.Store.Watch()
+		if r.reconfigure(ctx) {
+			return nil // removed by a reload, stopped and dropped
+		}
 		r.step(ctx)
 		t.Reset(r.nextWake(r.d.Now()))
 		select {
 		case <-ctx.Done():
 			return r.shutdown(hurry)
 		case <-watch:
+		case <-r.wakeCh():
 		case <-t.C:
 		}
 	}
@@ -243,6 +253,13 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 			r.set(x, st)
 			r.clearFail(x, "monitor")
 			continue
+		}
+		if st == resources.Stopped && r.removedByGuard(x) {
+			// The lease lapsed for a moment (the guard acted on it before
+			// this loop saw it): start it again, counting no failure.
+			r.log.Warn("the crash guard removed the address when the lease lapsed; starting it again", "resource", x.cfg.Name)
+			r.set(x, resources.Stopped)
+			return
 		}
 		why := "monitor: " + st.String()
 		if err != nil {

@@ -60,3 +60,18 @@ func earliest(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// wakeCh is the runner's kick channel (made on first use).
+func (r *runner) wakeCh() chan struct{} {
+	r.wakeOnce.Do(func() { r.wakeup = make(chan struct{}, 1) })
+	return r.wakeup
+}
+
+// kick wakes the runner now if it sleeps: something it acts on changed
+// outside the replicated state (a reload).
+func (r *runner) kick() {
+	select {
+	case r.wakeCh() <- struct{}{}:
+	default:
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,6 +44,7 @@ type Client struct {
 	// pending: a new guard has not taken every held address yet (it
 	// refuses while the lease is out); retried at every renewal.
 	pending bool
+	lapses  atomic.Uint64 // Lapses
 }
 
 // NewClient returns a client; Run starts the guard.
@@ -238,11 +240,16 @@ func (c *Client) callLocked(r request) error {
 		c.killLocked()
 		return err
 	}
+	c.lapses.Store(rep.Lapses)
 	if !rep.OK {
 		return errors.New(rep.Error)
 	}
 	return nil
 }
+
+// Lapses is how many times the running guard removed the addresses because
+// the lease deadline passed, as of its last reply (a new guard starts at 0).
+func (c *Client) Lapses() uint64 { return c.lapses.Load() }
 
 // killLocked closes the connection and kills and reaps the guard.
 func (c *Client) killLocked() {
@@ -367,8 +374,11 @@ func (c *Client) callManyLocked(reqs []request) []error {
 			var line []byte
 			var rep reply
 			if line, err = c.rd.ReadBytes('\n'); err == nil {
-				if err = json.Unmarshal(line, &rep); err == nil && !rep.OK {
-					errs[i] = errors.New(rep.Error)
+				if err = json.Unmarshal(line, &rep); err == nil {
+					c.lapses.Store(rep.Lapses)
+					if !rep.OK {
+						errs[i] = errors.New(rep.Error)
+					}
 				}
 			}
 		}

@@ -161,9 +161,14 @@ func TestDeadlineWithoutRenewalRemoves(t *testing.T) {
 	if !s.removed("a") {
 		t.Fatalf("not removed after the deadline passed: %v", s.ops)
 	}
-	// A hold needs a lease.
-	if rep := s.call(request{Op: "hold", Key: "web/vip", Address: "b", Deadline: 1}); rep.OK {
+	// A hold needs a lease; the reply counts the lapse, so the agent can
+	// tell the removal from a failure of the address.
+	rep := s.call(request{Op: "hold", Key: "web/vip", Address: "b", Deadline: 1})
+	if rep.OK {
 		t.Error("hold accepted without a lease")
+	}
+	if rep.Lapses != 1 {
+		t.Errorf("lapses = %d, want 1", rep.Lapses)
 	}
 }
 

@@ -32,6 +32,10 @@ type request struct {
 type reply struct {
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// Lapses counts the times this guard removed the addresses because the
+	// deadline passed: the agent tells its own lease lapse (not a resource
+	// failure) from an address that vanished otherwise.
+	Lapses uint64 `json:"lapses,omitempty"`
 }
 
 // bootNow is CLOCK_BOOTTIME in nanoseconds.

@@ -117,6 +117,7 @@ type session struct {
 	holds    map[string]Holder
 	deadline int64 // CLOCK_BOOTTIME ns; 0 = never renewed
 	enc      *json.Encoder
+	lapses   uint64 // sweeps on the deadline (reply.Lapses)
 }
 
 const agentGone = "the agent is gone (its connection closed: exit, crash or kill)"
@@ -233,6 +234,7 @@ func (s *session) arm(t *time.Timer) {
 // enforce removes everything once the deadline has passed.
 func (s *session) enforce() {
 	if len(s.holds) > 0 && !s.valid() {
+		s.lapses++
 		s.sweep("the agent's lease deadline passed without a renewal (agent frozen, stalled, cut off or out of its lease)")
 	}
 }
@@ -295,7 +297,7 @@ func (s *session) handle(m incoming) (held bool) {
 }
 
 func (s *session) answer(err error) {
-	rep := reply{OK: err == nil}
+	rep := reply{OK: err == nil, Lapses: s.lapses}
 	if err != nil {
 		rep.Error = err.Error()
 	}

@@ -106,6 +106,7 @@ type Membership struct {
 
 	// life guards list against Leave/Shutdown while UpdateMeta uses it.
 	life    sync.RWMutex
+	updMu   sync.Mutex // one UpdateNode at a time: memberlist's reads our node's record unlocked
 	list    *memberlist.Memberlist
 	leaving atomic.Bool // set before Leave so our last Meta says "left on purpose"
 	noLeave bool        // tests: stop like a crash (Shutdown without Leave)
@@ -271,6 +272,8 @@ func (m *Membership) UpdateMeta(timeout time.Duration) error {
 	if m.list == nil {
 		return ErrNotRunning
 	}
+	m.updMu.Lock()
+	defer m.updMu.Unlock()
 	if err := m.list.UpdateNode(timeout); err != nil {
 		return fmt.Errorf("membership: update meta: %w", err)
 	}

@@ -104,15 +104,31 @@ func Diff(old, new *configs.Config) []Change {
 	add("cluster.two_node", old.Cluster.TwoNode, new.Cluster.TwoNode, false, "")
 	add("cluster.api", old.Cluster.API, new.Cluster.API, false, "")
 	add("telemetry", old.Telemetry, new.Telemetry, false, "")
-	add("node", old.Nodes, new.Nodes, false, "")
-	add("fence", old.Fences, new.Fences, false, "")
-	add("group", old.Groups, new.Groups, false, "")
-	add("check", old.Checks, new.Checks, false, "")
-	add("order/colocate", [2]any{old.Orders, old.Colocations}, [2]any{new.Orders, new.Colocations}, false, "")
+	add("node", old.Nodes, new.Nodes, false,
+		"needs `vigil node add|remove` and a restart of the agents (rolling, docs/operations.md)")
+	add("fence", old.Fences, new.Fences, true, "")
+	add("group", old.Groups, new.Groups, true, "")
+	add("check", old.Checks, new.Checks, true, "")
+	add("order/colocate", [2]any{old.Orders, old.Colocations}, [2]any{new.Orders, new.Colocations}, true, "")
 	add("maintenance", old.Maintenance, new.Maintenance, false,
 		"is only read at first start; switch the live flag with `vigil maintenance on|off`")
-	add("alert", old.Alerts, new.Alerts, false, "")
+	add("alert", old.Alerts, new.Alerts, true, "")
 	return out
+}
+
+// Merge returns the configuration a running agent switches to on reload:
+// running, with the sections a reload applies live taken from next (log
+// level, groups and their resources and checks, node-wide checks, order and
+// colocation constraints, fence devices, alerts). Everything else (node
+// identity, nodes, listeners, paths, TLS file names, timing, two_node)
+// stays as the agent started: those wait for a restart.
+func Merge(running, next *configs.Config) *configs.Config {
+	m := *running
+	m.LogLevel = next.LogLevel
+	m.Groups, m.Checks = next.Groups, next.Checks
+	m.Orders, m.Colocations = next.Orders, next.Colocations
+	m.Fences, m.Alerts = next.Fences, next.Alerts
+	return &m
 }
 
 // equal compares two sections; nil and empty slices/maps are the same.

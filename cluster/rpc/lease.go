@@ -21,12 +21,12 @@ const LeasePath = "/v1/internal/lease"
 
 func (s *Server) renewLease(w http.ResponseWriter, r *http.Request) {
 	peer := r.Context().Value(peerKey{}).(string)
-	if !s.d.Raft.IsLeader() {
+	// Answered only while this node leads and holds its leader lease: a
+	// deposed leader that raft has not stepped down yet must not extend a
+	// follower's lease past the next leader's release of its groups.
+	if !s.d.Raft.IsLeader() || s.d.Renewed != nil && !s.d.Renewed(peer, time.Now()) {
 		writeError(w, http.StatusServiceUnavailable, ErrNotLeader)
 		return
-	}
-	if s.d.Renewed != nil {
-		s.d.Renewed(peer, time.Now())
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }

@@ -23,7 +23,13 @@ func TestLeaseRenewal(t *testing.T) {
 		return rec.Code
 	}
 	got := map[string]time.Time{}
-	noted := func(peer string, at time.Time) { got[peer] = at }
+	leaseHeld := true
+	noted := func(peer string, at time.Time) bool {
+		if leaseHeld {
+			got[peer] = at
+		}
+		return leaseHeld
+	}
 
 	leader := NewServer(ServerDeps{Raft: &leaderRaft{}, Renewed: noted})
 	before := time.Now()
@@ -36,6 +42,12 @@ func TestLeaseRenewal(t *testing.T) {
 	if code := renew(leader, ""); code != http.StatusForbidden || len(got) != 1 {
 		t.Errorf("unidentified renewal: %d, noted %v", code, got)
 	}
+	// A leader out of its own lease (deposed, not stepped down yet) refuses.
+	leaseHeld = false
+	if code := renew(leader, "lb2"); code != http.StatusServiceUnavailable {
+		t.Errorf("renewal on a leader without its lease: %d", code)
+	}
+	leaseHeld = true
 	follower := NewServer(ServerDeps{Raft: &followerRaft{}, Renewed: noted})
 	if code := renew(follower, "lb1"); code != http.StatusServiceUnavailable || len(got) != 1 {
 		t.Errorf("renewal on a follower: %d, noted %v", code, got)

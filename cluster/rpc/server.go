@@ -34,8 +34,10 @@ type ServerDeps struct {
 	// refused.
 	Identify func(net.Conn) (string, bool)
 	// Renewed, on the leader, notes that a follower renewed its lease
-	// (lease.go); the coordinator counts the follower's lease from then.
-	Renewed func(peer string, at time.Time)
+	// (lease.go); the coordinator counts the follower's lease from then. It
+	// returns false, and the renewal is refused, when this node does not
+	// hold its leader lease.
+	Renewed func(peer string, at time.Time) bool
 	Logger  hclog.Logger
 }
 

@@ -46,6 +46,8 @@ func (d *Data) apply(idx uint64, c Command) error {
 		d.event(idx, c.Time, "node-"+c.Status, c.Node, "", msg)
 	case *Assign:
 		return d.assign(idx, c)
+	case *DefineGroups:
+		d.define(idx, c)
 	case *GroupReport:
 		d.report(idx, c)
 	case *ClearHolder:

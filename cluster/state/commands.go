@@ -29,6 +29,7 @@ const (
 	TypeRecordEvent
 	TypeRestart
 	TypeSetLeaving
+	TypeDefineGroups
 )
 
 // Command is implemented by every typed command.
@@ -204,6 +205,8 @@ func Decode(b []byte) (Command, error) {
 		c = &Restart{}
 	case TypeSetLeaving:
 		c = &SetLeaving{}
+	case TypeDefineGroups:
+		c = &DefineGroups{}
 	default:
 		if t&IgnoreUnknown != 0 {
 			return nil, nil

@@ -36,10 +36,11 @@ func goldenCommands() map[string]Command {
 		"set-maintenance": &SetMaintenance{Group: "web", On: true, Time: goldenTime},
 		"record-fence": &RecordFence{FenceRecord{Time: goldenTime, Target: "lb2", Device: "lb2-bmc", Reason: "lost",
 			OK: true, Duration: 180 * time.Millisecond}},
-		"pin":          &Pin{Group: "web", Node: "lb2", Time: goldenTime},
-		"record-event": &RecordEvent{Kind: "leader", Node: "lb1", Group: "web", Message: "lb1 became leader", Time: goldenTime},
-		"restart":      &Restart{Group: "web", Time: goldenTime},
-		"set-leaving":  &SetLeaving{Node: "lb1", Leaving: true, Time: goldenTime},
+		"pin":           &Pin{Group: "web", Node: "lb2", Time: goldenTime},
+		"record-event":  &RecordEvent{Kind: "leader", Node: "lb1", Group: "web", Message: "lb1 became leader", Time: goldenTime},
+		"restart":       &Restart{Group: "web", Time: goldenTime},
+		"set-leaving":   &SetLeaving{Node: "lb1", Leaving: true, Time: goldenTime},
+		"define-groups": &DefineGroups{Groups: map[string][]string{"web": {"vip", "haproxy"}}, Time: goldenTime},
 	}
 }
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -95,6 +96,8 @@ func (d *Data) check(k *known, c Command) error {
 		v.optNode(c.Node)
 	case *SetLeaving:
 		v.node(c.Node)
+	case *DefineGroups:
+		v.define(c)
 	case *Restart:
 		v.group(c.Group)
 	case *RecordEvent:
@@ -150,6 +153,12 @@ func (v *checker) group(s string) {
 	if v.err != nil {
 		return
 	}
+	if ok, decided := v.d.definedGroup(s); decided {
+		if !ok {
+			v.fail("no group named %q in the configuration", s)
+		}
+		return
+	}
 	if v.k != nil && v.k.groups[s] == nil {
 		v.fail("no group named %q in the configuration", s)
 	}
@@ -162,6 +171,10 @@ func (v *checker) resource(g, r string) {
 	v.name("resource", r)
 	switch {
 	case v.err != nil:
+	case v.d.Defined != nil:
+		if rs, ok := v.d.Defined[g]; ok && !slices.Contains(rs, r) {
+			v.fail("group %q has no resource named %q", g, r)
+		}
 	case v.k != nil:
 		if rs := v.k.groups[g]; rs != nil && !rs[r] {
 			v.fail("group %q has no resource named %q", g, r)

@@ -116,6 +116,9 @@ type Data struct {
 	Events      []Event           `json:"events"`
 	Fencing     []FenceRecord     `json:"fencing"`
 	Index       uint64            `json:"index"` // last applied raft index
+	// Defined is the group list the leader committed (DefineGroups); nil
+	// until then, when each replica checks names against its own config.
+	Defined map[string][]string `json:"defined,omitempty"`
 }
 
 func newData() *Data {
@@ -185,6 +188,7 @@ func (d *Data) Clone() *Data {
 		Events:  d.Events[:len(d.Events):len(d.Events)],
 		Fencing: d.Fencing[:len(d.Fencing):len(d.Fencing)],
 		Index:   d.Index,
+		Defined: cloneDefined(d.Defined),
 	}
 	for k, n := range d.Nodes {
 		nn := *n

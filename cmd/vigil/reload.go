@@ -17,11 +17,16 @@ Usage: vigil reload
   Asks the local agent to re-read its configuration, like SIGHUP. The whole
   configuration is validated first: an invalid file changes nothing and the
   error names file:line. Then the agent applies what it can change while
-  running: the log level, and the node certificate and key, re-read from
-  the same files (new connections use them; established ones are kept).
-  Every other change (groups, resources, checks, fence devices, alerts,
-  nodes, timing...) is listed as waiting for a restart of the agent, and
-  'vigil status' names it until then: restart one node at a time.
+  running: the log level; the node certificate and key, re-read from the
+  same files (new connections use them; established ones are kept); groups
+  (added ones are placed, removed ones stopped and dropped) and resources (a
+  resource whose type or parameters changed is restarted in place on its
+  holder, with the resources after it in its group, as Pacemaker does;
+  changed timeouts and intervals apply without a restart); health checks;
+  order/colocate constraints; fence devices; alert hooks. Groups that did
+  not change are not touched. Nodes, timing, listeners, paths and TLS file
+  names are listed as waiting for a restart of the agent, and 'vigil
+  status' names them until then: restart one node at a time.
 
   Run it on every node after changing the files there. Each node gossips a
   hash of its running cluster-wide configuration, and 'vigil status' warns

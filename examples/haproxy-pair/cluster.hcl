@@ -60,7 +60,7 @@ group "web" {
 # Fencing (recommended): with a BMC per load balancer, a node that stops
 # answering is powered off before its VIP moves, so two holders are
 # impossible even when the node is only half dead. Without fencing, vigil
-# waits for the lost node's lease (0.75 s with timing "fast") to run out.
+# waits for the lost node's lease (0.3 s with timing "fast") to run out.
 #
 # fence "ipmi" "lb1-bmc" {
 #   host          = "198.18.1.201"

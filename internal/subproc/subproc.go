@@ -24,6 +24,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vigil-ha/vigil/internal/sched"
 )
 
 // DefaultPath is the PATH given to commands whose environment has none.
@@ -167,6 +169,7 @@ func Run(ctx context.Context, c Cmd) (Result, error) {
 		return res, fmt.Errorf("start %s: %w", c.Path, err)
 	}
 	pgid := cmd.Process.Pid
+	sched.Normal(pgid) // the agent's raised priority is for the agent only
 
 	tail := &tailBuffer{max: limit}
 	var head *headBuffer

@@ -47,10 +47,16 @@ type FenceSpec struct {
 	WrongPassword map[string]bool
 	// MonitorInterval is the devices' monitor_interval ("" = default).
 	MonitorInterval string
-	// TwoNode: no witness, `two_node = true` plus ClusterExtra (HCL lines
-	// inside the cluster block, e.g. wait_for_all).
-	TwoNode      bool
+	// TwoNode: no witness, `two_node = true`.
+	TwoNode bool
+	// ClusterExtra is HCL lines inside the cluster block (wait_for_all,
+	// tuning...).
 	ClusterExtra string
+	// Preset is the timing preset; default fast.
+	Preset string
+	// Group is the HCL of the cluster's group instead of FenceGroupHCL's
+	// (it must hold FenceVIP; StartFencedCluster settles FenceGroup).
+	Group string
 }
 
 // WrongBMCPassword is the password of a device with FenceSpec.WrongPassword.
@@ -121,8 +127,12 @@ func PrepareFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 	if level == "" {
 		level = "debug"
 	}
-	extra := devs.String() + FenceGroupHCL(l.dir)
-	fc.Cluster = prepareCluster(l, ClusterSpec{Preset: "fast", LogLevel: level, Extra: extra,
+	group := spec.Group
+	if group == "" {
+		group = FenceGroupHCL(l.dir)
+	}
+	extra := devs.String() + group
+	fc.Cluster = prepareCluster(l, ClusterSpec{Preset: spec.Preset, LogLevel: level, Extra: extra,
 		TwoNode: spec.TwoNode, ClusterExtra: spec.ClusterExtra}, Vigil(tb))
 	for _, n := range fc.Nodes {
 		cfg, err := os.ReadFile(n.Config)

@@ -64,17 +64,7 @@ func StartKeepalivedPairWith(l *Lab, advertInt string, more []string) *Keepalive
 // StartNode starts haproxy and keepalived on a (powered-on) node.
 func (k *KeepalivedPair) StartNode(name string) {
 	k.Lab.tb.Helper()
-	h := k.Hosts[name]
-	EnableNonlocalBind(h)
-	ex := ExampleDir(k.Lab.tb, "haproxy-pair")
-	out, err := h.Run("env", "VIGIL_NODE="+name,
-		"HAPROXY_CFG="+filepath.Join(ex, "haproxy.cfg"),
-		"HAPROXY_PID="+haproxyFile(k.Lab.dir, name, "pid"),
-		"HAPROXY_LOG="+haproxyFile(k.Lab.dir, name, "log"),
-		filepath.Join(ex, "haproxy-ctl"), "start")
-	if err != nil {
-		k.Lab.tb.Fatalf("lab: haproxy on %s: %v: %s", name, err, out)
-	}
+	StartHAProxy(k.Lab, k.Hosts[name], name)
 	k.StartKeepalived(name)
 }
 

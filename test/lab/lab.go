@@ -54,7 +54,8 @@ type Lab struct {
 // the cleanup that kills every process and deletes every namespace. It skips
 // the test when not root or when `ip netns` is unavailable. VIGIL_LAB_ID, when
 // set, is appended to the prefix so that checkouts can run their labs side by
-// side on one machine.
+// side on one machine. VIGIL_LAB_KEEP, when set, keeps the lab directory
+// (configs, data, every process log) after a passing run too.
 func New(tb testing.TB, prefix string) *Lab {
 	tb.Helper()
 	Require(tb)
@@ -173,7 +174,7 @@ func (l *Lab) cleanup() {
 		l.tb.Logf("lab: delete %s: %v: %s", l.sw, err, out)
 	}
 	l.lock.Close()
-	if l.tb.Failed() {
+	if l.tb.Failed() || os.Getenv("VIGIL_LAB_KEEP") != "" {
 		l.tb.Logf("lab: kept %s for inspection", l.dir)
 		return
 	}

@@ -29,7 +29,8 @@ type ClusterSpec struct {
 	Extra string
 	// TwoNode: n1 and n2 only (no witness), `two_node = true`.
 	TwoNode bool
-	// ClusterExtra is HCL added inside the cluster block.
+	// ClusterExtra is HCL lines inside the cluster block (wait_for_all,
+	// a tuning block...).
 	ClusterExtra string
 	// Hosts replaces n1, n2 (and w) with other names and addresses, for
 	// several clusters in one lab; key material then lives under Name.

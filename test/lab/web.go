@@ -273,3 +273,36 @@ func Switch(samples []Sample, answeredBy func(Sample) string, old, new string) (
 	}
 	return 0, false
 }
+
+// StartHAProxy starts the example's haproxy on a node outside any cluster
+// manager, bound to WebVIP through ip_nonlocal_bind whether or not the node
+// holds it: the way a keepalived pair runs it, where only the VIP moves.
+func StartHAProxy(l *Lab, h *Host, name string) {
+	l.tb.Helper()
+	EnableNonlocalBind(h)
+	ex := ExampleDir(l.tb, "haproxy-pair")
+	out, err := h.Run("env", "VIGIL_NODE="+name,
+		"HAPROXY_CFG="+filepath.Join(ex, "haproxy.cfg"),
+		"HAPROXY_PID="+haproxyFile(l.dir, name, "pid"),
+		"HAPROXY_LOG="+haproxyFile(l.dir, name, "log"),
+		filepath.Join(ex, "haproxy-ctl"), "start")
+	if err != nil {
+		l.tb.Fatalf("lab: haproxy on %s: %v: %s", name, err, out)
+	}
+}
+
+// VIPGroupHCL is a group "web" with WebVIP alone: haproxy runs on both
+// nodes (StartHAProxy), as with keepalived.
+func VIPGroupHCL(prefer string) string {
+	return fmt.Sprintf(`group "web" {
+  prefer   = %q
+  failback = false
+
+  resource "ipaddr" "vip" {
+    address          = "%s/24"
+    interface        = "eth0"
+    monitor_interval = "1s"
+  }
+}
+`, prefer, WebVIP)
+}
