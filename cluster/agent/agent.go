@@ -181,7 +181,7 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.keeper = newLeaseKeeper(leaseSource{a.raft, &a.renew}, cfg.Cluster.Timing, a.sync, a.log.Named("lease"))
 	ed := executor.Deps{
-		Config: cfg, Store: a.fsm, Lease: a.lease, Sync: a.sync, Report: applier.Apply,
+		Config: cfg, Store: a.fsm, Lease: a.lease, LeaseEnd: a.keeper.End, Sync: a.sync, Report: applier.Apply,
 		Agents: a.tel.Resources(d.Resources), RunDir: filepath.Join(cfg.DataDir, "run"), Logger: a.log.Named("executor"),
 	}
 	if d.Net == nil && GuardedLifetime(cfg) > 0 {

@@ -31,6 +31,10 @@ type Deps struct {
 	// Lease reports whether this node may run resources now: it is the leader,
 	// or it heard from the leader within the lease (DESIGN.md invariant 3).
 	Lease func() bool
+	// LeaseEnd, when set, tells when the lease ends (and whether it holds
+	// now); a settled runner then sleeps until then instead of polling
+	// Lease. It must never report an end later than Lease honours.
+	LeaseEnd func() (time.Time, bool)
 	// Sync returns once this node's state includes every write the leader had
 	// committed when Sync was called (raft ReadIndex). The executor calls it
 	// before starting anything: a node that just regained contact must not

@@ -86,6 +86,7 @@ func (e *Executor) Reconfigure(cfg *configs.Config) error {
 	for name, r := range byName {
 		if !keep[name] && !r.rc.retired.Swap(true) {
 			r.log.Info("group removed from the configuration: stopping it once the leader assigns it nowhere")
+			r.kick()
 		}
 	}
 	for _, c := range changes {
@@ -99,6 +100,7 @@ func (e *Executor) Reconfigure(cfg *configs.Config) error {
 		c.r.rc.def = c.u.cfg
 		c.r.rc.upd.Store(c.u)
 		c.r.rc.retired.Store(false)
+		c.r.kick() // a settled runner sleeps (wake.go)
 	}
 	return nil
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/vigil-ha/vigil/resources"
 )
 
-// poll bounds how long a lost lease or a missed notification goes unnoticed.
+// poll bounds how long a lost lease or a missed notification goes unnoticed
+// while the runner has work in progress (see nextWake for a settled one).
 const poll = 25 * time.Millisecond
 
 // banCount is Pacemaker's INFINITY fail count: the node is out for the group.
@@ -63,6 +64,8 @@ type runner struct {
 	// guardKept: the crash guard leaves this group's addresses alone (maintenance)
 	guardKept bool
 	rc        reconf // a reload's new definition (reconfig.go)
+	wakeOnce  sync.Once
+	wakeup    chan struct{} // kick: wake a settled runner (wake.go)
 }
 
 // ipLike resources move traffic: on lease loss they go first (DESIGN.md
@@ -77,16 +80,24 @@ func ipLike(t string) bool {
 
 func (r *runner) run(ctx context.Context, hurry <-chan struct{}) error {
 	r.probe(ctx)
+	t := time.NewTimer(poll)
+	defer t.Stop()
 	for {
+		// Taken before the step reads the state: a change committed while
+		// the step runs then wakes the runner at once (a settled runner
+		// may otherwise sleep up to idleWake).
+		watch := r.d.Store.Watch()
 		if r.reconfigure(ctx) {
 			return nil // removed by a reload, stopped and dropped
 		}
 		r.step(ctx)
+		t.Reset(r.nextWake(r.d.Now()))
 		select {
 		case <-ctx.Done():
 			return r.shutdown(hurry)
-		case <-r.d.Store.Watch():
-		case <-time.After(poll):
+		case <-watch:
+		case <-r.wakeCh():
+		case <-t.C:
 		}
 	}
 }
@@ -189,7 +200,15 @@ func (r *runner) fresh(ctx context.Context) *state.Group {
 
 // start brings up the group's resources in order.
 func (r *runner) start(ctx context.Context, g *state.Group) {
-	for i, x := range r.res {
+	for i := 0; i < len(r.res); i++ {
+		if j := addressRun(r.res, i); j > i+1 {
+			if !r.startRun(ctx, g, i, j) {
+				return
+			}
+			i = j - 1
+			continue
+		}
+		x := r.res[i]
 		if r.get(x) == resources.Running {
 			// Already up (found by the probe after a restart): its start
 			// announcement is long gone, so neighbours may hold a stale MAC.
@@ -344,24 +363,37 @@ func (r *runner) stopFrom(ctx context.Context, i int) bool {
 // stopList stops list in order. A failure is retried with back-off by the
 // next steps (stopRetry), never at once.
 func (r *runner) stopList(ctx context.Context, list []*res) bool {
-	ok := true
-	var last string
-	for _, x := range list {
+	released := false // the guard let go of the run's addresses already
+	stopOne := func(x *res) error {
 		if r.get(x) == resources.Stopped {
-			continue
+			return nil
 		}
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StopTimeout)
-		err := r.stopRes(cctx, x)
-		cancel()
-		if err != nil {
-			r.set(x, resources.Failed)
-			r.noteFail(x, "stop", err.Error())
-			last = x.cfg.Name + ": " + err.Error()
-			ok = false
-			continue
+		var err error
+		if released {
+			err = x.agent.Stop(cctx)
+		} else {
+			err = r.stopRes(cctx, x)
 		}
-		r.set(x, resources.Stopped)
-		r.clearFail(x, "stop")
+		cancel()
+		return r.noteStop(x, err)
+	}
+	ok := true
+	var last string
+	for i := 0; i < len(list); {
+		// A run of addresses stops together (parallel.go).
+		j := addressRun(list, i)
+		released = j > i+1 && r.releaseAddresses(ctx, list[i:j])
+		errs, batched := r.stopMany(ctx, list[i:j], released)
+		if !batched {
+			errs = each(list[i:j], stopOne)
+		}
+		for _, err := range errs {
+			if err != nil {
+				last, ok = err.Error(), false
+			}
+		}
+		i = j
 	}
 	r.mu.Lock()
 	if ok {

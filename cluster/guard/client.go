@@ -294,3 +294,101 @@ func (c *Client) Pid() int {
 	}
 	return c.proc.Pid
 }
+
+// batchSize bounds the requests written before their replies are read, so
+// that the replies never fill the socket while the requests are written.
+const batchSize = 64
+
+// HoldMany is Hold for many addresses ({key, address, interface} each) in
+// few exchanges (requests pipelined, then their replies read): a group of
+// hundreds of addresses must not wait for a round trip per address. It
+// returns each one's error; an address whose hold failed must not be added.
+func (c *Client) HoldMany(ctx context.Context, holds [][3]string) []error {
+	errs := make([]error, len(holds))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for start := 0; start < len(holds); start += batchSize {
+		part := holds[start:min(start+batchSize, len(holds))]
+		reqs := make([]request, len(part))
+		if err := c.ensureLocked(ctx); err != nil {
+			for i := range part {
+				errs[start+i] = fmt.Errorf("crash guard not running: %w", err)
+			}
+			continue
+		}
+		for i, h := range part {
+			reqs[i] = request{Op: "hold", Key: h[0], Address: h[1], Interface: h[2], Deadline: c.deadline()}
+		}
+		for i, err := range c.callManyLocked(reqs) {
+			if err != nil {
+				errs[start+i] = fmt.Errorf("crash guard: %w", err)
+				continue
+			}
+			c.holds[part[i][0]] = [2]string{part[i][1], part[i][2]}
+		}
+	}
+	return errs
+}
+
+// ReleaseMany is Release for many keys in few exchanges.
+func (c *Client) ReleaseMany(ctx context.Context, keys []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		delete(c.holds, k)
+	}
+	for start := 0; start < len(keys) && c.conn != nil; start += batchSize {
+		part := keys[start:min(start+batchSize, len(keys))]
+		reqs := make([]request, len(part))
+		for i, k := range part {
+			reqs[i] = request{Op: "release", Key: k}
+		}
+		for i, err := range c.callManyLocked(reqs) {
+			if err != nil {
+				c.cfg.Logger.Warn("crash guard: release", "key", part[i], "error", err)
+			}
+		}
+	}
+}
+
+// callManyLocked is callLocked for several requests: all written at once,
+// then one reply read per request, in order. A failure to talk drops the
+// guard as callLocked does; every request without a reply then fails.
+func (c *Client) callManyLocked(reqs []request) []error {
+	errs := make([]error, len(reqs))
+	if c.conn == nil {
+		for i := range errs {
+			errs[i] = errors.New("not connected")
+		}
+		return errs
+	}
+	var buf []byte
+	for _, r := range reqs {
+		b, _ := json.Marshal(r)
+		buf = append(append(buf, b...), '\n')
+	}
+	_ = c.conn.SetDeadline(time.Now().Add(replyTimeout))
+	_, err := c.conn.Write(buf)
+	for i := range reqs {
+		if err == nil {
+			var line []byte
+			var rep reply
+			if line, err = c.rd.ReadBytes('\n'); err == nil {
+				if err = json.Unmarshal(line, &rep); err == nil {
+					c.lapses.Store(rep.Lapses)
+					if !rep.OK {
+						errs[i] = errors.New(rep.Error)
+					}
+				}
+			}
+		}
+		if err != nil {
+			errs[i] = err
+		}
+	}
+	if err != nil {
+		c.cfg.Logger.Warn("crash guard unreachable; replacing it", "error", err)
+		c.killLocked()
+	}
+	return errs
+}

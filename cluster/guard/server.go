@@ -30,7 +30,11 @@ type Config struct {
 	Lifetime time.Duration // kernel lifetime given to held addresses (0: do not renew)
 	// NewHolder builds a Holder for an address on an interface.
 	NewHolder func(address, iface string) (Holder, error)
-	Logger    hclog.Logger
+	// RenewAll, when set, renews many holders (built by NewHolder) in one
+	// go, like Renew on each: with hundreds of addresses one at a time
+	// costs a netlink dump each and starves the agent's renewals.
+	RenewAll func(ctx context.Context, hs []Holder, d time.Duration) error
+	Logger   hclog.Logger
 	// LockWait bounds the wait for an older guard to finish and exit.
 	LockWait time.Duration
 	// AcceptWait bounds the wait for the agent to connect.
@@ -147,6 +151,30 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 	defer check.Stop()
 	expiry := time.NewTimer(time.Hour)
 	defer expiry.Stop()
+	// soon renews newly held addresses in one batch once the agent's burst
+	// of holds is over (a group may hold hundreds at once).
+	soon := time.NewTimer(time.Hour)
+	defer soon.Stop()
+	// drain handles the requests that arrived meanwhile; false once the
+	// agent is gone. They come first: a release must never be overtaken by
+	// a renewal of the address it releases, and a renewal waiting in the
+	// queue must not be taken for a missing one.
+	drain := func() bool {
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					s.final(agentGone)
+					return false
+				}
+				if s.handle(m) {
+					soon.Reset(holdBatch)
+				}
+			default:
+				return true
+			}
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -157,35 +185,30 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 				s.final(agentGone)
 				return nil
 			}
-			s.handle(m)
+			if s.handle(m) {
+				soon.Reset(holdBatch)
+			}
 			s.arm(expiry)
 		case <-expiry.C:
-			if !s.drain(msgs) {
-				s.final(agentGone)
+			if !drain() {
 				return nil
 			}
 			s.enforce()
 			s.arm(expiry)
 		case <-check.C:
-			if !s.drain(msgs) {
-				s.final(agentGone)
+			if !drain() {
 				return nil
 			}
 			s.enforce()
+		case <-soon.C:
+			if !drain() {
+				return nil
+			}
+			s.renewAll()
+			s.arm(expiry)
 		case <-renew.C:
-			// Requests that arrived meanwhile come first: a release must
-			// never be overtaken by a renewal of the address it releases.
-			for drained := false; !drained; {
-				select {
-				case m, ok := <-msgs:
-					if !ok {
-						s.final(agentGone)
-						return nil
-					}
-					s.handle(m)
-				default:
-					drained = true
-				}
+			if !drain() {
+				return nil
 			}
 			s.renewAll()
 			s.arm(expiry)
@@ -193,23 +216,9 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 	}
 }
 
-// drain handles the requests already read before the deadline is judged:
-// a renewal that waits in the queue when the timer fires (both ready after
-// a scheduling delay) carries a later deadline and must count. It returns
-// false when the agent's connection closed.
-func (s *session) drain(msgs <-chan incoming) bool {
-	for {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return false
-			}
-			s.handle(m)
-		default:
-			return true
-		}
-	}
-}
+// holdBatch is how long after the last hold of a burst the new holds are
+// renewed (they may be present already: re-held after a guard restart).
+const holdBatch = 5 * time.Millisecond
 
 func (s *session) valid() bool { return s.deadline > bootNow() }
 
@@ -230,10 +239,12 @@ func (s *session) enforce() {
 	}
 }
 
-func (s *session) handle(m incoming) {
+// handle answers one request; true when it held a new address, which the
+// caller renews soon.
+func (s *session) handle(m incoming) (held bool) {
 	if m.err != nil {
 		s.answer(fmt.Errorf("bad request: %w", m.err))
-		return
+		return false
 	}
 	r := m.req
 	switch r.Op {
@@ -257,8 +268,8 @@ func (s *session) handle(m incoming) {
 			s.log.Info("guarding address", "key", r.Key, "address", h.String())
 		}
 		s.holds[r.Key] = h
-		s.renew(r.Key, h) // re-held after a guard restart: present already
 		s.answer(nil)
+		return true
 	case "keep":
 		// Maintenance: the cluster leaves the address alone, and so does
 		// the guard; the address becomes permanent again.
@@ -282,6 +293,7 @@ func (s *session) handle(m incoming) {
 	default:
 		s.answer(fmt.Errorf("unknown op %q", r.Op))
 	}
+	return false
 }
 
 func (s *session) answer(err error) {
@@ -293,9 +305,26 @@ func (s *session) answer(err error) {
 }
 
 func (s *session) renewAll() {
-	for k, h := range s.holds {
-		s.renew(k, h)
+	if s.cfg.RenewAll == nil || len(s.holds) < 2 {
+		for k, h := range s.holds {
+			s.renew(k, h)
+		}
+		return
 	}
+	if s.cfg.Lifetime <= 0 || !s.valid() {
+		return
+	}
+	hs := make([]Holder, 0, len(s.holds))
+	for _, h := range s.holds {
+		hs = append(hs, h)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	err := s.cfg.RenewAll(ctx, hs, s.cfg.Lifetime)
+	cancel()
+	if err != nil {
+		s.log.Warn("cannot renew address lifetimes", "count", len(hs), "error", err)
+	}
+	s.enforce() // undo a renewal that straddled the deadline
 }
 
 // renew extends one address's lifetime while the deadline holds. The

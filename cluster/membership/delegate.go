@@ -42,6 +42,11 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	c.TCPTimeout = max(2*c.ProbeInterval, 500*time.Millisecond)
 	c.PushPullInterval = 15 * time.Second
 	c.RetransmitMult = 3
+	// Our messages are a few hundred bytes on a dedicated link: compressing
+	// each one (LZW, a fresh 16 KiB+ table per message) cost more CPU at idle
+	// than sending it. Receivers decompress by message type, so mixed
+	// versions still understand each other.
+	c.EnableCompression = false
 
 	// Rate limited and with peer errors kept (sink); a clean stop's closed sockets are not errors (quietShutdown).
 	c.Logger = log.New(quietShutdown{m.sink}, "", 0)

@@ -110,6 +110,7 @@ func (c *agentCmd) Run(args []string) int {
 			cfg.DataDir, cfg.Cluster.API.Socket, self))
 	}
 	startPanicSwitch()
+	defer startCPUProfile(log, "")()
 	// The first SIGTERM/SIGINT shuts down cleanly (groups handed over, then
 	// stopped); a second one cuts that short: addresses removed, exit now.
 	ctx, cancel := context.WithCancel(context.Background())

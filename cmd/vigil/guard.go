@@ -49,10 +49,18 @@ func (c *guardCmd) Run(args []string) int {
 	// connection closes (or by SIGKILL).
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil.guard", Level: hclog.Info, Output: os.Stderr}).With("node", node)
+	defer startCPUProfile(log, ".guard")()
 	err := guard.Serve(context.Background(), guard.Config{
 		Socket: socket, Lifetime: lifetime, Logger: log,
 		NewHolder: func(address, iface string) (guard.Holder, error) {
 			return ipaddr.NewHolder(address, iface, log)
+		},
+		RenewAll: func(ctx context.Context, hs []guard.Holder, d time.Duration) error {
+			list := make([]*ipaddr.Holder, 0, len(hs))
+			for _, h := range hs {
+				list = append(list, h.(*ipaddr.Holder)) // NewHolder made them all
+			}
+			return ipaddr.RenewAll(ctx, list, d)
 		},
 	})
 	if err != nil {

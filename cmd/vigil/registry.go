@@ -18,7 +18,7 @@ import (
 
 func resourceRegistry() resources.Registry {
 	return resources.Registry{
-		"ipaddr":   ipaddr.New,
+		"ipaddr":   ipaddr.NewWithLifetime(0), // permanent addresses; one announcer for all
 		"exec":     execagent.New,
 		"ocf":      ocf.New,
 		"systemd":  systemd.New,

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
@@ -20,9 +18,12 @@ import (
 // interface must not hold up Start.
 const writeTimeout = 100 * time.Millisecond
 
-// announcer owns the sockets one announcement burst writes to.
+// announcer is what one address's announcements are written to: the
+// interface's shared ARP socket (Announcer), or a socket of its own for
+// IPv6.
 type announcer struct {
-	arp  *arp.Client // IPv4
+	arp  *arp.Client // IPv4, shared: see Announcer
+	key  sockKey     // of arp
 	arpP []*arp.Packet
 	ndp  *ipv6.PacketConn // IPv6
 	na   []byte           // marshalled unsolicited neighbour advertisement
@@ -39,36 +40,40 @@ func (a *Agent) openAnnouncer() (*announcer, error) {
 		if err != nil {
 			return fmt.Errorf("interface %q: %w", a.ifName, err)
 		}
-		if len(ifi.HardwareAddr) != 6 || ifi.Flags&net.FlagLoopback != 0 {
-			return nil
-		}
-		vip := a.prefix.Addr()
-		if vip.Is4() {
-			an, err = openARP(ifi, vip)
-		} else {
-			an, err = openNDP(ifi, vip)
-		}
+		an, err = a.announcerOn(ifi)
 		return err
 	})
 	return an, err
 }
 
-func openARP(ifi *net.Interface, vip netip.Addr) (*announcer, error) {
-	c, err := arp.Dial(ifi)
-	if err != nil {
-		return nil, fmt.Errorf("ARP socket on %s: %w", ifi.Name, err)
+// announcerOn opens (or shares) the sockets to announce on ifi; nil, nil
+// without a link-layer address. It runs in the agent's namespace.
+func (a *Agent) announcerOn(ifi *net.Interface) (*announcer, error) {
+	if len(ifi.HardwareAddr) != 6 || ifi.Flags&net.FlagLoopback != 0 {
+		return nil, nil
 	}
-	an := &announcer{arp: c}
+	vip := a.prefix.Addr()
+	if vip.Is4() {
+		return a.openARP(ifi, vip)
+	}
+	return openNDP(ifi, vip)
+}
+
+func (a *Agent) openARP(ifi *net.Interface, vip netip.Addr) (*announcer, error) {
+	var pkts []*arp.Packet
 	// Both forms: some hosts only learn from requests, some only from replies.
 	for _, op := range []arp.Operation{arp.OperationRequest, arp.OperationReply} {
 		p, err := arp.NewPacket(op, ifi.HardwareAddr, vip, ethernet.Broadcast, vip)
 		if err != nil {
-			c.Close()
 			return nil, fmt.Errorf("build gratuitous ARP: %w", err)
 		}
-		an.arpP = append(an.arpP, p)
+		pkts = append(pkts, p)
 	}
-	return an, nil
+	c, err := a.pool.arpFor(a, ifi)
+	if err != nil {
+		return nil, err
+	}
+	return &announcer{arp: c, key: sockKey{a.nsPath, ifi.Name}, arpP: pkts}, nil
 }
 
 func openNDP(ifi *net.Interface, vip netip.Addr) (*announcer, error) {
@@ -133,57 +138,10 @@ func (an *announcer) round() error {
 	return nil
 }
 
+// Close closes an IPv6 announcer's own socket (IPv4 sockets are shared:
+// Announcer closes them).
 func (an *announcer) Close() {
-	if an.arp != nil {
-		_ = an.arp.Close()
-	}
 	if an.ndp != nil {
 		_ = an.ndp.Close()
-	}
-}
-
-// burst sends the remaining rounds of a start in the background.
-type burst struct {
-	cancel chan struct{}
-	done   chan struct{}
-	once   sync.Once
-}
-
-func startBurst(an *announcer, rounds int, every time.Duration, log hclog.Logger) *burst {
-	b := &burst{cancel: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-	loop:
-		for range rounds {
-			select {
-			case <-b.cancel:
-				break loop
-			case <-t.C:
-			}
-			if err := an.round(); err != nil {
-				log.Warn("announcement round failed", "error", err)
-			}
-		}
-		close(b.done) // silent from here on
-		// Closing a packet socket waits for an RCU grace period (~10 ms);
-		// nobody needs to wait for that.
-		an.Close()
-	}()
-	return b
-}
-
-// stop cancels the burst and waits until it can send nothing more.
-func (b *burst) stop() {
-	b.once.Do(func() { close(b.cancel) })
-	<-b.done
-}
-
-func (b *burst) finished() bool {
-	select {
-	case <-b.done:
-		return true
-	default:
-		return false
 	}
 }

@@ -72,8 +72,8 @@ type Agent struct {
 	// the node's lease holds), the kernel removes it by itself.
 	lifetime time.Duration
 
-	mu    sync.Mutex // serialises Start, Stop and Refresh
-	burst *burst     // background announcement rounds, nil when idle
+	mu   sync.Mutex // serialises Start, Stop and Refresh
+	pool *Announcer // sends the background announcement rounds
 }
 
 // refreshingAgent is what New returns when garp_refresh is set, so that the
@@ -90,15 +90,20 @@ func (r *refreshingAgent) Refresh(ctx context.Context) error { return r.refresh(
 func (r *refreshingAgent) RefreshInterval() time.Duration { return r.every }
 
 // New builds an ipaddr agent from s.Params; its addresses are permanent.
-func New(s resources.Spec) (resources.Agent, error) { return newAgent(s, 0) }
+// It announces on its own; agents built by one NewWithLifetime factory
+// share one Announcer (what a process with many addresses wants).
+func New(s resources.Spec) (resources.Agent, error) { return newAgent(s, 0, NewAnnouncer()) }
 
-// NewWithLifetime is New for agents whose addresses get a finite kernel
-// lifetime (whole seconds, at least 1 s), renewed from outside (cluster/guard).
+// NewWithLifetime is the factory of agents whose addresses get a finite
+// kernel lifetime (whole seconds, at least 1 s), renewed from outside
+// (cluster/guard); 0 means permanent addresses. Its agents share one
+// Announcer.
 func NewWithLifetime(lifetime time.Duration) resources.Factory {
-	return func(s resources.Spec) (resources.Agent, error) { return newAgent(s, lifetime) }
+	pool := NewAnnouncer()
+	return func(s resources.Spec) (resources.Agent, error) { return newAgent(s, lifetime, pool) }
 }
 
-func newAgent(s resources.Spec, lifetime time.Duration) (resources.Agent, error) {
+func newAgent(s resources.Spec, lifetime time.Duration, pool *Announcer) (resources.Agent, error) {
 	if err := Schema().Check(fmt.Sprintf("ipaddr resource %q", s.Name), s.Params); err != nil {
 		return nil, err
 	}
@@ -107,6 +112,7 @@ func newAgent(s resources.Spec, lifetime time.Duration) (resources.Agent, error)
 		return nil, fmt.Errorf("ipaddr resource %q: %w", s.Name, err)
 	}
 	a.lifetime = lifetime
+	a.pool = pool
 	if refresh > 0 {
 		return &refreshingAgent{Agent: a, every: refresh}, nil
 	}
@@ -120,6 +126,7 @@ func parse(s resources.Spec) (*Agent, time.Duration, error) {
 		count:    defaultGARPCount,
 		interval: defaultGARPInterval,
 		log:      s.Logger,
+		pool:     NewAnnouncer(),
 	}
 	if a.log == nil {
 		a.log = hclog.NewNullLogger()
@@ -173,19 +180,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	defer a.mu.Unlock()
 	a.stopBurst()
 
-	err := a.withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
-		nlAddr := &netlink.Addr{IPNet: ipNet(a.prefix)}
-		setLifetime(nlAddr, a.lifetime)
-		if a.prefix.Addr().Is6() {
-			// Skip duplicate address detection: the address must be usable
-			// now, not after a second of "tentative".
-			nlAddr.Flags = unix.IFA_F_NODAD
-		}
-		if err := h.AddrReplace(link, nlAddr); err != nil {
-			return fmt.Errorf("add %s to %s: %w", a.prefix, a.ifName, err)
-		}
-		return nil
-	})
+	err := a.withLink(ctx, a.add)
 	if err != nil {
 		return err
 	}
@@ -200,12 +195,27 @@ func (a *Agent) Start(ctx context.Context) error {
 		return nil // no link layer to announce on
 	}
 	if err := an.round(); err != nil {
-		an.Close()
+		a.pool.release(an)
 		return fmt.Errorf("address %s added, but announcing it failed: %w", a.prefix, err)
 	}
-	// The burst owns the sockets from here, even with no rounds left: it
-	// closes them off the latency path.
-	a.burst = startBurst(an, a.count-1, a.interval, a.log)
+	// The announcer owns an from here, even with no rounds left: it
+	// closes the sockets off the latency path.
+	a.pool.burst(a, an, a.count-1, a.interval)
+	return nil
+}
+
+// add configures the address on link (replacing it if present).
+func (a *Agent) add(h *netlink.Handle, link netlink.Link) error {
+	nlAddr := &netlink.Addr{IPNet: ipNet(a.prefix)}
+	setLifetime(nlAddr, a.lifetime)
+	if a.prefix.Addr().Is6() {
+		// Skip duplicate address detection: the address must be usable
+		// now, not after a second of "tentative".
+		nlAddr.Flags = unix.IFA_F_NODAD
+	}
+	if err := h.AddrReplace(link, nlAddr); err != nil {
+		return fmt.Errorf("add %s to %s: %w", a.prefix, a.ifName, err)
+	}
 	return nil
 }
 
@@ -264,7 +274,7 @@ func (a *Agent) Monitor(ctx context.Context) (resources.State, error) {
 func (a *Agent) refresh(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.burst != nil && !a.burst.finished() {
+	if a.pool.busy(a) {
 		return nil // the start burst is still announcing
 	}
 	st, err := a.Monitor(ctx)
@@ -279,7 +289,7 @@ func (a *Agent) refresh(ctx context.Context) error {
 		return err
 	}
 	err = an.round()
-	go an.Close() // slow for packet sockets, and nothing waits on it
+	a.pool.release(an)
 	return err
 }
 
@@ -308,19 +318,18 @@ func (a *Agent) Announce(ctx context.Context) error {
 	}
 	a.stopBurst()
 	if err := an.round(); err != nil {
-		an.Close()
+		a.pool.release(an)
 		return fmt.Errorf("announcing %s failed: %w", a.prefix, err)
 	}
-	a.burst = startBurst(an, a.count-1, a.interval, a.log)
+	a.pool.burst(a, an, a.count-1, a.interval)
 	return nil
 }
 
 // stopBurst cancels background announcements and waits until none can be
 // sent any more: after Stop returns, this node must stay silent.
 func (a *Agent) stopBurst() {
-	if a.burst != nil {
-		a.burst.stop()
-		a.burst = nil
+	if a.pool != nil {
+		a.pool.cancel(a)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -17,8 +18,11 @@ type KeepalivedPair struct {
 	Lab       *Lab
 	Hosts     map[string]*Host // n1, n2
 	AdvertInt string           // e.g. "1" or "0.1" (seconds)
-	dir       string
-	ka        map[string]*Proc // running keepalived per node
+	// More are further virtual_ipaddress lines ("198.18.2.1/23"), moved
+	// with WebVIP (StartKeepalivedPairWith).
+	More []string
+	dir  string
+	ka   map[string]*Proc // running keepalived per node
 }
 
 var kaNodes = []struct {
@@ -33,7 +37,14 @@ var kaNodes = []struct {
 // on both with the given advert_int.
 func StartKeepalivedPair(l *Lab, advertInt string) *KeepalivedPair {
 	l.tb.Helper()
-	k := &KeepalivedPair{Lab: l, Hosts: map[string]*Host{}, AdvertInt: advertInt,
+	return StartKeepalivedPairWith(l, advertInt, nil)
+}
+
+// StartKeepalivedPairWith is StartKeepalivedPair with more virtual
+// addresses (CIDR, on eth0) besides WebVIP.
+func StartKeepalivedPairWith(l *Lab, advertInt string, more []string) *KeepalivedPair {
+	l.tb.Helper()
+	k := &KeepalivedPair{Lab: l, Hosts: map[string]*Host{}, AdvertInt: advertInt, More: more,
 		dir: filepath.Join(l.dir, "keepalived"), ka: map[string]*Proc{}}
 	if err := os.MkdirAll(k.dir, 0o755); err != nil {
 		l.tb.Fatalf("lab: %v", err)
@@ -101,9 +112,9 @@ vrrp_instance web {
   }
   virtual_ipaddress {
     %s/24 dev eth0
-  }
+%s  }
 }
-`, name, state, n.priority, k.AdvertInt, n.pub, n.peer, WebVIP)
+`, name, state, n.priority, k.AdvertInt, n.pub, n.peer, WebVIP, k.moreLines())
 		if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 			tb.Fatalf("lab: %v", err)
 		}
@@ -118,6 +129,14 @@ vrrp_instance web {
 		return
 	}
 	tb.Fatalf("lab: no keepalived node %q", name)
+}
+
+func (k *KeepalivedPair) moreLines() string {
+	var b strings.Builder
+	for _, cidr := range k.More {
+		fmt.Fprintf(&b, "    %s dev eth0\n", cidr)
+	}
+	return b.String()
 }
 
 // StopKeepalived stops keepalived cleanly (SIGTERM): it gives up the VIP
