@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/vigil-ha/vigil/cluster/guard"
 	"github.com/vigil-ha/vigil/resources"
 )
 
@@ -54,7 +55,7 @@ func (r *runner) guarded(x *res) (key, address, iface string, ok bool) {
 func (r *runner) startRes(ctx context.Context, x *res) error {
 	if key, addr, ifc, ok := r.guarded(x); ok {
 		if err := r.d.Guard.Hold(ctx, key, addr, ifc); err != nil {
-			return fmt.Errorf("not adding %s: %w", addr, err)
+			return heldErr(addr, err)
 		}
 		x.lapsesAtStart = r.lapses()
 	}
@@ -103,4 +104,14 @@ func (r *runner) guardOn(ctx context.Context) {
 		}
 	}
 	r.guardKept = false
+}
+
+// heldErr is the error of a hold the guard refused. A refusal because the
+// lease lapsed (as the guard last heard of it) is errNoLease: the start
+// waits for the lease, counting no failure.
+func heldErr(addr string, err error) error {
+	if guard.IsNoLease(err) {
+		return fmt.Errorf("not adding %s: %w (%v)", addr, errNoLease, err)
+	}
+	return fmt.Errorf("not adding %s: %w", addr, err)
 }

@@ -16,6 +16,7 @@ import (
 // fakeGuard records the crash-guard calls in the agents' call log.
 type fakeGuard struct {
 	log     *log
+	lapsed  atomic.Bool // refuses holds as the guard does once the deadline passed
 	refuse  atomic.Bool
 	holding atomic.Bool
 	lapses  atomic.Uint64
@@ -24,6 +25,10 @@ type fakeGuard struct {
 func (g *fakeGuard) Lapses() uint64 { return g.lapses.Load() }
 
 func (g *fakeGuard) Hold(_ context.Context, key, address, iface string) error {
+	if g.lapsed.Load() {
+		g.log.add("hold refused " + key)
+		return errors.New("the agent holds no lease: refusing to guard a new address")
+	}
 	if g.refuse.Load() {
 		g.log.add("hold refused " + key)
 		return errors.New("no guard")
@@ -163,4 +168,21 @@ func TestAddressRemovedByTheGuardIsRestartedWithoutAFailure(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// A hold the guard refuses because the lease lapsed (as it last heard) is no
+// failure either: the start waits for the next renewal, with no fail count.
+func TestHoldRefusedOnALapseIsNoFailure(t *testing.T) {
+	r, g := newGuardedRig(t)
+	g.lapsed.Store(true)
+	r.assign("n1")
+	r.wait(t, "a refused hold", func() bool { return slices.Contains(r.log.get(), "hold refused web/vip") })
+	time.Sleep(50 * time.Millisecond)
+	for _, res := range r.store.Read().Groups["web"].Resources {
+		if len(res.FailCount) > 0 {
+			t.Fatalf("fail counts %v after a hold refused on a lapse", res.FailCount)
+		}
+	}
+	g.lapsed.Store(false)
+	r.wait(t, "started", func() bool { return r.groupState() == state.GroupStarted })
 }

@@ -81,7 +81,7 @@ func (r *runner) startAddresses(ctx context.Context, run []*res) []error {
 		if len(holds) > 0 && r.d.Lease() {
 			for i, err := range gb.HoldMany(ctx, holds) {
 				if err != nil {
-					err = fmt.Errorf("not adding %s: %w", holds[i][1], err)
+					err = heldErr(holds[i][1], err)
 				}
 				held[of[i]] = err
 			}

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -221,6 +222,10 @@ func (r *runner) start(ctx context.Context, g *state.Group) {
 		cctx, cancel := context.WithTimeout(ctx, x.cfg.StartTimeout)
 		err := r.startRes(cctx, x)
 		cancel()
+		if errors.Is(err, errNoLease) {
+			r.log.Warn("not started: the crash guard saw the lease lapse; waiting for it", "resource", x.cfg.Name)
+			return
+		}
 		if err != nil {
 			r.log.Error("start failed", "resource", x.cfg.Name, "error", err)
 			r.set(x, resources.Failed)

@@ -13,6 +13,7 @@
 package guard
 
 import (
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,4 +57,14 @@ func bootDeadline(end time.Time) int64 {
 		return 1 // long past: no lease
 	}
 	return bootNow() + int64(time.Until(end))
+}
+
+// noLease is the guard's refusal of a hold after the deadline passed.
+const noLease = "the agent holds no lease: refusing to guard a new address"
+
+// IsNoLease reports whether err is the guard's refusal to hold an address
+// because the agent's last deadline had passed: a lapse of the lease (as the
+// guard last heard of it), not a failure of the address.
+func IsNoLease(err error) bool {
+	return err != nil && strings.Contains(err.Error(), noLease)
 }

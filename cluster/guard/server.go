@@ -256,7 +256,7 @@ func (s *session) handle(m incoming) (held bool) {
 		s.deadline = r.Deadline
 		s.enforce()
 		if !s.valid() {
-			s.answer(errors.New("the agent holds no lease: refusing to guard a new address"))
+			s.answer(errors.New(noLease))
 			return
 		}
 		h, err := s.cfg.NewHolder(r.Address, r.Interface)
