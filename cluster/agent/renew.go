@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -77,7 +78,7 @@ func (a *Agent) renewLease(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		t.Reset(every)
+		t.Reset(jittered(every))
 		id, _ := a.raft.Leader()
 		if a.raft.IsLeader() || id == "" {
 			answeredBy = ""
@@ -101,6 +102,13 @@ func (a *Agent) renewLease(ctx context.Context) error {
 			t.Reset(min(every, renewRetry))
 		}
 	}
+}
+
+// jittered spreads renewals over 75-125 % of the period, as raft spreads its
+// heartbeats: followers do not renew in lockstep, and a failure does not
+// always find the last renewal at the same age.
+func jittered(d time.Duration) time.Duration {
+	return d*3/4 + rand.N(d/2)
 }
 
 // renewRetry is the renewal interval until the current leader has answered.

@@ -77,6 +77,7 @@ func BenchmarkSoak(b *testing.B) {
 		busy = append(busy, load.Start(fmt.Sprintf("busy%d", i), "sh", "-c", "while :; do :; done"))
 	}
 	start := time.Now()
+	steal := watchSteal(b.Context())
 	fmt.Printf("Soak: %v, timing %s, %d%% loss on the heartbeat link, %d busy loops; group on %s, leader %s, term %d; load average %s\n",
 		dur, label, loss, len(busy), holder0, leader0, st0.Term, load0)
 	for el := time.Minute; el < dur; el += time.Minute {
@@ -130,6 +131,7 @@ func BenchmarkSoak(b *testing.B) {
 	fmt.Fprintf(&t, "\nsoak of %v, timing %s, %d busy loops (one per core), %d%% random loss on the heartbeat link (%d of %d frames dropped)\n",
 		dur, label, len(busy), loss, dropped, seen)
 	fmt.Fprintf(&t, "load average at start %s, at the end of the load %s\n", load0, loadEnd)
+	fmt.Fprintf(&t, "hypervisor steal time during the soak: %s\n", steal())
 	fmt.Fprintf(&t, "group moves (assignments in the history): %d; status move counter %d -> %d; group on %s -> %s (%s); other group events: %d\n",
 		len(moves), g0.Moves, g1.Moves, holder0, g1.Node, g1.State, len(groupEvents))
 	fmt.Fprintf(&t, "raft elections after the first: %d leader events; term %d -> %d; leader %s -> %s\n",
