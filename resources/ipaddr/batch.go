@@ -20,29 +20,8 @@ import (
 // error, in order; an agent of another type gets an error and is left
 // alone. The receiver only stands for the type.
 func (a *Agent) StopMany(ctx context.Context, agents []resources.Agent) []error {
-	errs := make([]error, len(agents))
-	type iface struct{ ns, name string }
-	by := map[iface][]int{}
-	var order []iface
-	list := make([]*Agent, len(agents))
-	for i, x := range agents {
-		switch v := x.(type) {
-		case *Agent:
-			list[i] = v
-		case *refreshingAgent:
-			list[i] = v.Agent
-		default:
-			errs[i] = fmt.Errorf("not an ipaddr agent: %T", x)
-			continue
-		}
-		k := iface{list[i].nsPath, list[i].ifName}
-		if by[k] == nil {
-			order = append(order, k)
-		}
-		by[k] = append(by[k], i)
-	}
-	for _, k := range order {
-		idx := by[k]
+	list, byIface, errs := byInterface(agents)
+	for _, idx := range byIface {
 		for _, i := range idx {
 			list[i].mu.Lock()
 			list[i].stopBurst()
@@ -56,7 +35,7 @@ func (a *Agent) StopMany(ctx context.Context, agents []resources.Agent) []error 
 		var nf netlink.LinkNotFoundError
 		switch {
 		case errors.As(err, &nf):
-			list[idx[0]].log.Warn("interface is gone, so are its addresses", "interface", k.name)
+			list[idx[0]].log.Warn("interface is gone, so are its addresses", "interface", list[idx[0]].ifName)
 		case err != nil:
 			for _, i := range idx {
 				if errs[i] == nil {
@@ -66,6 +45,36 @@ func (a *Agent) StopMany(ctx context.Context, agents []resources.Agent) []error 
 		}
 	}
 	return errs
+}
+
+// byInterface unwraps ipaddr agents and groups their positions by
+// interface (namespace and name), in order of first appearance; an agent of
+// another type gets an error and is left out.
+func byInterface(agents []resources.Agent) (list []*Agent, byIface [][]int, errs []error) {
+	errs = make([]error, len(agents))
+	type iface struct{ ns, name string }
+	at := map[iface]int{}
+	list = make([]*Agent, len(agents))
+	for i, x := range agents {
+		switch v := x.(type) {
+		case *Agent:
+			list[i] = v
+		case *refreshingAgent:
+			list[i] = v.Agent
+		default:
+			errs[i] = fmt.Errorf("not an ipaddr agent: %T", x)
+			continue
+		}
+		k := iface{list[i].nsPath, list[i].ifName}
+		n, ok := at[k]
+		if !ok {
+			n = len(byIface)
+			at[k] = n
+			byIface = append(byIface, nil)
+		}
+		byIface[n] = append(byIface[n], i)
+	}
+	return list, byIface, errs
 }
 
 // removeOn deletes, from one dump of link's addresses, every address (any
@@ -111,29 +120,8 @@ func removeOn(h *netlink.Handle, link netlink.Link, list []*Agent, idx []int, er
 // It returns each one's error, in order (an agent of another type gets an
 // error and is left alone).
 func (a *Agent) StartMany(ctx context.Context, agents []resources.Agent) []error {
-	errs := make([]error, len(agents))
-	type iface struct{ ns, name string }
-	by := map[iface][]int{}
-	var order []iface
-	list := make([]*Agent, len(agents))
-	for i, x := range agents {
-		switch v := x.(type) {
-		case *Agent:
-			list[i] = v
-		case *refreshingAgent:
-			list[i] = v.Agent
-		default:
-			errs[i] = fmt.Errorf("not an ipaddr agent: %T", x)
-			continue
-		}
-		k := iface{list[i].nsPath, list[i].ifName}
-		if by[k] == nil {
-			order = append(order, k)
-		}
-		by[k] = append(by[k], i)
-	}
-	for _, k := range order {
-		idx := by[k]
+	list, byIface, errs := byInterface(agents)
+	for _, idx := range byIface {
 		for _, i := range idx {
 			list[i].mu.Lock()
 			list[i].stopBurst()
