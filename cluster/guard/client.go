@@ -45,6 +45,9 @@ type Client struct {
 	// refuses while the lease is out); retried at every renewal.
 	pending bool
 	lapses  atomic.Uint64 // Lapses
+	// lapsesBefore: the lapses of the guards this one replaced; lapsesNow:
+	// the running guard's own count (under mu).
+	lapsesBefore, lapsesNow uint64
 }
 
 // NewClient returns a client; Run starts the guard.
@@ -181,6 +184,9 @@ func (c *Client) startLocked(ctx context.Context) error {
 		conn, err := net.Dial("unix", c.cfg.Socket)
 		if err == nil {
 			c.conn, c.rd = conn, bufio.NewReader(conn)
+			c.lapsesBefore += c.lapsesNow // the new guard counts from 0
+			c.lapsesNow = 0
+			c.lapses.Store(c.lapsesBefore)
 			break
 		}
 		select {
@@ -240,15 +246,17 @@ func (c *Client) callLocked(r request) error {
 		c.killLocked()
 		return err
 	}
-	c.lapses.Store(rep.Lapses)
+	c.lapsesNow = rep.Lapses
+	c.lapses.Store(c.lapsesBefore + rep.Lapses)
 	if !rep.OK {
 		return errors.New(rep.Error)
 	}
 	return nil
 }
 
-// Lapses is how many times the running guard removed the addresses because
-// the lease deadline passed, as of its last reply (a new guard starts at 0).
+// Lapses is how many times this agent's guards removed the addresses
+// because the lease deadline passed, as of the last reply; it carries over
+// when a guard is replaced (each guard counts from 0).
 func (c *Client) Lapses() uint64 { return c.lapses.Load() }
 
 // killLocked closes the connection and kills and reaps the guard.
@@ -375,7 +383,8 @@ func (c *Client) callManyLocked(reqs []request) []error {
 			var rep reply
 			if line, err = c.rd.ReadBytes('\n'); err == nil {
 				if err = json.Unmarshal(line, &rep); err == nil {
-					c.lapses.Store(rep.Lapses)
+					c.lapsesNow = rep.Lapses
+					c.lapses.Store(c.lapsesBefore + rep.Lapses)
 					if !rep.OK {
 						errs[i] = errors.New(rep.Error)
 					}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,5 +277,62 @@ func TestKeptAddressSurvivesTheAgent(t *testing.T) {
 	<-s.done
 	if s.removed("a") {
 		t.Errorf("a kept address was removed: %v", s.ops)
+	}
+}
+
+// The lapse count carries over when a guard is replaced: the executor
+// compares it with the count when it started an address, and a new guard
+// counts from 0.
+func TestLapsesCarryOverAGuardReplacement(t *testing.T) {
+	dir := t.TempDir()
+	sock, logf := filepath.Join(dir, "g.sock"), filepath.Join(dir, "ops")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GUARD_TEST_SERVE", sock)
+	t.Setenv("GUARD_TEST_LOG", logf)
+	var lapsed atomic.Bool
+	c := NewClient(ClientConfig{Socket: sock, Command: []string{self},
+		Lease: func() (time.Time, bool) {
+			if lapsed.Load() {
+				return time.Time{}, false
+			}
+			return time.Now().Add(time.Second), true
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = c.Run(ctx) }()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 5s (lapses %d)", what, c.Lapses())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	lapse := func() {
+		t.Helper()
+		if err := c.Hold(ctx, "web/vip", "a", "eth0"); err != nil {
+			t.Fatal(err)
+		}
+		before := c.Lapses()
+		lapsed.Store(true)
+		waitFor("a lapse counted", func() bool { return c.Lapses() > before })
+		lapsed.Store(false)
+	}
+	lapse()
+	first := c.Pid()
+	p, _ := os.FindProcess(first)
+	_ = p.Kill()
+	waitFor("a new guard", func() bool { return c.Pid() != first && c.Pid() != 0 })
+	if n := c.Lapses(); n != 1 {
+		t.Fatalf("lapses after the replacement = %d, want 1 (carried over)", n)
+	}
+	lapse()
+	if n := c.Lapses(); n != 2 {
+		t.Errorf("lapses = %d, want 2", n)
 	}
 }
