@@ -184,7 +184,13 @@ func (c *Client) startLocked(ctx context.Context) error {
 		conn, err := net.Dial("unix", c.cfg.Socket)
 		if err == nil {
 			c.conn, c.rd = conn, bufio.NewReader(conn)
-			c.lapsesBefore += c.lapsesNow // the new guard counts from 0
+			// The new guard counts from 0. A replacement counts as a lapse
+			// itself when the old guard had held addresses: it was stuck or
+			// killed, and their kernel lifetime may have run out meanwhile.
+			c.lapsesBefore += c.lapsesNow
+			if len(c.holds) > 0 {
+				c.lapsesBefore++
+			}
 			c.lapsesNow = 0
 			c.lapses.Store(c.lapsesBefore)
 			break
@@ -255,8 +261,9 @@ func (c *Client) callLocked(r request) error {
 }
 
 // Lapses is how many times this agent's guards removed the addresses
-// because the lease deadline passed, as of the last reply; it carries over
-// when a guard is replaced (each guard counts from 0).
+// because the lease deadline passed, as of the last reply, plus the
+// replacements of a guard that held addresses; it carries over when a guard
+// is replaced (each guard counts from 0).
 func (c *Client) Lapses() uint64 { return c.lapses.Load() }
 
 // killLocked closes the connection and kills and reaps the guard.
