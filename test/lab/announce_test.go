@@ -61,11 +61,14 @@ func staleVIP(tb testing.TB, c *Cluster, client *Host) time.Duration {
 	if out, err := h.Run("ip", "addr", "add", LifecycleVIP+"/24", "dev", "eth0"); err != nil {
 		tb.Fatalf("stale VIP on %s: %v\n%s", stale, err, out)
 	}
-	if err := h.GARP("eth0", LifecycleVIP); err != nil {
-		tb.Fatal(err)
-	}
 	mac := h.nics[0].mac
+	// Announced until the client takes it: Linux ignores an ARP update
+	// within neigh locktime (1 s) of the last one, which may have come from
+	// the holder's own announcement burst.
 	c.Eventually(5*time.Second, "client on the stale MAC", func() error {
+		if err := h.GARP("eth0", LifecycleVIP); err != nil {
+			return err
+		}
 		out, err := client.Run("ip", "neigh", "show", LifecycleVIP)
 		if err != nil || !strings.Contains(out, mac) {
 			return fmt.Errorf("client neighbour entry %q (want %s): %v", strings.TrimSpace(out), mac, err)
