@@ -213,7 +213,11 @@ func TestFailoversAndFencingFromHistory(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, fams = scrape(t, m)
-		if v, _ := value(t, fams, "vigil_failovers_total", map[string]string{"group": "web", "cause": "node-failed"}); v == 1 {
+		// The counter and the phase durations are recorded one after the
+		// other: wait for the last phase too.
+		v, _ := value(t, fams, "vigil_failovers_total", map[string]string{"group": "web", "cause": "node-failed"})
+		n, _ := value(t, fams, "vigil_failover_phase_duration_seconds", map[string]string{"phase": "start"})
+		if v == 1 && n == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
