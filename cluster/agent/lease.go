@@ -177,7 +177,7 @@ func (k *leaseKeeper) logLapse(now time.Time) {
 		}
 		return now.Sub(t).Round(time.Millisecond).String()
 	}
-	k.log.Warn("lease ended", "leader", k.raft.IsLeader(), "stalled", k.stalled,
+	k.log.Info("lease ended", "leader", k.raft.IsLeader(), "stalled", k.stalled,
 		"quorum_ack_age", age(k.raft.QuorumAck()), "leader_contact_age", age(k.raft.LastLeaderContact()),
 		"renewal_age", age(k.raft.LastRenewal()))
 }
