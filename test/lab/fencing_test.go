@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/vigil-ha/vigil/configs"
 	"os"
 	"os/exec"
 	"slices"
@@ -74,7 +75,8 @@ func TestFencing(t *testing.T) {
 		st := waitFenced(t, fc, active)
 		// The frozen agent could not release the VIP: it stayed on its
 		// interface until the BMC cut the power.
-		if last := lastHeld(holders, active); last.Before(from.Add(500 * time.Millisecond)) {
+		tm, _ := configs.TimingPreset("fast") // the fixture's preset
+		if last := lastHeld(holders, active); last.Before(from.Add(tm.Lease)) {
 			t.Errorf("VIP left frozen %s at %s, before its lease could even run out; the test proves nothing",
 				active, last.Format("15:04:05.000"))
 		}
