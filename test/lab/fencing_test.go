@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/vigil-ha/vigil/configs"
 	"os"
 	"os/exec"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-ha/vigil/cluster/api"
+	"github.com/vigil-ha/vigil/configs"
 )
 
 // TestFencing runs n1, n2 and the witness w with one ipmi_sim BMC per
