@@ -71,7 +71,6 @@ func (a *Agent) renewLease(ctx context.Context) error {
 	every := lease / 4
 	t := time.NewTimer(every)
 	defer t.Stop()
-	var answeredBy string // the leader that answered the last renewal
 	for {
 		select {
 		case <-ctx.Done():
@@ -81,7 +80,6 @@ func (a *Agent) renewLease(ctx context.Context) error {
 		t.Reset(jittered(every))
 		id, _ := a.raft.Leader()
 		if a.raft.IsLeader() || id == "" {
-			answeredBy = ""
 			if id == "" || time.Since(a.raft.TransferStarted()) < time.Second {
 				t.Reset(renewRetry) // a leader may appear (or take over) any moment
 			}
@@ -93,14 +91,10 @@ func (a *Agent) renewLease(ctx context.Context) error {
 		cancel()
 		if err != nil {
 			a.log.Debug("lease renewal not answered", "error", err)
-			answeredBy = ""
-		} else {
-			a.renew.confirmed(sent)
-			answeredBy = id
-		}
-		if answeredBy != id {
 			t.Reset(min(every, renewRetry))
+			continue
 		}
+		a.renew.confirmed(sent)
 	}
 }
 
