@@ -22,16 +22,11 @@ import (
 func (a *Agent) StopMany(ctx context.Context, agents []resources.Agent) []error {
 	list, byIface, errs := byInterface(agents)
 	for _, idx := range byIface {
-		for _, i := range idx {
-			list[i].mu.Lock()
-			list[i].stopBurst()
-		}
+		lockQuiet(list, idx)
 		err := list[idx[0]].withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
 			return removeOn(h, link, list, idx, errs)
 		})
-		for _, i := range idx {
-			list[i].mu.Unlock()
-		}
+		unlock(list, idx)
 		var nf netlink.LinkNotFoundError
 		switch {
 		case errors.As(err, &nf):
@@ -75,6 +70,21 @@ func byInterface(agents []resources.Agent) (list []*Agent, byIface [][]int, errs
 		byIface[n] = append(byIface[n], i)
 	}
 	return list, byIface, errs
+}
+
+// lockQuiet locks the agents list[idx] and stops their announcement bursts,
+// before a batch changes their addresses; unlock ends it.
+func lockQuiet(list []*Agent, idx []int) {
+	for _, i := range idx {
+		list[i].mu.Lock()
+		list[i].stopBurst()
+	}
+}
+
+func unlock(list []*Agent, idx []int) {
+	for _, i := range idx {
+		list[i].mu.Unlock()
+	}
 }
 
 // removeOn deletes, from one dump of link's addresses, every address (any
@@ -122,10 +132,7 @@ func removeOn(h *netlink.Handle, link netlink.Link, list []*Agent, idx []int, er
 func (a *Agent) StartMany(ctx context.Context, agents []resources.Agent) []error {
 	list, byIface, errs := byInterface(agents)
 	for _, idx := range byIface {
-		for _, i := range idx {
-			list[i].mu.Lock()
-			list[i].stopBurst()
-		}
+		lockQuiet(list, idx)
 		err := list[idx[0]].withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
 			for _, i := range idx {
 				errs[i] = list[i].add(h, link)
@@ -138,9 +145,7 @@ func (a *Agent) StartMany(ctx context.Context, agents []resources.Agent) []error
 			}
 		}
 		list[idx[0]].announceMany(list, idx, errs)
-		for _, i := range idx {
-			list[i].mu.Unlock()
-		}
+		unlock(list, idx)
 	}
 	return errs
 }
