@@ -170,9 +170,12 @@ func (c *Client) ensureLocked(ctx context.Context) error {
 func (c *Client) startLocked(ctx context.Context) error {
 	cmd := exec.Command(c.cfg.Command[0], c.cfg.Command[1:]...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	// Its own session: not in the agent's process group, so a signal to
-	// the agent's group (a terminal's ^C, a supervisor) does not reach it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// Its own process group, so a signal to the agent's group (a terminal's
+	// ^C, a supervisor) does not reach it. Not its own session: with
+	// autogroup scheduling a new session is a new CPU group at normal
+	// weight, where the agent's raised priority means nothing, and on a
+	// saturated machine the guard starved for up to a second there.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start guard: %w", err)
 	}
