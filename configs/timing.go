@@ -20,7 +20,7 @@ func TimingPreset(name string) (Timing, bool) {
 			Preset:        "fast",
 			ProbeInterval: 200 * ms, ProbeTimeout: 100 * ms, SuspicionMult: 2, GossipInterval: 50 * ms,
 			RaftHeartbeatTimeout: 100 * ms, RaftElectionTimeout: 100 * ms, RaftLeaderLease: 100 * ms,
-			RaftCommitTimeout: 10 * ms, RaftTransportTimeout: 250 * ms,
+			RaftCommitTimeout: 50 * ms, RaftTransportTimeout: 250 * ms,
 			Lease: 300 * ms,
 		}, true
 	case "lan":

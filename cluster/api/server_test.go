@@ -18,12 +18,11 @@ import (
 // leaderRaft is a one-node raft that applies straight to an FSM.
 type leaderRaft struct{ fsm *state.FSM }
 
-func (r *leaderRaft) IsLeader() bool               { return true }
-func (r *leaderRaft) Leader() (string, string)     { return "n1", "n1:7300" }
-func (r *leaderRaft) Term() uint64                 { return 1 }
-func (r *leaderRaft) LastLeaderContact() time.Time { return time.Now() }
-func (r *leaderRaft) VerifyLeader() error          { return nil }
-func (r *leaderRaft) CommitIndex() uint64          { return 1 }
+func (r *leaderRaft) IsLeader() bool                            { return true }
+func (r *leaderRaft) Leader() (string, string)                  { return "n1", "n1:7300" }
+func (r *leaderRaft) Term() uint64                              { return 1 }
+func (r *leaderRaft) LastLeaderContact() time.Time              { return time.Now() }
+func (r *leaderRaft) ReadIndex(context.Context) (uint64, error) { return 1, nil }
 func (r *leaderRaft) Apply(b []byte, _ time.Duration) (any, error) {
 	return applyBytes(r.fsm, b), nil
 }

@@ -118,13 +118,13 @@ func (n *Node) restartAlone(old *raft.Raft, obs *raft.Observer, rc *raft.Config,
 	} else {
 		n.log.Warn("raft configuration rewritten: this node is the only voter")
 	}
-	r, err := raft.NewRaft(rc, n.cfg.FSM, st.logs, st.stable, st.snaps, trans)
+	r, err := raft.NewRaft(rc, n.cmds, st.logs, st.stable, st.snaps, trans)
 	for err != nil {
 		// The stores are unchanged or rewritten whole; a failure here is
 		// not expected to pass, but a node without raft must keep trying.
 		n.log.Error("cannot start raft again", "error", err)
 		time.Sleep(time.Second)
-		r, err = raft.NewRaft(rc, n.cfg.FSM, st.logs, st.stable, st.snaps, trans)
+		r, err = raft.NewRaft(rc, n.cmds, st.logs, st.stable, st.snaps, trans)
 	}
 	r.RegisterObserver(obs)
 	n.raft.Store(r)

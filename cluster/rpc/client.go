@@ -33,8 +33,9 @@ type Raft interface {
 	IsLeader() bool
 	Leader() (id, addr string)
 	Apply(cmd []byte, timeout time.Duration) (any, error)
-	VerifyLeader() error
-	CommitIndex() uint64
+	// ReadIndex, on the leader: an index that includes every command
+	// committed before the call, leadership confirmed by a quorum.
+	ReadIndex(ctx context.Context) (uint64, error)
 }
 
 // DialFunc opens an RPC connection to the node serverName at addr.
@@ -125,10 +126,7 @@ func (c *Client) applyRaw(b []byte) error {
 // state has applied that index is not acting on a stale view.
 func (c *Client) ReadIndex(ctx context.Context) (uint64, error) {
 	if c.raft.IsLeader() {
-		if err := c.raft.VerifyLeader(); err != nil {
-			return 0, fmt.Errorf("verify leadership: %w", err)
-		}
-		return c.raft.CommitIndex(), nil
+		return c.raft.ReadIndex(ctx)
 	}
 	id, addr := c.raft.Leader()
 	if addr == "" || c.dial == nil {

@@ -14,11 +14,10 @@ import (
 // followerRaft is a follower whose leader is "lb1" at addr.
 type followerRaft struct{ addr string }
 
-func (r *followerRaft) IsLeader() bool                           { return false }
-func (r *followerRaft) Leader() (string, string)                 { return "lb1", r.addr }
-func (r *followerRaft) VerifyLeader() error                      { return ErrNotLeader }
-func (r *followerRaft) CommitIndex() uint64                      { return 0 }
-func (r *followerRaft) Apply([]byte, time.Duration) (any, error) { return nil, ErrNotLeader }
+func (r *followerRaft) IsLeader() bool                            { return false }
+func (r *followerRaft) Leader() (string, string)                  { return "lb1", r.addr }
+func (r *followerRaft) ReadIndex(context.Context) (uint64, error) { return 0, ErrNotLeader }
+func (r *followerRaft) Apply([]byte, time.Duration) (any, error)  { return nil, ErrNotLeader }
 
 // tlsPair serves a leader's RPC server on a mutual-TLS listener that
 // accepts node certificates of lb1 and lb2, and returns lb2's client config.

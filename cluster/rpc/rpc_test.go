@@ -19,10 +19,9 @@ type leaderRaft struct {
 	idx uint64
 }
 
-func (r *leaderRaft) IsLeader() bool           { return true }
-func (r *leaderRaft) Leader() (string, string) { return "lb1", "lb1:7300" }
-func (r *leaderRaft) VerifyLeader() error      { return nil }
-func (r *leaderRaft) CommitIndex() uint64      { return r.idx }
+func (r *leaderRaft) IsLeader() bool                            { return true }
+func (r *leaderRaft) Leader() (string, string)                  { return "lb1", "lb1:7300" }
+func (r *leaderRaft) ReadIndex(context.Context) (uint64, error) { return r.idx, nil }
 func (r *leaderRaft) Apply(b []byte, _ time.Duration) (any, error) {
 	r.idx++
 	return r.fsm.Apply(&raft.Log{Index: r.idx, Type: raft.LogCommand, Data: b}), nil
