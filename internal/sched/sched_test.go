@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -43,10 +45,15 @@ func TestRaiseEveryThreadAndNormalChild(t *testing.T) {
 		if os.Geteuid() == 0 && 20-p != 0 {
 			t.Fatalf("child nice %d after Normal, want 0", 20-p)
 		}
+		// The child leads its own session: its autogroup is raised too.
+		if b, err := os.ReadFile("/proc/self/autogroup"); err == nil && !strings.HasSuffix(strings.TrimSpace(string(b)), " nice 5") {
+			t.Fatalf("autogroup after Raise(5): %q, want nice 5", b)
+		}
 		return
 	}
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestRaiseEveryThreadAndNormalChild$", "-test.v")
 	cmd.Env = append(os.Environ(), "SCHED_TEST_CHILD=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("child: %v\n%s", err, out)

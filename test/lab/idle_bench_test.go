@@ -158,7 +158,7 @@ func BenchmarkIdleCost(b *testing.B) {
 var idleVariants = []struct{ name, tag, preset, tuning string }{
 	{"fast", "fast", "fast", ""},
 	{"lan", "lan", "lan", ""},
-	{"fast commit50", "fastc", "fast", "  tuning {\n    raft_commit_timeout = \"50ms\"\n  }\n"},
+	{"fast commit10", "fastc", "fast", "  tuning {\n    raft_commit_timeout = \"10ms\"\n  }\n"}, // fast's before the commit barrier
 	{"fast hb250 l750", "fasto", "fast", "  tuning {\n    raft_heartbeat_timeout = \"250ms\"\n    raft_election_timeout = \"250ms\"\n" +
 		"    raft_leader_lease = \"150ms\"\n    lease = \"750ms\"\n  }\n"},
 }

@@ -41,8 +41,12 @@ func (h *Host) Start(name string, argv ...string) *Proc {
 
 	cmd := exec.Command("ip", append([]string{"netns", "exec", h.ns}, argv...)...)
 	cmd.Stdout, cmd.Stderr = f, f
-	// Own process group: a ^C of `go test` does not hit it before cleanup.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own session, hence own process group (a ^C of `go test` does not hit
+	// it before cleanup) and, with the kernel's autogroup scheduling, own
+	// CPU group: as each service under systemd, so that a busy loop here
+	// competes with an agent as another service would, not inside the
+	// agent's group where the agent's nice value would decide alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		l.tb.Fatalf("lab: start %s on %s: %v", name, h.name, err)
 	}
