@@ -447,6 +447,9 @@ func (a *Agent) drain() {
 		if err == nil {
 			break
 		}
+		if a.nothingToHandOver() {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			a.log.Warn("cannot hand groups over (no quorum?); stopping them locally", "error", err)
@@ -455,6 +458,9 @@ func (a *Agent) drain() {
 		}
 	}
 	for a.holdsDrainable() {
+		if a.nothingToHandOver() {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			a.log.Warn("groups not handed over in time; stopping them locally")
@@ -475,6 +481,23 @@ func (a *Agent) drain() {
 // hand over: not in maintenance (shutdown leaves those alone) and not
 // blocked (its stop failed: waiting would not help; the final stop tries
 // once more and the exit status names what is left).
+// nothingToHandOver: no leader is known, this node has lost its lease, and
+// its executor, which stops everything on a lost lease, has stopped all
+// here. Waiting on would only wait for a leader, which need not come: when
+// every node is stopped at once (a whole-cluster reboot), the last ones
+// would wait out the whole drain timeout, systemd's stop timeout or the
+// operator's patience. The replicated state still names this node the
+// holder; a leader releases its groups by the lease rules, as after any
+// stop without a hand-over. With a leader known (a moment after a
+// leadership hand-over) the drain goes on as usual.
+func (a *Agent) nothingToHandOver() bool {
+	if _, addr := a.raft.Leader(); addr != "" || a.lease() || !a.exec.StoppedHere() {
+		return false
+	}
+	a.log.Warn("no leader to hand the groups over to, and nothing runs here any more: not waiting")
+	return true
+}
+
 func (a *Agent) holdsDrainable() bool {
 	data := a.fsm.Read()
 	if data.Maintenance {

@@ -121,6 +121,17 @@ type Local struct {
 	Failures  []Failure         // operations that keep failing here
 }
 
+// StoppedHere reports whether nothing of any group runs on this node: every
+// resource was probed or stopped and is known to be stopped.
+func (e *Executor) StoppedHere() bool {
+	for _, r := range e.list() {
+		if !r.stopped() {
+			return false
+		}
+	}
+	return true
+}
+
 // Local returns this node's view of its groups (for status).
 func (e *Executor) Local() []Local {
 	rs := e.list()

@@ -468,6 +468,18 @@ func (r *runner) anyRunning() bool {
 	return false
 }
 
+// stopped: every resource is known to be stopped here.
+func (r *runner) stopped() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, x := range r.res {
+		if !x.known || x.state != resources.Stopped {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *runner) local() Local {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -22,11 +22,17 @@ func TestRollingRestartAndWholeClusterReboot(t *testing.T) {
 	fc := StartFencedCluster(l, FenceSpec{LogLevel: "info"})
 	holders := SampleHolders([]*Host{fc.Node("n1").Host, fc.Node("n2").Host}, FenceVIP, 10*time.Millisecond)
 	const settle = 30 * time.Second
+	var mu sync.Mutex
+	var took []string
 	stop := func(node string) {
 		p := fc.Agent(node)
+		start := time.Now()
 		if err := p.Stop(10 * time.Second); err != nil {
 			t.Errorf("stop %s: %v", node, err)
 		}
+		mu.Lock()
+		took = append(took, fmt.Sprintf("%s %v", node, time.Since(start).Round(10*time.Millisecond)))
+		mu.Unlock()
 		fc.Node(node).proc = nil
 	}
 	oneHolder := func(step string) {
@@ -95,5 +101,5 @@ func TestRollingRestartAndWholeClusterReboot(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("restarted %v in turn, then all at once; %d address samples", order, len(holders.Samples()))
+	t.Logf("restarted %v in turn, then all at once; stops took %v; %d address samples", order, took, len(holders.Samples()))
 }
