@@ -2,7 +2,6 @@ package consensus
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -13,21 +12,9 @@ import (
 // follower catching up to the leader's read index (what the executor does
 // before it starts a group) need not wait for that barrier's commit.
 func TestFollowersApplyPromptlyWithALongCommitTimeout(t *testing.T) {
-	pki := newTestPKI(t)
-	addrs := freeAddrs(t, 3)
-	var peers []Peer
-	for i, a := range addrs {
-		peers = append(peers, Peer{ID: nodeName(i), Address: a})
-	}
 	timing := fastTiming()
 	timing.RaftCommitTimeout = 5 * time.Second
-	var nodes []*running
-	for i := range 3 {
-		nodes = append(nodes, start(t, Config{
-			NodeID: nodeName(i), BindAddr: addrs[i], DataDir: filepath.Join(t.TempDir(), nodeName(i)),
-			TLS: pki.config(t, nodeName(i)), Peers: peers, Timing: timing,
-		}))
-	}
+	nodes, _ := tlsClusterTimed(t, 3, timing)
 	leader := leaderOf(t, nodes, 10*time.Second)
 	// Let the election's own entries settle first.
 	if _, err := leader.node.Apply([]byte("warm-up"), 5*time.Second); err != nil {

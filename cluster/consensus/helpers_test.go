@@ -190,6 +190,12 @@ func start(t testing.TB, cfg Config) *running {
 // tlsCluster starts n nodes on loopback with mutual TLS and on-disk stores.
 func tlsCluster(t testing.TB, n int) ([]*running, testPKI) {
 	t.Helper()
+	return tlsClusterTimed(t, n, fastTiming())
+}
+
+// tlsClusterTimed is tlsCluster with the given timing.
+func tlsClusterTimed(t testing.TB, n int, timing configs.Timing) ([]*running, testPKI) {
+	t.Helper()
 	pki := newTestPKI(t)
 	addrs := freeAddrs(t, n)
 	var peers []Peer
@@ -204,7 +210,7 @@ func tlsCluster(t testing.TB, n int) ([]*running, testPKI) {
 			DataDir:  filepath.Join(t.TempDir(), nodeName(i)),
 			TLS:      pki.config(t, nodeName(i)),
 			Peers:    peers,
-			Timing:   fastTiming(),
+			Timing:   timing,
 		}))
 	}
 	return nodes, pki

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -47,13 +48,17 @@ func BenchmarkIdleCost(b *testing.B) {
 			ClusterExtra: v.tuning}, Vigil(b))
 		for _, n := range c.Nodes {
 			argv := []string{c.Bin, "agent", "-config", n.Config}
+			env := v.env
 			if profDir != "" {
 				prof, _ := filepath.Abs(filepath.Join(profDir, v.tag+"-"+n.Name+".pprof"))
 				// From the agent's start: the window begins some seconds
 				// after that, so the profile includes the start-up.
-				argv = append([]string{"env", "VIGIL_CPU_PROFILE=" + prof,
-					"VIGIL_CPU_PROFILE_FOR=" + (window + 10*time.Second).String()}, argv...)
+				env = append(slices.Clone(env), "VIGIL_CPU_PROFILE="+prof,
+					"VIGIL_CPU_PROFILE_FOR="+(window+10*time.Second).String())
 				profiles = append(profiles, prof)
+			}
+			if len(env) > 0 {
+				argv = append(append([]string{"env"}, env...), argv...)
 			}
 			n.proc = n.Host.Start("vigil", argv...)
 		}
@@ -151,16 +156,18 @@ func BenchmarkIdleCost(b *testing.B) {
 }
 
 // idleVariants are the vigil clusters the idle bench runs side by side:
-// the presets, the fast preset with the raft commit timeout at 50 ms, and
-// with the raft and lease timeouts the fast preset had before issue 12
-// tightened them (heartbeat 250 ms, lease 750 ms), to show what those
-// settings cost at idle.
-var idleVariants = []struct{ name, tag, preset, tuning string }{
-	{"fast", "fast", "fast", ""},
-	{"lan", "lan", "lan", ""},
-	{"fast commit10", "fastc", "fast", "  tuning {\n    raft_commit_timeout = \"10ms\"\n  }\n"}, // fast's before the commit barrier
-	{"fast hb250 l750", "fasto", "fast", "  tuning {\n    raft_heartbeat_timeout = \"250ms\"\n    raft_election_timeout = \"250ms\"\n" +
-		"    raft_leader_lease = \"150ms\"\n    lease = \"750ms\"\n  }\n"},
+// the presets, the fast preset with the raft commit timeout it had before
+// commands pushed their commit with a barrier (10 ms), and the fast preset
+// with the Go runtime held to one thread running Go code at a time, to
+// show what those cost at idle.
+var idleVariants = []struct {
+	name, tag, preset, tuning string
+	env                       []string // for the agents
+}{
+	{"fast", "fast", "fast", "", nil},
+	{"lan", "lan", "lan", "", nil},
+	{"fast commit10", "fastc", "fast", "  tuning {\n    raft_commit_timeout = \"10ms\"\n  }\n", nil}, // fast's before the commit barrier
+	{"fast GOMAXPROCS=1", "fastg", "fast", "", []string{"GOMAXPROCS=1"}},
 }
 
 // vipGroupHCL is a group "vip" with one address, preferring node prefer.

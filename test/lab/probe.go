@@ -174,6 +174,18 @@ func (hs *Holders) MaxHolders() int {
 	return m
 }
 
+// FirstOverlap is the first sample with more than one holder, if any.
+func (hs *Holders) FirstOverlap() (HolderSample, bool) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	for _, s := range hs.samples {
+		if len(s.Hosts) > 1 {
+			return s, true
+		}
+	}
+	return HolderSample{}, false
+}
+
 // Errors counts rounds dropped because an `ip` call failed.
 func (hs *Holders) Errors() int {
 	hs.mu.Lock()
