@@ -48,6 +48,8 @@ type Client struct {
 	// lapsesBefore: the lapses of the guards this one replaced; lapsesNow:
 	// the running guard's own count (under mu).
 	lapsesBefore, lapsesNow uint64
+	sent                    int64     // the last deadline the guard was sent (boot ns; Run)
+	answered                time.Time // the guard's last reply
 }
 
 // NewClient returns a client; Run starts the guard.
@@ -65,16 +67,23 @@ func NewClient(cfg ClientConfig) *Client {
 // killed and replaced (a stuck guard must not renew anything later).
 const replyTimeout = time.Second
 
-// Run keeps a guard running and renews its deadline every Every until ctx
-// ends. Then it closes the connection: the guard removes whatever is still
-// held and exits; Run waits for that (bounded).
+// idleCheck is how often a guard that holds nothing is asked anything: its
+// deadline then guards nothing, and a Hold sends a fresh one itself.
+const idleCheck = time.Second
+
+// Run keeps a guard running and looks at the lease every Every until ctx
+// ends, renewing the guard's deadline when that is due (dueLocked). Then it
+// closes the connection: the guard removes whatever is still held and
+// exits; Run waits for that (bounded).
 func (c *Client) Run(ctx context.Context) error {
 	t := time.NewTicker(c.cfg.Every)
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		if err := c.renewLocked(ctx); err != nil && ctx.Err() == nil {
-			c.cfg.Logger.Warn("crash guard", "error", err)
+		if c.dueLocked() {
+			if err := c.renewLocked(ctx); err != nil && ctx.Err() == nil {
+				c.cfg.Logger.Warn("crash guard", "error", err)
+			}
 		}
 		c.mu.Unlock()
 		select {
@@ -84,6 +93,27 @@ func (c *Client) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// dueLocked: a renewal is worth its round trip (each costs the agent and
+// the guard a few syscalls; at every tick they were a fifth of an idle
+// agent's CPU). At once when no guard runs yet, when a new guard still has
+// to take the addresses, and when the lease end moved earlier than the
+// deadline the guard has (a lapse must reach it now). A later lease end
+// is sent once it gains a quarter of the lead it gives: a follower's lease
+// end moves in steps, at each answered lease renewal, so it is sent about
+// once per renewal, with at least three quarters of the lease in hand; a
+// leader's moves at every quorum acknowledgement. Holding nothing, the
+// guard is only checked every idleCheck.
+func (c *Client) dueLocked() bool {
+	if c.conn == nil || c.pending {
+		return true
+	}
+	if len(c.holds) == 0 {
+		return time.Since(c.answered) >= idleCheck
+	}
+	d := c.deadline()
+	return d < c.sent || d-c.sent >= (d-bootNow())/4
 }
 
 func (c *Client) deadline() int64 {
@@ -194,7 +224,7 @@ func (c *Client) startLocked(ctx context.Context) error {
 			if len(c.holds) > 0 {
 				c.lapsesBefore++
 			}
-			c.lapsesNow = 0
+			c.lapsesNow, c.sent = 0, 0
 			c.lapses.Store(c.lapsesBefore)
 			break
 		}
@@ -257,6 +287,10 @@ func (c *Client) callLocked(r request) error {
 	}
 	c.lapsesNow = rep.Lapses
 	c.lapses.Store(c.lapsesBefore + rep.Lapses)
+	c.answered = time.Now()
+	if r.Deadline != 0 {
+		c.sent = r.Deadline
+	}
 	if !rep.OK {
 		return errors.New(rep.Error)
 	}
@@ -264,10 +298,19 @@ func (c *Client) callLocked(r request) error {
 }
 
 // Lapses is how many times this agent's guards removed the addresses
-// because the lease deadline passed, as of the last reply, plus the
-// replacements of a guard that held addresses; it carries over when a guard
-// is replaced (each guard counts from 0).
-func (c *Client) Lapses() uint64 { return c.lapses.Load() }
+// because the lease deadline passed, plus the replacements of a guard that
+// held addresses; it carries over when a guard is replaced (each guard
+// counts from 0). Renewals are not sent at every tick (dueLocked), so an
+// answer older than a tick is refreshed first: the executor asks when an
+// address went missing, and must learn whether the guard removed it.
+func (c *Client) Lapses() uint64 {
+	c.mu.Lock()
+	if c.conn != nil && time.Since(c.answered) > c.cfg.Every {
+		_ = c.callLocked(request{Op: "renew", Deadline: c.deadline()})
+	}
+	c.mu.Unlock()
+	return c.lapses.Load()
+}
 
 // killLocked closes the connection and kills and reaps the guard.
 func (c *Client) killLocked() {
@@ -395,6 +438,10 @@ func (c *Client) callManyLocked(reqs []request) []error {
 				if err = json.Unmarshal(line, &rep); err == nil {
 					c.lapsesNow = rep.Lapses
 					c.lapses.Store(c.lapsesBefore + rep.Lapses)
+					c.answered = time.Now()
+					if reqs[i].Deadline != 0 {
+						c.sent = reqs[i].Deadline
+					}
 					if !rep.OK {
 						errs[i] = errors.New(rep.Error)
 					}
