@@ -98,3 +98,4 @@ func TestRollingRestartAndWholeClusterReboot(t *testing.T) {
 	}
 	t.Logf("restarted %v in turn, then all at once; stops took %v; %d address samples", order, took, len(holders.Samples()))
 }
+

@@ -1,0 +1,85 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// BenchmarkLeaderLossHolderGap powers off the raft leader, the witness,
+// VIGIL_BENCH_RUNS times (default 10) while n1, a follower, holds the VIP,
+// and prints for each run whether n1's VIP went missing meanwhile (sampled
+// every 5 ms), and for how long.
+// The holder keeps its lease through the election only if a new leader
+// answers its renewal within the lease of its last one: a long or split
+// election outlasts it, and the crash guard then drops the VIP for a moment.
+//
+//	VIGIL_BENCH=1 go test ./test/lab -run '^$' -bench LeaderLossHolderGap -benchtime 1x
+func BenchmarkLeaderLossHolderGap(b *testing.B) {
+	if os.Getenv("VIGIL_BENCH") == "" {
+		b.Skip("lab bench: set VIGIL_BENCH=1 (make bench)")
+	}
+	runs := runsFromEnv(b, "VIGIL_BENCH_RUNS", 10)
+	preset, label, tuning := benchTiming(b, "VIGIL_BENCH")
+	l := New(b, "vlabwl")
+	c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", ClusterExtra: tuning,
+		Extra: FenceGroupHCL(l.Dir())}, Vigil(b))
+	for _, n := range c.Nodes {
+		c.Start(n.Name)
+	}
+	const settle = 30 * time.Second
+	c.WaitHealthy(settle)
+	c.SettleOn(FenceGroup, "n1", settle)
+	c.WaitVIPOn(FenceVIP, "n1", settle)
+	n1 := SampleHolders([]*Host{c.Node("n1").Host}, FenceVIP, 5*time.Millisecond)
+	load0 := loadAvg()
+	var gaps []time.Duration
+	lapsed := 0
+	for i := range runs {
+		// w may refuse the leadership a moment after its restart (not caught
+		// up yet): retried.
+		c.Eventually(settle, "w leading", func() error {
+			if leader := c.WaitLeader(settle); leader != "w" {
+				out, err := c.CLI("w", "leader", "transfer", "w")
+				if err != nil {
+					return fmt.Errorf("leader transfer to w: %v %s", err, out)
+				}
+				return fmt.Errorf("leader %s", leader)
+			}
+			return nil
+		})
+		time.Sleep(500 * time.Millisecond) // past the hand-over
+		cut := time.Now()
+		c.PowerOff("w")
+		c.WaitNewLeader("w", settle)
+		time.Sleep(time.Second)
+		var gap time.Duration
+		var last time.Time
+		for _, s := range n1.Samples() {
+			if s.Time.After(cut) && len(s.Hosts) == 0 {
+				if !last.IsZero() {
+					gap += s.Time.Sub(last)
+				}
+				last = s.Time
+			} else {
+				last = time.Time{}
+			}
+		}
+		missing := false
+		for _, s := range n1.Samples() {
+			missing = missing || (s.Time.After(cut) && len(s.Hosts) == 0)
+		}
+		if missing {
+			lapsed++
+			gaps = append(gaps, max(gap, 5*time.Millisecond))
+		}
+		fmt.Printf("run %d: n1's VIP missing: %v (%v)\n", i+1, missing, gap.Round(time.Millisecond))
+		c.PowerOn("w")
+		c.WaitHealthy(settle)
+	}
+	fmt.Printf("\npower-off of the leader (witness) while the follower n1 holds the VIP, %d runs, timing %s, load average %s at start, %s at end\n",
+		runs, label, load0, loadAvg())
+	fmt.Printf("runs in which n1's VIP went missing: %d of %d; gap min / median / max: %s\n", lapsed, runs, sortedDurs(gaps).cell())
+	b.ReportMetric(float64(lapsed), "holder-lapses")
+}
