@@ -30,6 +30,7 @@ type peerContact struct {
 	mu          sync.Mutex
 	leaderSince time.Time
 	links       map[string]PeerLink // only peers whose state changed since leaderSince
+	changed     chan struct{}       // closed at the next leader change (LeaderChanged)
 }
 
 func wantObservation(o *raft.Observation) bool {
@@ -68,6 +69,10 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 		c.mu.Lock()
 		c.leaderSince = now
 		c.links = map[string]PeerLink{}
+		if c.changed != nil {
+			close(c.changed)
+			c.changed = nil
+		}
 		c.mu.Unlock()
 	case raft.PeerObservation:
 		if !d.Removed {
@@ -88,6 +93,19 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 		c.links[string(d.PeerID)] = PeerLink{OK: true, Since: now}
 		c.mu.Unlock()
 	}
+}
+
+// LeaderChanged returns a channel closed when this node next sees the
+// leadership change (raft's LeaderObservation: a leader it heard from for
+// the first time, or none).
+func (n *Node) LeaderChanged() <-chan struct{} {
+	c := &n.contact
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.changed == nil {
+		c.changed = make(chan struct{})
+	}
+	return c.changed
 }
 
 // PeerContact is the leader's view of each other server in the raft
