@@ -98,4 +98,3 @@ func TestRollingRestartAndWholeClusterReboot(t *testing.T) {
 	}
 	t.Logf("restarted %v in turn, then all at once; stops took %v; %d address samples", order, took, len(holders.Samples()))
 }
-
