@@ -88,9 +88,7 @@ func (a *Agent) renewLease(ctx context.Context) error {
 			continue
 		}
 		sent := time.Now()
-		cctx, cancel := context.WithTimeout(ctx, lease/2)
-		err := a.applier.RenewLease(cctx)
-		cancel()
+		err := a.renewOnce(ctx, lease/2)
 		if err != nil {
 			a.log.Debug("lease renewal not answered", "error", err)
 			t.Reset(min(every, renewRetry))
@@ -98,6 +96,27 @@ func (a *Agent) renewLease(ctx context.Context) error {
 		}
 		a.renew.confirmed(sent)
 	}
+}
+
+// renewOnce sends one renewal to the current leader, giving up after
+// timeout or as soon as the leadership changes: a renewal in flight to a
+// leader that just died would otherwise hold up the first renewal with its
+// successor for the whole timeout (1.5 s at lan), and the lease can run
+// out meanwhile (BenchmarkLeaderLossHolderGap).
+func (a *Agent) renewOnce(ctx context.Context, timeout time.Duration) error {
+	changed := a.raft.LeaderChanged()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-changed:
+			cancel()
+		case <-done:
+		}
+	}()
+	return a.applier.RenewLease(cctx)
 }
 
 // renewEvery is the renewal period. When the leader dies, a holder keeps
