@@ -203,3 +203,17 @@ func TestLeaseAcrossStepDown(t *testing.T) {
 		t.Errorf("after the new leader's answer: end %v ok %v", end, ok)
 	}
 }
+
+// TestRenewalPeriodByPreset: a lease that can carry a holder through the
+// election after the leader's death (lan, wan) is renewed every eighth; the
+// fast preset's cannot, and keeps a quarter (renewEvery).
+func TestRenewalPeriodByPreset(t *testing.T) {
+	for name, want := range map[string]time.Duration{
+		"fast": 75 * time.Millisecond, "lan": 375 * time.Millisecond, "wan": 1250 * time.Millisecond,
+	} {
+		tm, _ := configs.TimingPreset(name)
+		if got := renewEvery(tm.Lease, tm.RaftHeartbeatTimeout); got != want {
+			t.Errorf("%s: renewal every %v, want %v", name, got, want)
+		}
+	}
+}

@@ -69,7 +69,7 @@ func (r *renewals) lastReceived(peer string) time.Time {
 // rests on its quorum acknowledgements (lease.go).
 func (a *Agent) renewLease(ctx context.Context) error {
 	lease := a.cfg.Cluster.Timing.Lease
-	every := renewEvery(lease)
+	every := renewEvery(lease, a.cfg.Cluster.Timing.RaftHeartbeatTimeout)
 	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
@@ -121,15 +121,22 @@ func (a *Agent) renewOnce(ctx context.Context, timeout time.Duration) error {
 
 // renewEvery is the renewal period. When the leader dies, a holder keeps
 // its groups only if the new leader answers its renewal before the lease of
-// its last one ends: raft's followers give up on a leader a heartbeat
-// timeout or up to twice that after its last heartbeat (the one whose timer
-// fires first is refused votes until the other's fires too), so the lease
-// must cover the age of the last renewal, two heartbeat timeouts and the
-// election. With a renewal every quarter lease (up to 94 ms old at fast)
-// that left 6 ms at fast, and BenchmarkLeaderLossHolderGap saw the holder
-// drop its VIP in 6 of 20 power-offs of the leader (at lan 3 of 10, for up
-// to 2.2 s); an eighth keeps the last renewal under 47 ms old (fast).
-func renewEvery(lease time.Duration) time.Duration { return lease / 8 }
+// its last one ends: raft's followers give up on a leader up to three
+// heartbeat timeouts after its last heartbeat (a timer of 1-2 timeouts,
+// acting after one timeout of silence), and the one whose timer fires first
+// is refused votes until the other's fires too. A lease of 3.5 heartbeat
+// timeouts or more (lan, wan) covers that when the last renewal is at most
+// 5/32 of a lease old: every eighth of a lease. A shorter one (fast, 3) does
+// not whatever the period: renewing that often made a holder lapse in 3 of
+// 20 leader deaths instead of 6, but cost 15 ms of median failover time (a
+// younger last renewal), so it keeps a quarter (BenchmarkLeaderLossHolderGap,
+// BenchmarkFailoverDowntime).
+func renewEvery(lease, heartbeat time.Duration) time.Duration {
+	if lease*2 >= heartbeat*7 {
+		return lease / 8
+	}
+	return lease / 4
+}
 
 // jittered spreads renewals over 75-125 % of the period, as raft spreads its
 // heartbeats: followers do not renew in lockstep, and a failure does not
