@@ -28,7 +28,7 @@ const releaseMargin = 50 * time.Millisecond
 
 // staleAfter is how long a link may go without an answer before this leader
 // counts it lost. Raft heartbeats go out every tenth of a heartbeat timeout
-// and renewals every eighth of a lease, so a silence this long is several
+// and renewals every eighth or quarter lease, so a silence this long is several
 // answers missed in a row; a silent peer (a power loss sends no RST) is
 // seen lost here long before a TCP call would time out.
 func (in Input) staleAfter() time.Duration {
