@@ -103,8 +103,12 @@ func (c *Client) Run(ctx context.Context) error {
 // is sent once it gains a quarter of the lead it gives: a follower's lease
 // end moves in steps, at each answered lease renewal, so it is sent about
 // once per renewal, with at least three quarters of the lease in hand; a
-// leader's moves at every quorum acknowledgement. Holding nothing, the
-// guard is only checked every idleCheck.
+// leader's moves at every quorum acknowledgement. And whatever the gain,
+// once the guard's deadline is less than three looks away: a lease end that
+// creeps forward a millisecond at a time would otherwise never be worth
+// sending, and the guard's deadline would pass under a lease that holds (a
+// lab test saw a leader's VIP removed so). Holding nothing, the guard is
+// only checked every idleCheck.
 func (c *Client) dueLocked() bool {
 	if c.conn == nil || c.pending {
 		return true
@@ -112,8 +116,8 @@ func (c *Client) dueLocked() bool {
 	if len(c.holds) == 0 {
 		return time.Since(c.answered) >= idleCheck
 	}
-	d := c.deadline()
-	return d < c.sent || d-c.sent >= (d-bootNow())/4
+	d, now := c.deadline(), bootNow()
+	return d < c.sent || c.sent-now < int64(3*c.cfg.Every) || d-c.sent >= (d-now)/4
 }
 
 func (c *Client) deadline() int64 {

@@ -39,6 +39,14 @@ func TestRenewalsOnlyWhenDue(t *testing.T) {
 	if !c.dueLocked() {
 		t.Error("a gain of more than a quarter of the lead: not due")
 	}
+	// A gain too small to be worth it, but the guard's deadline is near.
+	end = time.Now().Add(3*c.cfg.Every - time.Millisecond)
+	c.sent = bootDeadline(end)
+	end = end.Add(time.Millisecond)
+	if !c.dueLocked() {
+		t.Error("the guard's deadline less than three looks away: not due")
+	}
+	end = time.Now().Add(300 * time.Millisecond)
 	c.sent = bootDeadline(end)
 	end = end.Add(-time.Millisecond) // moved earlier
 	if !c.dueLocked() {
