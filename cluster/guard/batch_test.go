@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +13,8 @@ import (
 // address held is removed when the agent goes, a released one is not, and
 // a hold refused (no lease) is reported for that address.
 func TestHoldManyAndReleaseMany(t *testing.T) {
-	dir := t.TempDir()
-	sock, logf := filepath.Join(dir, "g.sock"), filepath.Join(dir, "ops")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GUARD_TEST_SERVE", sock)
-	t.Setenv("GUARD_TEST_LOG", logf)
-	c := NewClient(ClientConfig{Socket: sock, Command: []string{self},
+	sock, logf, command := guardProcess(t)
+	c := NewClient(ClientConfig{Socket: sock, Command: command,
 		Lease: func() (time.Time, bool) { return time.Now().Add(time.Second), true }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -52,15 +44,8 @@ func TestHoldManyAndReleaseMany(t *testing.T) {
 
 // Without a lease the guard refuses every hold of the batch.
 func TestHoldManyWithoutLeaseFails(t *testing.T) {
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "g.sock")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GUARD_TEST_SERVE", sock)
-	t.Setenv("GUARD_TEST_LOG", filepath.Join(dir, "ops"))
-	c := NewClient(ClientConfig{Socket: sock, Command: []string{self},
+	sock, _, command := guardProcess(t)
+	c := NewClient(ClientConfig{Socket: sock, Command: command,
 		Lease: func() (time.Time, bool) { return time.Time{}, false }})
 	defer c.shutdown()
 	errs := c.HoldMany(context.Background(), [][3]string{{"g/a", "a", "eth0"}, {"g/b", "b", "eth0"}})

@@ -289,16 +289,22 @@ func (c *Client) callLocked(r request) error {
 		c.killLocked()
 		return err
 	}
+	c.answeredLocked(r, rep)
+	if !rep.OK {
+		return errors.New(rep.Error)
+	}
+	return nil
+}
+
+// answeredLocked notes what the guard's reply to r tells: its lapse count,
+// when it last answered, and the deadline it now has.
+func (c *Client) answeredLocked(r request, rep reply) {
 	c.lapsesNow = rep.Lapses
 	c.lapses.Store(c.lapsesBefore + rep.Lapses)
 	c.answered = time.Now()
 	if r.Deadline != 0 {
 		c.sent = r.Deadline
 	}
-	if !rep.OK {
-		return errors.New(rep.Error)
-	}
-	return nil
 }
 
 // Lapses is how many times this agent's guards removed the addresses
@@ -440,12 +446,7 @@ func (c *Client) callManyLocked(reqs []request) []error {
 			var rep reply
 			if line, err = c.rd.ReadBytes('\n'); err == nil {
 				if err = json.Unmarshal(line, &rep); err == nil {
-					c.lapsesNow = rep.Lapses
-					c.lapses.Store(c.lapsesBefore + rep.Lapses)
-					c.answered = time.Now()
-					if reqs[i].Deadline != 0 {
-						c.sent = reqs[i].Deadline
-					}
+					c.answeredLocked(reqs[i], rep)
 					if !rep.OK {
 						errs[i] = errors.New(rep.Error)
 					}

@@ -34,6 +34,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// guardProcess makes a guard that a Client starts this test binary serving
+// (TestMain), and returns its socket, the file its holders note what they do
+// in, and the command that starts it.
+func guardProcess(t *testing.T) (sock, logf string, command []string) {
+	t.Helper()
+	dir := t.TempDir()
+	sock, logf = filepath.Join(dir, "g.sock"), filepath.Join(dir, "ops")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GUARD_TEST_SERVE", sock)
+	t.Setenv("GUARD_TEST_LOG", logf)
+	return sock, logf, []string{self}
+}
+
 type fileHolder struct{ path, name string }
 
 func (h *fileHolder) note(op string) {
@@ -185,15 +201,8 @@ func TestReleasedAddressIsNotRemoved(t *testing.T) {
 }
 
 func TestClientReplacesAKilledGuardAndHandsItTheAddresses(t *testing.T) {
-	dir := t.TempDir()
-	sock, logf := filepath.Join(dir, "g.sock"), filepath.Join(dir, "ops")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GUARD_TEST_SERVE", sock)
-	t.Setenv("GUARD_TEST_LOG", logf)
-	c := NewClient(ClientConfig{Socket: sock, Command: []string{self},
+	sock, logf, command := guardProcess(t)
+	c := NewClient(ClientConfig{Socket: sock, Command: command,
 		Lease: func() (time.Time, bool) { return time.Now().Add(time.Second), true }})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -284,16 +293,9 @@ func TestKeptAddressSurvivesTheAgent(t *testing.T) {
 // from 0), and the replacement of a guard holding addresses counts as one:
 // the executor compares the count with the one when it started an address.
 func TestLapsesCarryOverAGuardReplacement(t *testing.T) {
-	dir := t.TempDir()
-	sock, logf := filepath.Join(dir, "g.sock"), filepath.Join(dir, "ops")
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("GUARD_TEST_SERVE", sock)
-	t.Setenv("GUARD_TEST_LOG", logf)
+	sock, _, command := guardProcess(t)
 	var lapsed atomic.Bool
-	c := NewClient(ClientConfig{Socket: sock, Command: []string{self},
+	c := NewClient(ClientConfig{Socket: sock, Command: command,
 		Lease: func() (time.Time, bool) {
 			if lapsed.Load() {
 				return time.Time{}, false
