@@ -318,3 +318,25 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestHoldersAbsent: Absent finds samples without a holder in its window and
+// sums the time between consecutive ones.
+func TestHoldersAbsent(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int, hosts ...string) HolderSample {
+		return HolderSample{Time: t0.Add(time.Duration(ms) * time.Millisecond), Hosts: hosts}
+	}
+	hs := &Holders{samples: []HolderSample{at(0), at(10, "n1"), at(20), at(30), at(40), at(50, "n1"), at(60), at(70)}}
+	if missing, gap := hs.Absent(t0, time.Time{}); !missing || gap != 30*time.Millisecond {
+		t.Errorf("after t0: missing %v, gap %v; want true, 30ms", missing, gap)
+	}
+	if missing, gap := hs.Absent(t0.Add(15*time.Millisecond), t0.Add(35*time.Millisecond)); !missing || gap != 10*time.Millisecond {
+		t.Errorf("15-35 ms: missing %v, gap %v; want true, 10ms", missing, gap)
+	}
+	if missing, _ := hs.Absent(t0.Add(-5*time.Millisecond), t0.Add(15*time.Millisecond)); !missing {
+		t.Error("-5-15 ms: the sample at 0 was missed")
+	}
+	if missing, _ := hs.Absent(t0.Add(5*time.Millisecond), t0.Add(15*time.Millisecond)); missing {
+		t.Error("5-15 ms: missing, but the one sample there has a holder")
+	}
+}

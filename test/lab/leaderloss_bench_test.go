@@ -54,31 +54,13 @@ func BenchmarkLeaderLossHolderGap(b *testing.B) {
 		time.Sleep(2 * time.Second) // past the hand-over and any restart after it
 		c.WaitVIPOn(FenceVIP, "n1", settle)
 		cut := time.Now()
-		for _, s := range n1.Samples() {
-			if s.Time.After(handOver) && s.Time.Before(cut) && len(s.Hosts) == 0 {
-				transferLapses++
-				break
-			}
+		if missing, _ := n1.Absent(handOver, cut); missing {
+			transferLapses++
 		}
 		c.PowerOff("w")
 		c.WaitNewLeader("w", settle)
 		time.Sleep(time.Second)
-		var gap time.Duration
-		var last time.Time
-		for _, s := range n1.Samples() {
-			if s.Time.After(cut) && len(s.Hosts) == 0 {
-				if !last.IsZero() {
-					gap += s.Time.Sub(last)
-				}
-				last = s.Time
-			} else {
-				last = time.Time{}
-			}
-		}
-		missing := false
-		for _, s := range n1.Samples() {
-			missing = missing || (s.Time.After(cut) && len(s.Hosts) == 0)
-		}
+		missing, gap := n1.Absent(cut, time.Time{})
 		if missing {
 			lapsed++
 			gaps = append(gaps, max(gap, 5*time.Millisecond))

@@ -186,6 +186,27 @@ func (hs *Holders) FirstOverlap() (HolderSample, bool) {
 	return HolderSample{}, false
 }
 
+// Absent reports whether a sample after from (and before to, unless to is
+// zero) saw no holder, and how long the address went missing in all: the
+// time between consecutive such samples, summed.
+func (hs *Holders) Absent(from, to time.Time) (missing bool, gap time.Duration) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	var last time.Time
+	for _, s := range hs.samples {
+		if !s.Time.After(from) || (!to.IsZero() && !s.Time.Before(to)) || len(s.Hosts) > 0 {
+			last = time.Time{}
+			continue
+		}
+		missing = true
+		if !last.IsZero() {
+			gap += s.Time.Sub(last)
+		}
+		last = s.Time
+	}
+	return missing, gap
+}
+
 // Errors counts rounds dropped because an `ip` call failed.
 func (hs *Holders) Errors() int {
 	hs.mu.Lock()
