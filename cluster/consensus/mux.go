@@ -186,9 +186,19 @@ type streamLayer struct {
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
 func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return dialRecord(ctx, string(address), s.names.serverName(string(address)), s.tls, protoRaft, s.errs)
+	dialBy := func(deadline time.Time) (net.Conn, error) {
+		if deadline.IsZero() {
+			deadline = time.Now().Add(timeout)
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		return dialRecord(ctx, string(address), s.names.serverName(string(address)), s.tls, protoRaft, s.errs)
+	}
+	c, err := dialBy(time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return newFreshConn(c, dialBy), nil
 }
 
 // dialRecord dials like dial and keeps the peer's last TLS error.

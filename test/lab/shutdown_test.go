@@ -177,3 +177,52 @@ func arrangeHolderLeader(t *testing.T, c *Cluster, settle time.Duration) string 
 	t.Fatal("could not make the VIP holder the leader")
 	return ""
 }
+
+// TestLeaderHolderStopAfterPeersRestarted is a rolling restart's next step:
+// the VIP holder was restarted (in maintenance, so the group stayed), then
+// the witness, which led, so the holder now leads. Stopping the holder
+// hands leadership over, to a node whose pooled raft connections to the
+// restarted peers may be dead (TestPooledRaftConnectionSurvivesPeerRestart
+// covers that case exactly): its election must still win at once, and the
+// group must be handed over under it. Three rounds.
+func TestLeaderHolderStopAfterPeersRestarted(t *testing.T) {
+	c := StartLifecycleCluster(New(t, "vlabsd"))
+	const settle = 30 * time.Second
+	for round := range 3 {
+		c.Eventually(settle, "the witness leads, one VIP holder", func() error {
+			if h := c.VIPHoldersOf(LifecycleVIP); len(h) != 1 {
+				return fmt.Errorf("VIP holders %v", h)
+			}
+			if l := c.WaitHealthy(settle); l != "w" {
+				_, err := c.CLI(l, "leader", "transfer", "w")
+				return fmt.Errorf("leader %s (transfer: %v)", l, err)
+			}
+			return nil
+		})
+		node := vipHolder(t, c)
+		if out, err := c.CLI("w", "maintenance", "on"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		c.Restart(node)
+		leader := c.WaitHealthy(settle)
+		if out, err := c.CLI(leader, "maintenance", "off"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		c.WaitVIPOn(LifecycleVIP, node, settle)
+
+		if node = arrangeHolderLeader(t, c, settle); node == "w" {
+			t.Fatal("the witness holds the VIP")
+		}
+		p := c.Agent(node)
+		if err := p.Stop(settle); err != nil {
+			t.Fatalf("round %d: clean stop of %s: %v", round, node, err)
+		}
+		log := LogSince(p, "==== ")
+		hand, drain := strings.Index(log, "handed leadership over"), strings.Index(log, "groups handed over")
+		if hand < 0 || drain < 0 || hand > drain {
+			t.Fatalf("round %d: %s's group not handed over under a new leader:\n%s", round, node, lastLines(log, 30))
+		}
+		c.WaitVIPOn(LifecycleVIP, Other(node), settle)
+		c.Start(node)
+	}
+}
