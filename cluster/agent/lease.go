@@ -59,14 +59,10 @@ func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) er
 // before it was noticed (fast: 250 ms).
 func (k *leaseKeeper) stallLimit() time.Duration { return k.timing.Lease / 3 }
 
-// transferGrace is how long a leader that handed leadership over on purpose
-// keeps its lease after starting the transfer, while it waits for its first
-// contact with the new leader (a few milliseconds). The new leader's
-// election comes after the transfer started, and it releases the old
-// leader's groups no earlier than its election plus the coordinator's
-// release margin (50 ms) if the old leader never answers it: this stays
-// inside that margin.
-const transferGrace = 30 * time.Millisecond
+// electedGrace is how long a node just elected keeps its follower lease
+// while it waits for its first quorum acknowledgement (a round trip): the
+// coordinator's release margin (50 ms) covers it.
+const electedGrace = 30 * time.Millisecond
 
 // raw is the lease end from raft's view alone.
 //
@@ -84,16 +80,20 @@ const transferGrace = 30 * time.Millisecond
 // releases our groups (coordinator leaseEnd). This does not rest on raft
 // stepping a cut-off leader down in time, which a starved process may not.
 //
-// A node just elected keeps its follower lease, for at most transferGrace,
+// A node just elected keeps its follower lease, for at most electedGrace,
 // until the first quorum acknowledgement (a round trip): a release margin
-// covers it as it covers a transfer.
+// covers it.
 //
 // A leadership transfer is the exception: its target is voted in at once.
 // A leader that stepped down holds a follower's lease (none until it hears
 // from the new leader), except that after a transfer it started it keeps
-// its leader lease for transferGrace from the start of the transfer, so
-// that a hand-over does not drop its groups for the moment until the new
-// leader's first heartbeat and renewal answer.
+// its leader lease for up to a leader lease from the start of the
+// transfer, so that a hand-over does not drop its groups for the moment
+// until the new leader's first heartbeat and renewal answer (the transfer
+// itself took 27 ms on a busy lab machine). The target learns of the
+// transfer after it started (consensus TakeoverRequested), and as leader
+// releases our groups no earlier than a leader lease after that plus its
+// release margin (coordinator leaseEnd).
 func (k *leaseKeeper) raw(now time.Time) time.Time {
 	if k.raft.IsLeader() {
 		if k.ledSince.IsZero() {
@@ -105,7 +105,7 @@ func (k *leaseKeeper) raw(now time.Time) time.Time {
 		} else if f := k.followerEnd(); f.After(now) {
 			// Just elected: its first heartbeats are on their way.
 			end = f
-			if g := k.ledSince.Add(transferGrace); g.Before(end) {
+			if g := k.ledSince.Add(electedGrace); g.Before(end) {
 				end = g
 			}
 		}
@@ -115,7 +115,7 @@ func (k *leaseKeeper) raw(now time.Time) time.Time {
 	k.ledSince = time.Time{}
 	end := k.followerEnd()
 	if t := k.raft.TransferStarted(); !t.IsZero() {
-		carried := t.Add(transferGrace)
+		carried := t.Add(k.timing.RaftLeaderLease)
 		if k.asLeader.Before(carried) {
 			carried = k.asLeader
 		}

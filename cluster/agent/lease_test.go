@@ -135,7 +135,7 @@ func TestShortStallFreezesTheLeaseEnd(t *testing.T) {
 // still calling it leader: a starved leader that raft has not stepped down
 // yet loses it a leader lease after a majority last answered it. A node
 // just elected keeps its follower lease until the first acknowledgement,
-// for transferGrace at most.
+// for electedGrace at most.
 func TestLeaderLeaseNeedsQuorumAcks(t *testing.T) {
 	tm, _ := configs.TimingPreset("fast")
 	now := time.Unix(1000, 0)
@@ -150,12 +150,12 @@ func TestLeaderLeaseNeedsQuorumAcks(t *testing.T) {
 	r2 := &fakeLeaseRaft{leader: true, contact: renewed, renewal: &renewed}
 	k2 := newLeaseKeeper(r2, tm, nil, hclog.NewNullLogger())
 	k2.now = func() time.Time { return now }
-	if end, ok := k2.End(); !ok || !end.Equal(now.Add(transferGrace)) {
-		t.Fatalf("just elected: end %v ok %v, want %v (follower lease, capped)", end, ok, now.Add(transferGrace))
+	if end, ok := k2.End(); !ok || !end.Equal(now.Add(electedGrace)) {
+		t.Fatalf("just elected: end %v ok %v, want %v (follower lease, capped)", end, ok, now.Add(electedGrace))
 	}
-	now = now.Add(transferGrace)
+	now = now.Add(electedGrace)
 	if _, ok := k2.End(); ok {
-		t.Fatal("just elected: lease held past transferGrace without a quorum acknowledgement")
+		t.Fatal("just elected: lease held past electedGrace without a quorum acknowledgement")
 	}
 	r2.ack = now
 	if end, ok := k2.End(); !ok || !end.Equal(now.Add(tm.RaftLeaderLease)) {
@@ -163,9 +163,9 @@ func TestLeaderLeaseNeedsQuorumAcks(t *testing.T) {
 	}
 }
 
-// A leader that hands leadership over keeps its lease for transferGrace from
-// the start of the transfer, never longer than it held it as leader, and
-// then holds only a follower's lease; a leader stepped down without a
+// A leader that hands leadership over keeps its lease for a leader lease
+// from the start of the transfer, never longer than it held it as leader,
+// and then holds only a follower's lease; a leader stepped down without a
 // transfer holds only a follower's lease at once.
 func TestLeaseAcrossStepDown(t *testing.T) {
 	tm, _ := configs.TimingPreset("fast")
@@ -183,18 +183,26 @@ func TestLeaseAcrossStepDown(t *testing.T) {
 		t.Fatalf("deposed leader still holds its lease (end %v)", end)
 	}
 
-	// A transfer: held until its start + transferGrace.
+	// A transfer: held until its start + a leader lease, here the same as
+	// the leader lease of its last acknowledgement.
 	r.leader, r.ack = true, now
 	k.End()
-	r.transfer = now
+	r.transfer = now.Add(10 * time.Millisecond)
 	r.leader = false
-	now = now.Add(transferGrace - time.Millisecond)
-	if end, ok := k.End(); !ok || !end.Equal(r.transfer.Add(transferGrace)) {
-		t.Fatalf("after a transfer: end %v ok %v, want %v", end, ok, r.transfer.Add(transferGrace))
+	now = r.transfer.Add(tm.RaftLeaderLease - 20*time.Millisecond)
+	if end, ok := k.End(); !ok || !end.Equal(r.ack.Add(tm.RaftLeaderLease)) {
+		t.Fatalf("after a transfer: end %v ok %v, want %v (the leader lease it held)", end, ok, r.ack.Add(tm.RaftLeaderLease))
 	}
-	now = now.Add(time.Millisecond)
+	// Acknowledged after the transfer started: the transfer's start bounds it.
+	r.leader, r.ack = true, r.transfer.Add(5*time.Millisecond)
+	k.End()
+	r.leader = false
+	if end, ok := k.End(); !ok || !end.Equal(r.transfer.Add(tm.RaftLeaderLease)) {
+		t.Fatalf("after a transfer: end %v ok %v, want %v", end, ok, r.transfer.Add(tm.RaftLeaderLease))
+	}
+	now = r.transfer.Add(tm.RaftLeaderLease)
 	if _, ok := k.End(); ok {
-		t.Fatal("lease held past transferGrace without hearing the new leader")
+		t.Fatal("lease held past a leader lease from the transfer without hearing the new leader")
 	}
 	// The new leader answered a renewal: a follower's lease.
 	renewed := now

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
@@ -33,11 +34,15 @@ func (a *answers) at(id string) time.Time {
 	return a.last[id]
 }
 
-// answeringTransport wraps a raft transport to feed answers. It keeps the
-// optional abilities raft looks for (pre-vote, close).
+// answeringTransport wraps a raft transport to feed answers, and hands raft
+// the inbound requests through forward, which notes takeover requests
+// (transfer.go). It keeps the optional abilities raft looks for (pre-vote,
+// close).
 type answeringTransport struct {
 	raft.Transport
-	ans *answers
+	ans   *answers
+	taken func(from string) // a TimeoutNow arrived from this node
+	rpcs  chan raft.RPC
 }
 
 func (t *answeringTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
@@ -69,13 +74,40 @@ func (t answeringPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAdd
 	return t.pv.RequestPreVote(id, target, args, resp)
 }
 
-// withAnswers wraps trans so that successful AppendEntries calls are noted.
-func withAnswers(trans raft.Transport, ans *answers) raft.Transport {
-	t := &answeringTransport{Transport: trans, ans: ans}
+// withAnswers wraps trans so that successful AppendEntries calls are noted
+// in ans and takeover requests reported to taken. Raft reads its requests
+// only once the returned forward runs.
+func withAnswers(trans raft.Transport, ans *answers, taken func(string)) (raft.Transport, func(context.Context)) {
+	t := &answeringTransport{Transport: trans, ans: ans, taken: taken, rpcs: make(chan raft.RPC)}
 	if pv, ok := trans.(raft.WithPreVote); ok {
-		return answeringPreVote{answeringTransport: t, pv: pv}
+		return answeringPreVote{answeringTransport: t, pv: pv}, t.forward
 	}
-	return t
+	return t, t.forward
+}
+
+// Consumer is the stream of inbound requests raft serves (forward's).
+func (t *answeringTransport) Consumer() <-chan raft.RPC { return t.rpcs }
+
+// forward passes inbound requests on to raft until ctx ends, noting each
+// TimeoutNow: the leader told this node to stand for election at once.
+func (t *answeringTransport) forward(ctx context.Context) {
+	in := t.Transport.Consumer()
+	for {
+		var rpc raft.RPC
+		select {
+		case <-ctx.Done():
+			return
+		case rpc = <-in:
+		}
+		if req, ok := rpc.Command.(*raft.TimeoutNowRequest); ok {
+			t.taken(string(req.ID))
+		}
+		select {
+		case t.rpcs <- rpc:
+		case <-ctx.Done():
+			return // raft is shut down: the caller times out, as it would have
+		}
+	}
 }
 
 // QuorumAck is, on the leader, the latest instant T such that a majority of

@@ -45,6 +45,9 @@ type Node struct {
 	// transferAt (unix nanos) is when this node last started a leadership
 	// transfer (TransferStarted).
 	transferAt atomic.Int64
+	// takeover is the last takeover request this node received
+	// (TakeoverRequested).
+	takeover atomic.Pointer[takeover]
 	// alone carries RecoverAlone requests to Run (two_node; twonode.go).
 	alone chan chan error
 	cmds  *commands // the FSM raft applies to (readindex.go)
@@ -115,7 +118,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	// gets one it cannot close and Run closes it at the end.
 	outer := trans
 	defer closeTransport(outer)
-	trans = withAnswers(held(trans), &n.answers)
+	trans, forward := withAnswers(held(trans), &n.answers, n.noteTakeover)
 
 	notify := make(chan bool, 64)
 	rc, err := n.cfg.raftConfig(notify)
@@ -134,9 +137,10 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	r.RegisterObserver(obs)
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); n.pumpLeaderChanges(loopCtx, notify) }()
 	go func() { defer wg.Done(); n.observe(loopCtx, obsCh, obs) }()
+	go func() { defer wg.Done(); forward(loopCtx) }()
 
 	n.raft.Store(r)
 	close(n.ready)

@@ -55,3 +55,27 @@ func (n *Node) TransferStarted() time.Time {
 	}
 	return time.Time{}
 }
+
+// takeover is a TimeoutNow request: the leader that sent it, and when it
+// arrived.
+type takeover struct {
+	from string
+	at   time.Time
+}
+
+func (n *Node) noteTakeover(from string) {
+	n.takeover.Store(&takeover{from: from, at: time.Now()})
+}
+
+// TakeoverRequested is the last time a leader told this node to take over
+// (the target's side of a leadership transfer), and which leader; zero if
+// none ever did. The old leader keeps its lease for a while after starting
+// the transfer (agent lease.go), which came before this: a new leader
+// elected by the transfer waits for that to end before it releases the old
+// leader's groups (coordinator leaseEnd).
+func (n *Node) TakeoverRequested() (from string, at time.Time) {
+	if t := n.takeover.Load(); t != nil {
+		return t.from, t.at
+	}
+	return "", time.Time{}
+}

@@ -30,6 +30,9 @@ type Raft interface {
 	LeaderChanges() <-chan bool
 	Barrier(timeout time.Duration) error
 	Apply(cmd []byte, timeout time.Duration) (any, error)
+	// TakeoverRequested is when a leader last told this node to take over
+	// (a leadership transfer), and which; zero if none did.
+	TakeoverRequested() (from string, at time.Time)
 }
 
 // Store is the replicated state as the coordinator reads it.
@@ -183,6 +186,9 @@ func (c *Coordinator) establish() {
 	c.term = Term{Since: now}
 	if c.lastLeader != "" && now.Sub(c.lastLeaderAt) < c.d.Config.Cluster.Timing.Lease {
 		c.term.PrevLeader, c.term.PrevContact = c.lastLeader, c.lastLeaderAt
+		if from, at := c.d.Raft.TakeoverRequested(); from == c.lastLeader {
+			c.term.HandedOverAt = at
+		}
 	}
 	c.fences = map[string]FenceState{}
 	c.fenceDone = make(chan fenceResult, 16)

@@ -42,6 +42,10 @@ type Term struct {
 	// previous leader was lost on the cluster link.
 	PrevLeader  string
 	PrevContact time.Time
+	// HandedOverAt is when PrevLeader last told this node to take over
+	// (the target's side of a leadership transfer, possibly long ago);
+	// zero if it never did.
+	HandedOverAt time.Time
 }
 
 // FenceState is the leader's memory of fencing one node.

@@ -425,6 +425,40 @@ func TestPreviousLeaderIsReleasedAfterItsLeaderLease(t *testing.T) {
 	}
 }
 
+// A leader elected by a leadership transfer from lb1 (lb1 told it to take
+// over at t0-20ms): lb1 keeps its lease for up to a leader lease after it
+// started the transfer, so its groups wait for that, not only for the
+// release margin after the election.
+func TestPreviousLeaderThatHandedOverKeepsItsLeaderLease(t *testing.T) {
+	in := base()
+	in.Term.PrevLeader, in.Term.PrevContact = "lb1", t0.Add(-20*time.Millisecond)
+	in.Term.HandedOverAt = t0.Add(-20 * time.Millisecond)
+	in.Links["lb1"] = failedFirst
+	in.Members["lb1"] = *member(membership.StateAlive, t0.Add(-time.Hour))
+	released := func() int {
+		cmds, _, _ := run(t, in)
+		return len(commandsOf[*state.ClearHolder](Output{Commands: cmds}))
+	}
+	end := in.Term.HandedOverAt.Add(in.Config.Cluster.Timing.RaftLeaderLease + releaseMargin)
+	if !end.After(t0.Add(releaseMargin)) {
+		t.Fatalf("test timing: a leader lease (%v) must outlast the 20 ms", in.Config.Cluster.Timing.RaftLeaderLease)
+	}
+	in.Now = end.Add(-time.Millisecond)
+	if n := released(); n != 0 {
+		t.Fatalf("released %d groups before lb1's leader lease from its transfer ran out", n)
+	}
+	in.Now = end
+	if n := released(); n != 1 {
+		t.Errorf("released %d groups once lb1's leader lease from its transfer ran out, want 1", n)
+	}
+	// A takeover request long before the election changes nothing.
+	in.Term.HandedOverAt = t0.Add(-time.Hour)
+	in.Now = t0.Add(releaseMargin)
+	if n := released(); n != 1 {
+		t.Errorf("old takeover request: released %d groups after the release margin, want 1", n)
+	}
+}
+
 func TestBlockedGroupFencesItsNode(t *testing.T) {
 	for _, c := range []struct {
 		name      string

@@ -19,12 +19,16 @@ type leaderRaft struct {
 	mu  sync.Mutex
 	fsm *state.FSM
 	idx uint64
+
+	takeoverFrom string // TakeoverRequested
+	takeoverAt   time.Time
 }
 
-func (r *leaderRaft) IsLeader() bool                { return true }
-func (r *leaderRaft) Leader() (string, string)      { return "w", "" }
-func (r *leaderRaft) LeaderChanges() <-chan bool    { return nil }
-func (r *leaderRaft) Barrier(_ time.Duration) error { return nil }
+func (r *leaderRaft) IsLeader() bool                         { return true }
+func (r *leaderRaft) Leader() (string, string)               { return "w", "" }
+func (r *leaderRaft) LeaderChanges() <-chan bool             { return nil }
+func (r *leaderRaft) Barrier(_ time.Duration) error          { return nil }
+func (r *leaderRaft) TakeoverRequested() (string, time.Time) { return r.takeoverFrom, r.takeoverAt }
 func (r *leaderRaft) Apply(b []byte, _ time.Duration) (any, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -169,4 +173,23 @@ func TestStartupMaintenanceThroughTheDriver(t *testing.T) {
 			t.Errorf("group placed at a first start in maintenance: %+v", g)
 		}
 	})
+}
+
+// A new term records the previous leader, and when it told this node to take
+// over if it did: a takeover request from another node is not its.
+func TestEstablishNotesTheHandOver(t *testing.T) {
+	in := base()
+	now := t0
+	r := &leaderRaft{takeoverFrom: "lb1", takeoverAt: t0.Add(-15 * time.Millisecond)}
+	c := New(Deps{Config: in.Config, Raft: r, Now: func() time.Time { return now }})
+	c.lastLeader, c.lastLeaderAt = "lb1", t0.Add(-10*time.Millisecond)
+	c.establish()
+	if c.term.PrevLeader != "lb1" || !c.term.HandedOverAt.Equal(r.takeoverAt) {
+		t.Fatalf("term %+v: want lb1 as previous leader, handed over at %v", c.term, r.takeoverAt)
+	}
+	r.takeoverFrom = "lb2"
+	c.establish()
+	if c.term.PrevLeader != "lb1" || !c.term.HandedOverAt.IsZero() {
+		t.Fatalf("term %+v: a takeover request from lb2 is not lb1's hand-over", c.term)
+	}
 }

@@ -137,7 +137,15 @@ func (in Input) leaseEnd(node string) time.Time {
 		// step-down it holds a follower's lease only once it hears from us.
 		// Only an old leader with a longer leader lease than ours (timing
 		// being changed) needs the difference added.
-		d := in.Term.Since.Add(max(0, t.LeaderLease-in.Config.Cluster.Timing.RaftLeaderLease) + releaseMargin)
+		//
+		// A leadership transfer skips the vote rule: the old leader keeps
+		// its lease for up to a leader lease after it started the transfer
+		// (agent lease.go), which was before it told us to take over.
+		d := in.Term.Since.Add(max(0, t.LeaderLease-in.Config.Cluster.Timing.RaftLeaderLease))
+		if h := in.Term.HandedOverAt; !h.IsZero() && h.Add(t.LeaderLease).After(d) {
+			d = h.Add(t.LeaderLease)
+		}
+		d = d.Add(releaseMargin)
 		if d.Before(end) {
 			end = d
 		}
