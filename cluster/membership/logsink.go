@@ -72,8 +72,24 @@ func (s *logSink) Write(p []byte) (int, error) {
 	case strings.HasPrefix(line, "[DEBUG]"):
 		level, msg = hclog.Debug, strings.TrimSpace(line[7:])
 	}
+	if level == hclog.Error && networkFault(lower) {
+		level = hclog.Warn
+	}
 	s.out.Log(level, msg)
 	return len(p), nil
+}
+
+// networkFault: memberlist logs a failed ping, gossip or push/pull as an
+// error, but a peer that is down or a lossy link causes exactly these, and
+// vigil reports that itself (node status, links). So they are warnings.
+func networkFault(line string) bool {
+	for _, s := range []string{"i/o timeout", "connection refused", "connection reset", "broken pipe",
+		"no route to host", "network is unreachable", ": eof"} {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *logSink) errors() map[string]PeerError { return s.last.Snapshot() }
