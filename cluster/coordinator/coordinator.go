@@ -134,7 +134,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-c.d.Raft.LeaderChanges():
-		case <-time.After(followerPoll):
+		case <-time.After(c.followerPoll()):
 		}
 	}
 }
@@ -200,14 +200,17 @@ const maxSteps = 8
 
 // Without an event, the leader decides again at the step's Wake, and at
 // least every idleTick for what Decide does not time (raft links answering
-// for the first time, placement delays). A follower notes the leader it
-// follows every followerPoll besides raft's own notifications: a new leader
-// counts the previous one's groups as released soon after its election only
-// if it saw that leader within a lease before (establish).
-const (
-	idleTick     = 100 * time.Millisecond
-	followerPoll = 50 * time.Millisecond
-)
+// for the first time, placement delays).
+const idleTick = 100 * time.Millisecond
+
+// followerPoll: a follower notes the leader it follows this often besides
+// raft's own notifications, every twentieth of a lease and at least every
+// 50 ms (lan: 150 ms): a new leader counts the previous one's groups as
+// released soon after its election only if it saw that leader within a
+// lease before (establish).
+func (c *Coordinator) followerPoll() time.Duration {
+	return max(50*time.Millisecond, c.d.Config.Cluster.Timing.Lease/20)
+}
 
 // nextWake is the wait until the next decision.
 func nextWake(now, wake time.Time) time.Duration {

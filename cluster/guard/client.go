@@ -48,8 +48,9 @@ type Client struct {
 	// lapsesBefore: the lapses of the guards this one replaced; lapsesNow:
 	// the running guard's own count (under mu).
 	lapsesBefore, lapsesNow uint64
-	sent                    int64     // the last deadline the guard was sent (boot ns; Run)
-	answered                time.Time // the guard's last reply
+	sent                    int64         // the last deadline the guard was sent (boot ns; Run)
+	answered                time.Time     // the guard's last reply
+	wake                    chan struct{} // a Hold: Run looks every Every again
 }
 
 // NewClient returns a client; Run starts the guard.
@@ -60,7 +61,7 @@ func NewClient(cfg ClientConfig) *Client {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	return &Client{cfg: cfg, holds: map[string][2]string{}}
+	return &Client{cfg: cfg, holds: map[string][2]string{}, wake: make(chan struct{}, 1)}
 }
 
 // replyTimeout: a guard that does not answer within it is stuck; it is
@@ -72,11 +73,12 @@ const replyTimeout = time.Second
 const idleCheck = time.Second
 
 // Run keeps a guard running and looks at the lease every Every until ctx
-// ends, renewing the guard's deadline when that is due (dueLocked). Then it
-// closes the connection: the guard removes whatever is still held and
+// ends, renewing the guard's deadline when that is due (dueLocked); while
+// the guard holds nothing, only every idleCheck, or at the next Hold. Then
+// it closes the connection: the guard removes whatever is still held and
 // exits; Run waits for that (bounded).
 func (c *Client) Run(ctx context.Context) error {
-	t := time.NewTicker(c.cfg.Every)
+	t := time.NewTimer(c.cfg.Every)
 	defer t.Stop()
 	for {
 		c.mu.Lock()
@@ -85,13 +87,27 @@ func (c *Client) Run(ctx context.Context) error {
 				c.cfg.Logger.Warn("crash guard", "error", err)
 			}
 		}
+		wait := c.cfg.Every
+		if len(c.holds) == 0 && c.conn != nil && !c.pending {
+			wait = max(wait, idleCheck-time.Since(c.answered))
+		}
 		c.mu.Unlock()
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			c.shutdown()
 			return nil
 		case <-t.C:
+		case <-c.wake:
 		}
+	}
+}
+
+// woken tells Run that something is held now.
+func (c *Client) woken() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -147,6 +163,7 @@ func (c *Client) Hold(ctx context.Context, key, address, iface string) error {
 		return fmt.Errorf("crash guard: %w", err)
 	}
 	c.holds[key] = [2]string{address, iface}
+	c.woken()
 	return nil
 }
 
@@ -398,6 +415,7 @@ func (c *Client) HoldMany(ctx context.Context, holds [][3]string) []error {
 			c.holds[part[i][0]] = [2]string{part[i][1], part[i][2]}
 		}
 	}
+	c.woken()
 	return errs
 }
 
