@@ -449,15 +449,7 @@ func (a *Agent) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for a.raft.AppliedIndex() < idx {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("state not caught up to index %d: %w", idx, ctx.Err())
-		case <-a.fsm.Watch():
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return nil
+	return a.raft.WaitApplied(ctx, idx)
 }
 
 func (a *Agent) links() map[string]coordinator.Link {

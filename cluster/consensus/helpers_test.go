@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,14 +24,16 @@ import (
 
 // testFSM records every command it applies; its response is the count.
 type testFSM struct {
-	mu   sync.Mutex
-	cmds []string
+	mu    sync.Mutex
+	cmds  []string
+	delay atomic.Int64 // nanoseconds each Apply takes (a busy FSM)
 }
 
 func (f *testFSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	time.Sleep(time.Duration(f.delay.Load()))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cmds = append(f.cmds, string(l.Data))

@@ -51,6 +51,7 @@ type Node struct {
 	// alone carries RecoverAlone requests to Run (two_node; twonode.go).
 	alone chan chan error
 	cmds  *commands // the FSM raft applies to (readindex.go)
+	logs  atomic.Pointer[raft.LogStore]
 }
 
 // New validates cfg. It opens nothing and starts nothing; Run does.
@@ -128,6 +129,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	if err := n.bootstrap(rc, st, trans); err != nil {
 		return err
 	}
+	n.logs.Store(&st.logs)
 	r, err := raft.NewRaft(rc, n.cmds, st.logs, st.stable, st.snaps, trans)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)

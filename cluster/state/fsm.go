@@ -98,6 +98,15 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	return &snapshot{data: f.Read()}, nil
 }
 
+// AppliedIndex is the raft index of the last command applied, or of the
+// snapshot restored since (consensus waits on it: raft counts an entry
+// applied once it is on its way to the FSM, not once the FSM applied it).
+func (f *FSM) AppliedIndex() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.data.Index
+}
+
 // Restore implements raft.FSM. A snapshot that does not decode leaves the
 // current state untouched and returns an error naming the problem.
 func (f *FSM) Restore(rc io.ReadCloser) error {
