@@ -28,13 +28,14 @@ const (
 	AdminStandby   FaultKind = "standby"   // `vigil node standby`
 	AdminOnline    FaultKind = "online"    // `vigil node online`
 	AdminMove      FaultKind = "move"      // `vigil resource move` then `resource clear`
-	faultKindCount           = 10
+	AdminTransfer  FaultKind = "transfer"  // `vigil leader transfer`
+	faultKindCount           = 11
 )
 
 // FaultKinds lists every kind, in table order.
 func FaultKinds() []FaultKind {
 	return []FaultKind{FaultPowerOff, FaultSIGSTOP, FaultKill9, FaultRestart, FaultLinkCut, FaultOneWay,
-		FaultIsolate, AdminStandby, AdminOnline, AdminMove}
+		FaultIsolate, AdminStandby, AdminOnline, AdminMove, AdminTransfer}
 }
 
 // nodeFault reports whether k acts on a node's processes or power.
@@ -46,7 +47,9 @@ func (k FaultKind) nodeFault() bool {
 	return false
 }
 
-func (k FaultKind) admin() bool { return k == AdminStandby || k == AdminOnline || k == AdminMove }
+func (k FaultKind) admin() bool {
+	return k == AdminStandby || k == AdminOnline || k == AdminMove || k == AdminTransfer
+}
 
 // Role names a node by what it does when the step starts.
 type Role string
@@ -134,6 +137,9 @@ func ChaosPlan(seed uint64, steps int, kinds []FaultKind) []Step {
 					continue
 				}
 				used[f.Target] = true
+			case f.Kind == AdminTransfer: // leadership to any voter
+				f.Target = allRoles[rng.IntN(len(allRoles))]
+				f.Via = allRoles[rng.IntN(len(allRoles))]
 			case f.Kind.admin():
 				f.Target = resRoles[rng.IntN(len(resRoles))]
 				f.Via = allRoles[rng.IntN(len(allRoles))]

@@ -294,6 +294,8 @@ func (c *chaosRun) admin(kind FaultKind, node, via string) bool {
 		} else {
 			c.standby[node][want] = true // may still commit
 		}
+	case AdminTransfer:
+		err = cli("leader", "transfer", node)
 	case AdminMove:
 		err = cli("resource", "move", FenceGroup, node)
 		// Always clear, so no pin outlives the step and liveness is judged

@@ -21,18 +21,8 @@ func BenchmarkLeaderLossHolderGap(b *testing.B) {
 		b.Skip("lab bench: set VIGIL_BENCH=1 (make bench)")
 	}
 	runs := runsFromEnv(b, "VIGIL_BENCH_RUNS", 10)
-	preset, label, tuning := benchTiming(b, "VIGIL_BENCH")
-	l := New(b, "vlabwl")
-	c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", ClusterExtra: tuning,
-		Extra: FenceGroupHCL(l.Dir())}, Vigil(b))
-	for _, n := range c.Nodes {
-		c.Start(n.Name)
-	}
+	c, n1, label := holderBenchCluster(b, "vlabwl")
 	const settle = 30 * time.Second
-	c.WaitHealthy(settle)
-	c.SettleOn(FenceGroup, "n1", settle)
-	c.WaitVIPOn(FenceVIP, "n1", settle)
-	n1 := SampleHolders([]*Host{c.Node("n1").Host}, FenceVIP, 5*time.Millisecond)
 	load0 := loadAvg()
 	var gaps []time.Duration
 	lapsed, transferLapses := 0, 0
@@ -74,4 +64,22 @@ func BenchmarkLeaderLossHolderGap(b *testing.B) {
 	fmt.Printf("runs in which n1's VIP went missing: %d of %d; gap min / median / max: %s\n", lapsed, runs, sortedDurs(gaps).cell())
 	fmt.Printf("runs in which it went missing at the leadership transfer to w before the power-off: %d of %d\n", transferLapses, runs)
 	b.ReportMetric(float64(lapsed), "holder-lapses")
+}
+
+// holderBenchCluster starts a pair + witness (VIGIL_BENCH_PRESET,
+// VIGIL_BENCH_TUNING) with the VIP group settled on n1, and samples n1's
+// VIP every 5 ms; label names the timing.
+func holderBenchCluster(b *testing.B, tag string) (c *Cluster, n1 *Holders, label string) {
+	preset, label, tuning := benchTiming(b, "VIGIL_BENCH")
+	l := New(b, tag)
+	c = prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", ClusterExtra: tuning,
+		Extra: FenceGroupHCL(l.Dir())}, Vigil(b))
+	for _, n := range c.Nodes {
+		c.Start(n.Name)
+	}
+	const settle = 30 * time.Second
+	c.WaitHealthy(settle)
+	c.SettleOn(FenceGroup, "n1", settle)
+	c.WaitVIPOn(FenceVIP, "n1", settle)
+	return c, SampleHolders([]*Host{c.Node("n1").Host}, FenceVIP, 5*time.Millisecond), label
 }

@@ -21,18 +21,8 @@ func BenchmarkTransferFromHolder(b *testing.B) {
 		b.Skip("lab bench: set VIGIL_BENCH=1 (make bench)")
 	}
 	runs := runsFromEnv(b, "VIGIL_BENCH_RUNS", 20)
-	preset, label, tuning := benchTiming(b, "VIGIL_BENCH")
-	l := New(b, "vlabtx")
-	c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", ClusterExtra: tuning,
-		Extra: FenceGroupHCL(l.Dir())}, Vigil(b))
-	for _, n := range c.Nodes {
-		c.Start(n.Name)
-	}
+	c, n1, label := holderBenchCluster(b, "vlabtx")
 	const settle = 30 * time.Second
-	c.WaitHealthy(settle)
-	c.SettleOn(FenceGroup, "n1", settle)
-	c.WaitVIPOn(FenceVIP, "n1", settle)
-	n1 := SampleHolders([]*Host{c.Node("n1").Host}, FenceVIP, 5*time.Millisecond)
 	transferTo := func(node string) {
 		c.Eventually(settle, node+" leading", func() error {
 			if leader := c.WaitLeader(settle); leader != node {
