@@ -176,6 +176,12 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 		}
 	}
 	for {
+		// Holding nothing, there is nothing to check or renew: a guard of a
+		// node that runs no group then wakes only for the agent.
+		checkC, renewC := check.C, renew.C
+		if len(s.holds) == 0 {
+			checkC, renewC = nil, nil
+		}
 		select {
 		case <-ctx.Done():
 			s.final("guard stopped")
@@ -195,7 +201,7 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			}
 			s.enforce()
 			s.arm(expiry)
-		case <-check.C:
+		case <-checkC:
 			if !drain() {
 				return nil
 			}
@@ -206,7 +212,7 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			}
 			s.renewAll()
 			s.arm(expiry)
-		case <-renew.C:
+		case <-renewC:
 			if !drain() {
 				return nil
 			}
