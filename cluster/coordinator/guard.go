@@ -109,6 +109,12 @@ func (c *Coordinator) noteGuards(members map[string]membership.Member) {
 // its groups start elsewhere at its guard's deadline, and its addresses are
 // gone by the expiry at the latest (DESIGN.md, "Crash guard").
 func (in Input) unfenced(node string) string {
+	for _, name := range in.Data.GroupNames() {
+		// Maintenance made its addresses permanent and unguarded.
+		if g := in.Data.Groups[name]; g.Holder == node && (g.Unmanaged || in.handsOff(g)) {
+			return "lost unfenced: it may still run " + name + ", left alone in maintenance"
+		}
+	}
 	exp := AddressExpiry(in.leaseEnd(node), in.guardOf(node))
 	at := exp.Local().Format("15:04:05")
 	if !in.due(exp) {

@@ -46,6 +46,11 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 			cmds = append(cmds, &state.ClearHolder{Group: g.Name, Node: h, Reason: h + " was fenced", Time: in.Now})
 			continue
 		}
+		if in.handsOff(g) {
+			// In maintenance its holder leaves it running whatever happens
+			// to its lease: only a fence (above) would prove it stopped.
+			continue
+		}
 		end := in.leaseEnd(h)
 		switch {
 		case fenceable && in.seen(h):
@@ -61,6 +66,11 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 			}
 			why[g.Name] = in.fenceWait(h)
 		case !in.due(end):
+		case g.Unmanaged:
+			// Left running in maintenance, and not heard from since it
+			// ended: it may never have learnt that it should stop.
+			why[g.Name] = fmt.Sprintf("%s kept %s running in maintenance and has not reported since maintenance ended; "+
+				"waiting for %s to come back (or to be fenced)", h, g.Name, h)
 		case fenceable:
 			// Never seen by this leader: never fenced (invariant 7). Its
 			// lease ended by our election plus a lease, and the guard
@@ -74,6 +84,20 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 		}
 	}
 	return cmds, fences
+}
+
+// handsOff reports whether g is in maintenance (cluster-wide, by command, or
+// in this leader's config).
+func (in Input) handsOff(g *state.Group) bool {
+	if in.Data.Maintenance || g.Maintenance {
+		return true
+	}
+	for _, gc := range in.Config.Groups {
+		if gc.Name == g.Name {
+			return gc.Maintenance
+		}
+	}
+	return false
 }
 
 // mayFence: no attempt in flight and the back-off after a failure is over.

@@ -56,6 +56,10 @@ type runner struct {
 	repEpoch uint64
 	restarts uint64 // last restart request seen (state.Group.Restarts)
 	started  bool   // step has run once
+	// confirmed: the state was confirmed current since the runner started,
+	// or no leader did so within a lease (current.go); since: when it started.
+	confirmed bool
+	since     time.Time
 
 	stopRetry  retry             // failed stops (under mu: status reads it)
 	startRetry retry             // failed starts and monitors: restart back-off (under mu)
@@ -64,6 +68,7 @@ type runner struct {
 	seen       map[string]string // node -> replicated status at the last step
 	// guardKept: the crash guard leaves this group's addresses alone (maintenance)
 	guardKept bool
+	handsOff  bool   // the last step found the group in maintenance
 	rc        reconf // a reload's new definition (reconfig.go)
 	wakeOnce  sync.Once
 	wakeup    chan struct{} // kick: wake a settled runner (wake.go)
@@ -80,6 +85,7 @@ func ipLike(t string) bool {
 }
 
 func (r *runner) run(ctx context.Context, hurry <-chan struct{}) error {
+	r.since = r.d.Now()
 	r.probe(ctx)
 	t := time.NewTimer(poll)
 	defer t.Stop()
@@ -116,12 +122,22 @@ func (r *runner) probe(ctx context.Context) {
 }
 
 func (r *runner) step(ctx context.Context) {
+	if !r.current(ctx) {
+		return
+	}
 	me := r.d.Config.NodeName
 	data := r.d.Store.Read()
 	g := data.Groups[r.cfg.Name]
 	if data.Maintenance || r.cfg.Maintenance || (g != nil && g.Maintenance) {
 		r.guardOff(ctx)
+		r.handsOff = true
 		return // hands off: no start, stop or monitor; status keeps the last known states
+	}
+	if r.handsOff {
+		// Out of maintenance: what runs may have been changed by hand
+		// meanwhile, so look again before acting (as Pacemaker re-probes).
+		r.handsOff = false
+		r.probe(ctx)
 	}
 	r.guardOn(ctx)
 	lease := r.d.Lease()
@@ -278,7 +294,7 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 		r.fail(ctx, g, i, why)
 		return
 	}
-	if g.State != state.GroupStarted {
+	if g.State != state.GroupStarted || g.Unmanaged {
 		r.report(ctx, g, state.GroupStarted, "")
 	}
 }
@@ -418,7 +434,9 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 
 // report commits the group's state once per (epoch, state).
 func (r *runner) report(ctx context.Context, g *state.Group, st, why string) {
-	if g == nil || (r.repEpoch == g.Epoch && r.reported == st && g.State == st) {
+	// An unmanaged group (state.Group.Unmanaged) waits for this report: the
+	// leader releases it by lease only once its holder manages it again.
+	if g == nil || (r.repEpoch == g.Epoch && r.reported == st && g.State == st && !g.Unmanaged) {
 		return
 	}
 	err := r.d.Report(ctx, &state.GroupReport{Group: r.cfg.Name, Node: r.d.Config.NodeName,

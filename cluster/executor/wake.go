@@ -19,7 +19,7 @@ const idleWake = time.Second
 // run out when it does), the next monitor or refresh, idleWake. This keeps
 // an idle agent from waking 40 times a second per group.
 func (r *runner) nextWake(now time.Time) time.Duration {
-	if r.d.LeaseEnd == nil {
+	if r.d.LeaseEnd == nil || !r.confirmed {
 		return poll
 	}
 	end, ok := r.d.LeaseEnd()
@@ -38,7 +38,7 @@ func (r *runner) nextWake(now time.Time) time.Duration {
 	case g != nil && g.Holder == me && g.State == state.GroupBlocked:
 		// Hands off until a cleanup, a fence or a lost lease.
 	case want:
-		if !r.allRunning() || g.State != state.GroupStarted {
+		if !r.allRunning() || g.State != state.GroupStarted || g.Unmanaged {
 			return poll
 		}
 		for _, x := range r.res {

@@ -55,7 +55,7 @@ func (d *Data) apply(idx uint64, c Command) error {
 		if g.Holder != c.Node || c.Node == "" {
 			return nil
 		}
-		g.Holder, g.State, g.Reason = "", GroupStopped, c.Reason
+		g.Holder, g.State, g.Reason, g.Unmanaged = "", GroupStopped, c.Reason, false
 		if g.Node == c.Node {
 			g.Node = ""
 		}
@@ -101,12 +101,16 @@ func (d *Data) apply(idx uint64, c Command) error {
 				return nil
 			}
 			d.Maintenance = c.On
+			for _, g := range d.Groups {
+				g.Unmanaged = g.Unmanaged || (c.On && g.Holder != "")
+			}
 		} else {
 			g := d.group(c.Group)
 			if g.Maintenance == c.On {
 				return nil
 			}
 			g.Maintenance = c.On
+			g.Unmanaged = g.Unmanaged || (c.On && g.Holder != "")
 		}
 		scope := "cluster"
 		if c.Group != "" {
@@ -169,6 +173,7 @@ func (d *Data) assign(idx uint64, c *Assign) error {
 	g.Epoch++
 	g.Reason = c.Reason
 	if c.Node != "" {
+		g.Unmanaged = g.Unmanaged && g.Holder == c.Node
 		g.Holder = c.Node
 		g.State = GroupStarting
 		g.LastMove = c.Time
@@ -216,8 +221,11 @@ func (d *Data) report(idx uint64, c *GroupReport) {
 	}
 	prev := g.State
 	g.State, g.Reason = c.State, c.Reason
+	if !d.Maintenance && !g.Maintenance {
+		g.Unmanaged = false // the holder manages it again, lease rules and all
+	}
 	if c.State == GroupStopped && g.Node != c.Node {
-		g.Holder = ""
+		g.Holder, g.Unmanaged = "", false
 	}
 	if prev != c.State && (c.State == GroupStarted || c.State == GroupStopped || c.State == GroupBlocked || c.State == GroupFailed) {
 		msg := fmt.Sprintf("group %s %s on %s", c.Group, c.State, c.Node)

@@ -63,14 +63,20 @@ type Resource struct {
 // assigned to a new node only while Holder is empty or already that node: this
 // is invariant 2 (never start before the previous holder is known stopped).
 type Group struct {
-	Name        string    `json:"name"`
-	Node        string    `json:"node,omitempty"`
-	Holder      string    `json:"holder,omitempty"`
-	Epoch       uint64    `json:"epoch"`          // bumped on every assignment
-	Last        string    `json:"last,omitempty"` // last node it was assigned to (counts moves)
-	State       string    `json:"state"`
-	Reason      string    `json:"reason,omitempty"`
-	Maintenance bool      `json:"maintenance,omitempty"`
+	Name        string `json:"name"`
+	Node        string `json:"node,omitempty"`
+	Holder      string `json:"holder,omitempty"`
+	Epoch       uint64 `json:"epoch"`          // bumped on every assignment
+	Last        string `json:"last,omitempty"` // last node it was assigned to (counts moves)
+	State       string `json:"state"`
+	Reason      string `json:"reason,omitempty"`
+	Maintenance bool   `json:"maintenance,omitempty"`
+	// Unmanaged: maintenance (cluster or group) began while Holder held the
+	// group, and Holder has not reported about it since maintenance ended.
+	// In maintenance a holder leaves its resources running whatever happens
+	// to its lease (and the crash guard leaves its addresses alone), so
+	// until it reports again a lapsed lease is no evidence that it stopped.
+	Unmanaged   bool      `json:"unmanaged,omitempty"`
 	MovedTo     string    `json:"moved_to,omitempty"` // `vigil resource move` pin, cleared by `clear`
 	LastMove    time.Time `json:"last_move,omitempty"`
 	Moves       int       `json:"moves"`

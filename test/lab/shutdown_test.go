@@ -129,12 +129,37 @@ func TestShutdownMaintenanceAndLeaderHandOver(t *testing.T) {
 		if !c.Node(node).Host.HasAddr(LifecycleVIP) {
 			t.Error("maintenance: the VIP must be left in place")
 		}
+		// The upgrade routine: the agent stays down for several leases
+		// (its group must neither be released nor its node fenced), starts
+		// again with a state machine that knows nothing of maintenance until
+		// the leader tells it what is committed, then maintenance ends. The
+		// VIP must stay on node, alone, throughout.
+		var hosts []*Host
+		for _, n := range c.Nodes {
+			hosts = append(hosts, n.Host)
+		}
+		holders := SampleHolders(hosts, LifecycleVIP, 5*time.Millisecond)
+		from := time.Now()
+		time.Sleep(1500 * time.Millisecond) // five leases at the lab's fast preset
 		c.Start(node)
 		leader = c.WaitHealthy(settle)
 		if out, err := c.CLI(leader, "maintenance", "off"); err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		c.WaitVIPOn(LifecycleVIP, node, settle)
+		time.Sleep(time.Second)
+		holders.Stop()
+		if s, ok := holders.FirstOverlap(); ok {
+			t.Errorf("two VIP holders at %s: %v", s.Time.Format("15:04:05.000"), s.Hosts)
+		}
+		if missing, gap := holders.Absent(from, time.Time{}); missing {
+			t.Errorf("the VIP was missing for %v across the restart in maintenance", gap)
+		}
+		for _, e := range history(t, c, leader) {
+			if e.Time.After(start) && (e.Kind == "group-released" || e.Kind == "fence" || e.Kind == "assign") {
+				t.Errorf("history during the restart in maintenance: %s %s", e.Kind, e.Message)
+			}
+		}
 	})
 
 	t.Run("LeaderHolderHandsLeadershipOverFirst", func(t *testing.T) {
