@@ -43,14 +43,18 @@ type answeringTransport struct {
 	ans   *answers
 	taken func(from string) // a TimeoutNow arrived from this node
 	rpcs  chan raft.RPC
+	wait  *peerWait // nil: an append that cannot connect fails at once
 }
 
 func (t *answeringTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
 	args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
 	// Noted at the send: an answer proves the peer heard us at or after
 	// this instant. Only an answer in our own term acknowledges us.
-	sent := time.Now()
-	err := t.Transport.AppendEntries(id, target, args, resp)
+	var sent time.Time
+	err := t.wait.appendEntries(id, args, func() error {
+		sent = time.Now()
+		return t.Transport.AppendEntries(id, target, args, resp)
+	})
 	if err == nil && resp.Term == args.Term {
 		t.ans.note(id, sent)
 	}
@@ -75,10 +79,11 @@ func (t answeringPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAdd
 }
 
 // withAnswers wraps trans so that successful AppendEntries calls are noted
-// in ans and takeover requests reported to taken. Raft reads its requests
+// in ans, appends wait for an unreachable peer as wait says (peerwait.go),
+// and takeover requests are reported to taken. Raft reads its requests
 // only once the returned forward runs.
-func withAnswers(trans raft.Transport, ans *answers, taken func(string)) (raft.Transport, func(context.Context)) {
-	t := &answeringTransport{Transport: trans, ans: ans, taken: taken, rpcs: make(chan raft.RPC)}
+func withAnswers(trans raft.Transport, ans *answers, taken func(string), wait *peerWait) (raft.Transport, func(context.Context)) {
+	t := &answeringTransport{Transport: trans, ans: ans, taken: taken, rpcs: make(chan raft.RPC), wait: wait}
 	if pv, ok := trans.(raft.WithPreVote); ok {
 		return answeringPreVote{answeringTransport: t, pv: pv}, t.forward
 	}

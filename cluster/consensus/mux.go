@@ -254,7 +254,7 @@ func dial(ctx context.Context, addr, serverName string, tlsConf *tls.Config, pro
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("dial cluster port %s: %w", addr, err)
+		return nil, &unreachableError{fmt.Errorf("dial cluster port %s: %w", addr, err)}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.SetDeadline(dl)

@@ -1,0 +1,71 @@
+package consensus
+
+import (
+	"errors"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// unreachableError is a dial that never reached the peer's cluster port
+// (refused, no route, timed out): nothing was sent.
+type unreachableError struct{ err error }
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// peerWait keeps a leader's AppendEntries to a peer that is down from
+// failing at once. hashicorp/raft doubles its pause after every failed
+// append to a peer (10 ms, 20 ms, ... 10.24 s: replication.go), and only
+// appends carry the commit index (heartbeats do not). So a follower that was
+// down for a few seconds used to learn what is committed only up to 10 s
+// after it came back: a restarted agent acts on nothing until then
+// (executor/current.go) and could not take a group over. An append that
+// could not even connect is retried instead, with raft's own heartbeat
+// back-off (10 ms doubling up to half a heartbeat timeout), for as long as
+// this node still leads in the request's term and the peer is still a
+// member: it reaches the peer as soon as its port answers again, and raft's
+// failure count does not grow.
+type peerWait struct {
+	// wanted: still leader in this term (false once raft shuts down), with
+	// id in the configuration.
+	wanted func(id raft.ServerID, term uint64) bool
+	max    time.Duration
+}
+
+func (w *peerWait) appendEntries(id raft.ServerID, args *raft.AppendEntriesRequest, send func() error) error {
+	err := send()
+	if w == nil || heartbeat(args) {
+		return err // raft paces heartbeats itself, capped at half a heartbeat timeout
+	}
+	var ue *unreachableError
+	for pause := 10 * time.Millisecond; errors.As(err, &ue) && w.wanted(id, args.Term); pause = min(2*pause, w.max) {
+		time.Sleep(pause)
+		err = send()
+	}
+	return err
+}
+
+// heartbeat tells raft's heartbeat from an append, as its transport does.
+func heartbeat(args *raft.AppendEntriesRequest) bool {
+	return len(args.Entries) == 0 && args.PrevLogEntry == 0 && args.PrevLogTerm == 0 && args.LeaderCommitIndex == 0
+}
+
+// replicatingTo reports whether this node's raft still leads in term and
+// replicates to id.
+func (n *Node) replicatingTo(id raft.ServerID, term uint64) bool {
+	r, err := n.get()
+	if err != nil || r.State() != raft.Leader || r.CurrentTerm() != term {
+		return false
+	}
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == id {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,74 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+func TestPeerWaitRetriesOnlyUnreachableAppendsWhileLeading(t *testing.T) {
+	refused := &unreachableError{errors.New("dial cluster port: connection refused")}
+	appendReq := &raft.AppendEntriesRequest{Term: 3, PrevLogEntry: 7, PrevLogTerm: 3, LeaderCommitIndex: 7}
+	hb := &raft.AppendEntriesRequest{Term: 3}
+	for _, tc := range []struct {
+		name    string
+		args    *raft.AppendEntriesRequest
+		errs    []error // what each send returns; the last repeats
+		leading bool
+		sends   int
+		ok      bool
+	}{
+		{"back after three refusals", appendReq, []error{refused, refused, refused, nil}, true, 4, true},
+		{"not leading any more", appendReq, []error{refused}, false, 1, false},
+		{"a heartbeat is raft's to pace", hb, []error{refused, nil}, true, 1, false},
+		{"reached the peer: no retry", appendReq, []error{errors.New("EOF"), nil}, true, 1, false},
+		{"a wrapped refusal counts", appendReq, []error{fmt.Errorf("x: %w", refused), nil}, true, 2, true},
+	} {
+		w := &peerWait{wanted: func(id raft.ServerID, term uint64) bool { return tc.leading && id == "n2" && term == 3 }, max: 5 * time.Millisecond}
+		sends := 0
+		err := w.appendEntries("n2", tc.args, func() error {
+			e := tc.errs[min(sends, len(tc.errs)-1)]
+			sends++
+			return e
+		})
+		if sends != tc.sends || (err == nil) != tc.ok {
+			t.Errorf("%s: %d sends, err %v; want %d sends, ok %v", tc.name, sends, err, tc.sends, tc.ok)
+		}
+	}
+	var none *peerWait
+	if err := none.appendEntries("n2", appendReq, func() error { return refused }); err != refused {
+		t.Errorf("no peerWait: err %v", err)
+	}
+}
+
+// TestFollowerCatchesUpAtOnceAfterADownTime: a follower down for 6 s learns
+// what was committed meanwhile as soon as it is back. Without peerWait the
+// leader's raft paused 5 s between appends by then (its failure back-off
+// doubles to 10 s), and the follower waited that long for the commit index.
+func TestFollowerCatchesUpAtOnceAfterADownTime(t *testing.T) {
+	nodes, _ := tlsCluster(t, 3)
+	leader := leaderOf(t, nodes, 10*time.Second)
+	f := others(nodes, leader)[0]
+	if _, err := leader.node.Apply([]byte("a"), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(t, nodes, "a")
+	if err := f.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.node.Apply([]byte("b"), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(6 * time.Second)
+	back := start(t, f.cfg)
+	began := time.Now()
+	waitFor(t, 15*time.Second, "the restarted follower to apply b", func() bool { return back.fsm.has("b") })
+	took := time.Since(began)
+	t.Logf("caught up %v after its restart", took.Round(time.Millisecond))
+	if took > 2*time.Second {
+		t.Errorf("the restarted follower learnt the commit index %v after it was back; want well under raft's back-off", took)
+	}
+}
