@@ -157,6 +157,13 @@ func (n *Node) Run(ctx context.Context) (err error) {
 			r = n.restartAlone(r, obs, rc, st, trans, reply)
 		}
 	}
+	// Raft does not persist its commit index: after a restart the state is
+	// the last snapshot until a leader says what is committed. A snapshot on
+	// the way out makes it what this node knew when it stopped (maintenance
+	// included), for a restart with no leader in reach.
+	if err := r.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		n.log.Warn("no snapshot taken on the way out", "error", err)
+	}
 	r.DeregisterObserver(obs)
 	serr := r.Shutdown().Error()
 	stopLoops()

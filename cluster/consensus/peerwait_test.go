@@ -72,3 +72,27 @@ func TestFollowerCatchesUpAtOnceAfterADownTime(t *testing.T) {
 		t.Errorf("the restarted follower learnt the commit index %v after it was back; want well under raft's back-off", took)
 	}
 }
+
+// TestRestartAloneKeepsWhatItKnew: a node stopped cleanly and started again
+// with no peer in reach (the rest of the cluster still down) has the state
+// it had when it stopped, not its last periodic snapshot: it snapshots on
+// the way out.
+func TestRestartAloneKeepsWhatItKnew(t *testing.T) {
+	nodes, _ := tlsCluster(t, 3)
+	leader := leaderOf(t, nodes, 10*time.Second)
+	for _, c := range []string{"a", "b"} {
+		if _, err := leader.node.Apply([]byte(c), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitApplied(t, nodes, "b")
+	for _, n := range nodes {
+		if err := n.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alone := start(t, nodes[0].cfg)
+	if !alone.fsm.has("a") || !alone.fsm.has("b") {
+		t.Fatalf("restarted alone, the state machine holds %v; want a and b", alone.fsm.cmds)
+	}
+}
