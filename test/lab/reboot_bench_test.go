@@ -8,8 +8,9 @@ import (
 )
 
 // BenchmarkFailoverAfterStandbyReboot measures the routine that follows a
-// reboot of the standby load balancer: it is powered off for
-// VIGIL_BENCH_DOWN (default 8 s), powered on, and as soon as `vigil status`
+// reboot of the standby load balancer, or a restart of its agent (an
+// upgrade): the standby is powered off, or its agent stopped, for
+// VIGIL_BENCH_DOWN (default 8 s), then back, and as soon as `vigil status`
 // shows the cluster healthy the active node loses its power. The downtime
 // is client-observed, as in BenchmarkFailoverDowntime (haproxy on both
 // nodes, the group is the VIP). A standby back from a reboot must take over
@@ -32,28 +33,45 @@ func BenchmarkFailoverAfterStandbyReboot(b *testing.B) {
 	load0 := loadAvg()
 	fmt.Printf("FailoverAfterStandbyReboot: %d runs, standby down %v, vigil timing %s, load average %s\n", runs, down, label, load0)
 	v := startVigilBench(b, preset, tuning)
-	var gaps []time.Duration
+	const (
+		power = "standby powered off"
+		agent = "standby's agent stopped"
+	)
+	gaps := map[string][]time.Duration{}
 	for i := range runs {
-		from := waitGroupStarted(b, v.c, "web", "", benchSettle)
-		standby := Other(from)
-		v.c.PowerOff(standby)
-		time.Sleep(down)
-		v.c.PowerOn(standby)
-		v.nodeUp(standby)
-		leader := v.c.WaitHealthy(benchSettle)
-		gap := measureSwitch(b, v.client, fmt.Sprintf("vigil-reboot-%d", i), from, standby, func() {
-			v.c.PowerOff(from)
-		})
-		fmt.Printf("run %d: %s back after %v, healthy (leader %s); power-off of %s: %v (load average %s)\n",
-			i+1, standby, down, leader, from, gap.Round(time.Millisecond), loadAvg())
-		gaps = append(gaps, gap)
-		v.c.PowerOn(from)
-		v.nodeUp(from)
-		v.c.WaitHealthy(benchSettle)
+		for _, how := range []string{agent, power} {
+			from := waitGroupStarted(b, v.c, "web", "", benchSettle)
+			standby := Other(from)
+			if how == power {
+				v.c.PowerOff(standby)
+			} else {
+				v.c.Stop(standby)
+			}
+			time.Sleep(down)
+			if how == power {
+				v.c.PowerOn(standby)
+				v.nodeUp(standby)
+			} else {
+				v.c.Start(standby)
+			}
+			leader := v.c.WaitHealthy(benchSettle)
+			gap := measureSwitch(b, v.client, fmt.Sprintf("vigil-reboot-%d-%d", i, len(how)), from, standby, func() {
+				v.c.PowerOff(from)
+			})
+			fmt.Printf("run %d: %s for %v, back and healthy (leader %s); power-off of %s: %v (load average %s)\n",
+				i+1, how, down, leader, from, gap.Round(time.Millisecond), loadAvg())
+			gaps[how] = append(gaps[how], gap)
+			v.c.PowerOn(from)
+			v.nodeUp(from)
+			v.c.WaitHealthy(benchSettle)
+		}
 	}
-	s := sortedDurs(gaps)
-	fmt.Printf("\nfailover right after the standby's reboot (down %v), client-observed downtime min / median / max over %d runs: %s\n"+
-		"vigil timing: %s; load average at start %s, at end %s\n", down, runs, s.cell(), label, load0, loadAvg())
+	fmt.Printf("\nfailover right after the standby came back (down %v), client-observed downtime min / median / max over %d runs\n", down, runs)
+	for _, how := range []string{agent, power} {
+		fmt.Printf("%-26s %s\n", how+":", sortedDurs(gaps[how]).cell())
+	}
+	fmt.Printf("vigil timing: %s; load average at start %s, at end %s\n", label, load0, loadAvg())
+	s := sortedDurs(gaps[agent])
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(s.median())/float64(time.Millisecond), "downtime-median-ms")
 }
