@@ -155,6 +155,7 @@ func (a *Agent) groupStatus(gc configs.Group, data *state.Data, decision string,
 		gs.Node, gs.State, gs.Reason = g.Node, g.State, g.Reason
 		gs.Moves, gs.HealthMoves = g.Moves, g.HealthMoves
 		gs.Maintenance = gs.Maintenance || g.Maintenance
+		gs.Unmanaged = g.Unmanaged
 		if g.Node == "" && g.Holder != "" {
 			gs.Node = g.Holder
 		}

@@ -71,10 +71,13 @@ type NodeStatus struct {
 
 // GroupStatus is one resource group.
 type GroupStatus struct {
-	Name        string           `json:"name"`
-	Node        string           `json:"node"`  // where it is assigned ("" = nowhere)
-	State       string           `json:"state"` // started | starting | stopping | stopped | blocked | failed
-	Maintenance bool             `json:"maintenance"`
+	Name        string `json:"name"`
+	Node        string `json:"node"`  // where it is assigned ("" = nowhere)
+	State       string `json:"state"` // started | starting | stopping | stopped | blocked | failed
+	Maintenance bool   `json:"maintenance"`
+	// Unmanaged: left running in maintenance and its holder has not reported
+	// on it since (the leader releases it by no lease until then).
+	Unmanaged   bool             `json:"unmanaged,omitempty"`
 	Reason      string           `json:"reason,omitempty"`
 	Moves       int              `json:"moves"`        // times it moved to another node
 	HealthMoves int              `json:"health_moves"` // of which driven by health checks

@@ -119,8 +119,11 @@ func writeStatus(w io.Writer, st api.Status, now time.Time) {
 			where = g.State
 		}
 		extra := ""
-		if g.Maintenance {
+		switch {
+		case g.Maintenance:
 			extra = " [maintenance]"
+		case g.Unmanaged && !st.Maintenance:
+			extra = " [left as it was in maintenance; its node has not reported since]"
 		}
 		if g.Moves > 0 {
 			extra += fmt.Sprintf(" (moves: %d, health-driven: %d)", g.Moves, g.HealthMoves)

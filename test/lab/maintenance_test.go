@@ -1,0 +1,97 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestUpgradeInMaintenance is the upgrade routine Pacemaker users run with
+// maintenance-mode: `vigil maintenance on`, restart every agent in turn
+// (each down for several leases, the leader last), then reboot the whole
+// cluster's agents at once, then `vigil maintenance off`. Nothing may move,
+// stop or restart: the VIP stays on its holder alone throughout (sampled
+// every 5 ms), the web server keeps its pid, and the history shows no
+// assignment, release or fence. When maintenance ends the holder takes the
+// group back under management where it is.
+func TestUpgradeInMaintenance(t *testing.T) {
+	c := StartLifecycleCluster(New(t, "vlabup"))
+	const settle = 30 * time.Second
+	holder := vipHolder(t, c)
+	pidFile := filepath.Join(c.Lab.Dir(), holder, "web.pid")
+	pid0, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := c.WaitHealthy(settle)
+	if out, err := c.CLI(leader, "maintenance", "on"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	start := time.Now()
+	var hosts []*Host
+	for _, n := range c.Nodes {
+		hosts = append(hosts, n.Host)
+	}
+	holders := SampleHolders(hosts, LifecycleVIP, 5*time.Millisecond)
+
+	// One at a time, the leader last.
+	order := []string{}
+	for _, n := range []string{"n1", "n2", "w"} {
+		if n != leader {
+			order = append(order, n)
+		}
+	}
+	for _, n := range append(order, leader) {
+		c.Stop(n)
+		time.Sleep(time.Second) // several leases at the fast preset
+		c.Start(n)
+		c.WaitHealthy(settle)
+	}
+	// The whole cluster at once.
+	for _, n := range []string{"n1", "n2", "w"} {
+		c.Stop(n)
+	}
+	time.Sleep(time.Second)
+	for _, n := range []string{"n1", "n2", "w"} {
+		c.Start(n)
+	}
+	leader = c.WaitHealthy(settle)
+	if out, err := c.CLI(leader, "maintenance", "off"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c.Eventually(settle, "the holder manages the group again", func() error {
+		st, err := c.Status(leader)
+		if err != nil {
+			return err
+		}
+		for _, g := range st.Groups {
+			if g.Name == LifecycleGroup && (g.Node != holder || g.State != "started" || g.Unmanaged) {
+				return fmt.Errorf("group %s: node %q state %q unmanaged %v reason %q", g.Name, g.Node, g.State, g.Unmanaged, g.Reason)
+			}
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	holders.Stop()
+
+	if s, ok := holders.FirstOverlap(); ok {
+		t.Errorf("two VIP holders at %s: %v", s.Time.Format("15:04:05.000"), s.Hosts)
+	}
+	if missing, gap := holders.Absent(start, time.Time{}); missing {
+		t.Errorf("the VIP was missing for %v during the upgrade in maintenance", gap)
+	}
+	if h := c.VIPHoldersOf(LifecycleVIP); len(h) != 1 || h[0] != holder {
+		t.Errorf("VIP holders %v after maintenance, want [%s]", h, holder)
+	}
+	if pid, err := os.ReadFile(pidFile); err != nil || string(pid) != string(pid0) {
+		t.Errorf("the web server was restarted (pid %q, was %q; %v)", pid, pid0, err)
+	}
+	for _, e := range history(t, c, leader) {
+		if e.Time.After(start) && (e.Kind == "assign" || e.Kind == "group-released" || e.Kind == "fence" ||
+			e.Kind == "group-stopped" || e.Kind == "resource-failed") {
+			t.Errorf("history during the upgrade in maintenance: %s %s", e.Kind, e.Message)
+		}
+	}
+}
