@@ -18,24 +18,26 @@ type FaultKind string
 
 // The fault kinds.
 const (
-	FaultPowerOff  FaultKind = "power-off" // cables pulled, processes frozen then killed; power on at heal
-	FaultSIGSTOP   FaultKind = "sigstop"   // agent frozen; thawed at heal (or powered on if fenced meanwhile)
-	FaultKill9     FaultKind = "kill-9"    // agent SIGKILLed, its resources left as they are; restarted at heal
-	FaultRestart   FaultKind = "restart"   // agent stopped cleanly (SIGTERM) and started again at once
-	FaultLinkCut   FaultKind = "link-cut"  // one link between two nodes, both directions
-	FaultOneWay    FaultKind = "link-1way" // one link, one direction only
-	FaultIsolate   FaultKind = "isolate"   // one link of a node cut from every other node
-	AdminStandby   FaultKind = "standby"   // `vigil node standby`
-	AdminOnline    FaultKind = "online"    // `vigil node online`
-	AdminMove      FaultKind = "move"      // `vigil resource move` then `resource clear`
-	AdminTransfer  FaultKind = "transfer"  // `vigil leader transfer`
-	faultKindCount           = 11
+	FaultPowerOff FaultKind = "power-off" // cables pulled, processes frozen then killed; power on at heal
+	FaultSIGSTOP  FaultKind = "sigstop"   // agent frozen; thawed at heal (or powered on if fenced meanwhile)
+	FaultKill9    FaultKind = "kill-9"    // agent SIGKILLed, its resources left as they are; restarted at heal
+	FaultRestart  FaultKind = "restart"   // agent stopped cleanly (SIGTERM) and started again at once
+	FaultLinkCut  FaultKind = "link-cut"  // one link between two nodes, both directions
+	FaultOneWay   FaultKind = "link-1way" // one link, one direction only
+	FaultIsolate  FaultKind = "isolate"   // one link of a node cut from every other node
+	AdminStandby  FaultKind = "standby"   // `vigil node standby`
+	AdminOnline   FaultKind = "online"    // `vigil node online`
+	AdminMove     FaultKind = "move"      // `vigil resource move` then `resource clear`
+	AdminTransfer FaultKind = "transfer"  // `vigil leader transfer`
+	// `vigil maintenance on`; turned off again once the step healed
+	AdminMaintenance FaultKind = "maintenance"
+	faultKindCount             = 12
 )
 
 // FaultKinds lists every kind, in table order.
 func FaultKinds() []FaultKind {
 	return []FaultKind{FaultPowerOff, FaultSIGSTOP, FaultKill9, FaultRestart, FaultLinkCut, FaultOneWay,
-		FaultIsolate, AdminStandby, AdminOnline, AdminMove, AdminTransfer}
+		FaultIsolate, AdminStandby, AdminOnline, AdminMove, AdminTransfer, AdminMaintenance}
 }
 
 // nodeFault reports whether k acts on a node's processes or power.
@@ -48,7 +50,7 @@ func (k FaultKind) nodeFault() bool {
 }
 
 func (k FaultKind) admin() bool {
-	return k == AdminStandby || k == AdminOnline || k == AdminMove || k == AdminTransfer
+	return k == AdminStandby || k == AdminOnline || k == AdminMove || k == AdminTransfer || k == AdminMaintenance
 }
 
 // Role names a node by what it does when the step starts.
@@ -183,7 +185,7 @@ func newChaosStats() *chaosStats {
 
 func (s *chaosStats) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s %8s %7s %6s %7s %9s %9s %9s\n", "fault", "injected", "skipped", "acked", "failed", "rec-min", "rec-med", "rec-max")
+	fmt.Fprintf(&b, "%-11s %8s %7s %6s %7s %9s %9s %9s\n", "fault", "injected", "skipped", "acked", "failed", "rec-min", "rec-med", "rec-max")
 	for _, k := range FaultKinds() {
 		r := s.rows[k]
 		acked := "-"
@@ -196,7 +198,7 @@ func (s *chaosStats) String() string {
 			slices.Sort(rec)
 			lo, med, hi = chaosSecs(rec[0]), chaosSecs(rec[len(rec)/2]), chaosSecs(rec[len(rec)-1])
 		}
-		fmt.Fprintf(&b, "%-10s %8d %7d %6s %7d %9s %9s %9s\n", k, r.injected, r.skipped, acked, r.failed, lo, med, hi)
+		fmt.Fprintf(&b, "%-11s %8d %7d %6s %7d %9s %9s %9s\n", k, r.injected, r.skipped, acked, r.failed, lo, med, hi)
 	}
 	b.WriteString("rec-*: from healing every fault of a step to a healthy cluster with the group started on exactly one eligible node\n")
 	return b.String()

@@ -296,6 +296,8 @@ func (c *chaosRun) admin(kind FaultKind, node, via string) bool {
 		}
 	case AdminTransfer:
 		err = cli("leader", "transfer", node)
+	case AdminMaintenance:
+		err = cli("maintenance", "on") // converged turns it off after the heal
 	case AdminMove:
 		err = cli("resource", "move", FenceGroup, node)
 		// Always clear, so no pin outlives the step and liveness is judged
@@ -343,6 +345,14 @@ func (c *chaosRun) converged() error {
 	st, err := fc.Status(leader)
 	if err != nil {
 		return err
+	}
+	if st.Maintenance {
+		// A maintenance step ends with the heal (a command whose
+		// acknowledgement was lost may also commit late).
+		ctx, cancel := context.WithTimeout(context.Background(), chaosCLITime)
+		defer cancel()
+		_, err := fc.CLIContext(ctx, leader, "maintenance", "off")
+		return fmt.Errorf("maintenance was on; turned off (%v)", errText(err))
 	}
 	if err := Healthy(st, fc.names()); err != nil {
 		return err
