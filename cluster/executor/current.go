@@ -21,6 +21,7 @@ const syncWait = time.Second
 // hands off.
 func (r *runner) current(ctx context.Context) bool {
 	if r.confirmed || r.d.Sync == nil {
+		r.confirmed = true
 		return true
 	}
 	sctx, cancel := context.WithTimeout(ctx, syncWait)

@@ -115,3 +115,21 @@ func TestRestartWithLeaseWaitsForTheState(t *testing.T) {
 		t.Fatalf("acted on an unconfirmed state: %v", calls)
 	}
 }
+
+// TestStopBeforeTheStateIsConfirmedLeavesResources: an agent stopped again
+// before any leader confirmed its state never took charge of what it found
+// running, so its clean stop leaves that as it was.
+func TestStopBeforeTheStateIsConfirmedLeavesResources(t *testing.T) {
+	r := restartedRig(t, time.Minute, true, func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	time.Sleep(50 * time.Millisecond)
+	r.stop()
+	if calls := r.log.get(); len(calls) != 0 {
+		t.Fatalf("stopped what it never took charge of: %v", calls)
+	}
+	if r.runErr != nil {
+		t.Fatalf("Run: %v", r.runErr)
+	}
+}

@@ -136,6 +136,12 @@ func (r *runner) shutdown(hurry <-chan struct{}) error {
 	if !r.anyRunning() {
 		return nil
 	}
+	if !r.confirmed {
+		// It never acted since it started (current.go): what runs is as the
+		// probe found it, which is what the cluster last asked for here.
+		r.log.Info("state not confirmed since the start: leaving the group's resources as they were found")
+		return nil
+	}
 	select {
 	case <-hurry:
 	default:
