@@ -48,8 +48,9 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	// versions still understand each other.
 	c.EnableCompression = false
 
-	// Rate limited and with peer errors kept (sink); a clean stop's closed sockets are not errors (quietShutdown).
-	c.Logger = log.New(quietShutdown{m.sink}, "", 0)
+	// Rate limited, with peer errors kept and levels set for what vigil
+	// reports itself (logsink.go).
+	c.Logger = log.New(m.sink, "", 0)
 	d := &delegate{m: m}
 	c.Delegate = d
 	c.Events = d

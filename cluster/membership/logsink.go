@@ -72,16 +72,28 @@ func (s *logSink) Write(p []byte) (int, error) {
 	case strings.HasPrefix(line, "[DEBUG]"):
 		level, msg = hclog.Debug, strings.TrimSpace(line[7:])
 	}
-	if level == hclog.Error && networkFault(lower) {
-		level = hclog.Warn
-	}
-	s.out.Log(level, msg)
+	s.out.Log(relevel(level, lower), msg)
 	return len(p), nil
 }
 
-// networkFault: memberlist logs a failed ping, gossip or push/pull as an
-// error, but a peer that is down or a lossy link causes exactly these, and
-// vigil reports that itself (node status, links). So they are warnings.
+// relevel corrects memberlist's level for what vigil reports itself. Its own
+// sockets being closed ("use of closed network connection") is what a clean
+// stop looks like: debug. A failed ping, gossip or push/pull is what a peer
+// that is down or a lossy link causes, and node status and links say so:
+// a warning, not an error.
+func relevel(level hclog.Level, line string) hclog.Level {
+	switch {
+	case level < hclog.Warn:
+		return level
+	case strings.Contains(line, "use of closed network connection"):
+		return hclog.Debug
+	case level == hclog.Error && networkFault(line):
+		return hclog.Warn
+	}
+	return level
+}
+
+// networkFault: the peer or the link failed.
 func networkFault(line string) bool {
 	for _, s := range []string{"i/o timeout", "connection refused", "connection reset", "broken pipe",
 		"no route to host", "network is unreachable", ": eof"} {

@@ -11,13 +11,17 @@ import (
 
 func TestClosedConnectionIsNotAnError(t *testing.T) {
 	var buf bytes.Buffer
-	h := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Debug})
-	l := log.New(quietShutdown{h.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true})}, "", 0)
+	l := log.New(newLogSink(hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Debug})), "", 0)
 	l.Printf("[ERR] memberlist: Error accepting TCP connection: accept tcp 127.0.0.1:7301: use of closed network connection")
+	l.Printf("[WARN] memberlist: Error reading UDP packet: read udp 127.0.0.1:7301: use of closed network connection")
 	l.Printf("[ERR] memberlist: Failed to send ping: write udp: no route to host")
+	l.Printf("[ERR] memberlist: Failed to encode message: something else")
 	out := buf.String()
-	if !strings.Contains(out, "[DEBUG] memberlist: Error accepting TCP") || !strings.Contains(out, "[ERROR] memberlist: Failed to send ping") {
-		t.Errorf("levels:\n%s", out)
+	for _, want := range []string{"[DEBUG] memberlist: Error accepting TCP", "[DEBUG] memberlist: Error reading UDP",
+		"[WARN]  memberlist: Failed to send ping", "[ERROR] memberlist: Failed to encode"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("want %q in:\n%s", want, out)
+		}
 	}
 }
 
