@@ -31,8 +31,9 @@ const (
 	AdminTransfer FaultKind = "transfer"  // `vigil leader transfer`
 	// `vigil maintenance on`; turned off again once the step healed
 	AdminMaintenance FaultKind = "maintenance"
-	faultKindCount             = 12
 )
+
+const faultKindCount = 12
 
 // FaultKinds lists every kind, in table order.
 func FaultKinds() []FaultKind {
