@@ -51,7 +51,7 @@ func (t *answeringTransport) AppendEntries(id raft.ServerID, target raft.ServerA
 	// Noted at the send: an answer proves the peer heard us at or after
 	// this instant. Only an answer in our own term acknowledges us.
 	var sent time.Time
-	err := t.wait.appendEntries(id, args, func() error {
+	err := t.wait.appendEntries(id, target, args, func() error {
 		sent = time.Now()
 		return t.Transport.AppendEntries(id, target, args, resp)
 	})

@@ -28,18 +28,18 @@ func (e *unreachableError) Unwrap() error { return e.err }
 // failure count does not grow.
 type peerWait struct {
 	// wanted: still leader in this term (false once raft shuts down), with
-	// id in the configuration.
-	wanted func(id raft.ServerID, term uint64) bool
+	// the peer in the configuration at that address.
+	wanted func(id raft.ServerID, addr raft.ServerAddress, term uint64) bool
 	max    time.Duration
 }
 
-func (w *peerWait) appendEntries(id raft.ServerID, args *raft.AppendEntriesRequest, send func() error) error {
+func (w *peerWait) appendEntries(id raft.ServerID, addr raft.ServerAddress, args *raft.AppendEntriesRequest, send func() error) error {
 	err := send()
 	if w == nil || heartbeat(args) {
 		return err // raft paces heartbeats itself, capped at half a heartbeat timeout
 	}
 	var ue *unreachableError
-	for pause := 10 * time.Millisecond; errors.As(err, &ue) && w.wanted(id, args.Term); pause = min(2*pause, w.max) {
+	for pause := 10 * time.Millisecond; errors.As(err, &ue) && w.wanted(id, addr, args.Term); pause = min(2*pause, w.max) {
 		time.Sleep(pause)
 		err = send()
 	}
@@ -52,8 +52,8 @@ func heartbeat(args *raft.AppendEntriesRequest) bool {
 }
 
 // replicatingTo reports whether this node's raft still leads in term and
-// replicates to id.
-func (n *Node) replicatingTo(id raft.ServerID, term uint64) bool {
+// replicates to id at addr.
+func (n *Node) replicatingTo(id raft.ServerID, addr raft.ServerAddress, term uint64) bool {
 	r, err := n.get()
 	if err != nil || r.State() != raft.Leader || r.CurrentTerm() != term {
 		return false
@@ -64,7 +64,7 @@ func (n *Node) replicatingTo(id raft.ServerID, term uint64) bool {
 	}
 	for _, s := range f.Configuration().Servers {
 		if s.ID == id {
-			return true
+			return s.Address == addr
 		}
 	}
 	return false

@@ -27,9 +27,11 @@ func TestPeerWaitRetriesOnlyUnreachableAppendsWhileLeading(t *testing.T) {
 		{"reached the peer: no retry", appendReq, []error{errors.New("EOF"), nil}, true, 1, false},
 		{"a wrapped refusal counts", appendReq, []error{fmt.Errorf("x: %w", refused), nil}, true, 2, true},
 	} {
-		w := &peerWait{wanted: func(id raft.ServerID, term uint64) bool { return tc.leading && id == "n2" && term == 3 }, max: 5 * time.Millisecond}
+		w := &peerWait{wanted: func(id raft.ServerID, addr raft.ServerAddress, term uint64) bool {
+			return tc.leading && id == "n2" && addr == "a2" && term == 3
+		}, max: 5 * time.Millisecond}
 		sends := 0
-		err := w.appendEntries("n2", tc.args, func() error {
+		err := w.appendEntries("n2", "a2", tc.args, func() error {
 			e := tc.errs[min(sends, len(tc.errs)-1)]
 			sends++
 			return e
@@ -39,7 +41,7 @@ func TestPeerWaitRetriesOnlyUnreachableAppendsWhileLeading(t *testing.T) {
 		}
 	}
 	var none *peerWait
-	if err := none.appendEntries("n2", appendReq, func() error { return refused }); err != refused {
+	if err := none.appendEntries("n2", "a2", appendReq, func() error { return refused }); err != refused {
 		t.Errorf("no peerWait: err %v", err)
 	}
 }
