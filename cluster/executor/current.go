@@ -29,8 +29,12 @@ func (r *runner) current(ctx context.Context) bool {
 	cancel()
 	if err == nil {
 		r.confirmed = true
+		if r.waited {
+			r.probe(ctx) // the start-up probe is as old as the wait
+		}
 		return true
 	}
+	r.waited = true
 	if r.d.Lease() || r.d.Now().Sub(r.since) < r.d.Config.Cluster.Timing.Lease {
 		// With a lease the leader hears this node, so nothing it runs is
 		// released under it while it waits: waiting is safe. (A leader backs
@@ -41,5 +45,6 @@ func (r *runner) current(ctx context.Context) bool {
 	}
 	r.confirmed = true
 	r.log.Warn("acting on the local state: no leader confirmed it within the lease", "error", err)
+	r.probe(ctx)
 	return true
 }

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,5 +132,29 @@ func TestStopBeforeTheStateIsConfirmedLeavesResources(t *testing.T) {
 	}
 	if r.runErr != nil {
 		t.Fatalf("Run: %v", r.runErr)
+	}
+}
+
+// TestConfirmedAfterAWaitProbesAgain: what the start-up probe saw is as old
+// as the wait for the leader; haproxy died meanwhile. Once confirmed, the
+// runner looks again and starts it, counting no failure (it never ran
+// under this agent's watch).
+func TestConfirmedAfterAWaitProbesAgain(t *testing.T) {
+	var ok atomic.Bool
+	r := restartedRig(t, time.Minute, true, func(context.Context) error {
+		if ok.Load() {
+			return nil
+		}
+		return errors.New("state not caught up")
+	})
+	time.Sleep(50 * time.Millisecond)
+	r.agents["haproxy"].running.Store(false)
+	ok.Store(true)
+	r.wait(t, "haproxy started again", func() bool { return r.agents["haproxy"].running.Load() })
+	if n := r.store.Read().Groups["web"].FailCount("n1"); n != 0 {
+		t.Fatalf("fail count %d: a resource that died before the agent took charge is no failure", n)
+	}
+	if calls := r.log.get(); len(calls) != 1 || calls[0] != "start haproxy" {
+		t.Fatalf("calls %v, want only haproxy started", calls)
 	}
 }

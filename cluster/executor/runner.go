@@ -59,6 +59,7 @@ type runner struct {
 	// confirmed: the state was confirmed current since the runner started,
 	// or no leader did so within a lease (current.go); since: when it started.
 	confirmed bool
+	waited    bool // a confirmation failed before the first one succeeded
 	since     time.Time
 
 	stopRetry  retry             // failed stops (under mu: status reads it)

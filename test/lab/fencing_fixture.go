@@ -246,7 +246,10 @@ func FenceGroupHCL(labDir string) string {
 	stuck := filepath.Join(labDir, "$VIGIL_NODE", "stop.fails")
 	start := fmt.Sprintf(`setsid sleep 1000000 </dev/null >/dev/null 2>&1 & echo $! > %s`, pid)
 	stop := fmt.Sprintf(`if [ -f %[2]s ]; then echo stop refused; exit 1; fi; if [ -f %[1]s ]; then kill $(cat %[1]s) 2>/dev/null; rm -f %[1]s; fi; exit 0`, pid, stuck)
-	status := fmt.Sprintf(`[ -f %[1]s ] && kill -0 $(cat %[1]s) 2>/dev/null || exit 3`, pid)
+	// Not fooled by a zombie: PID 1 of this machine may never reap the
+	// orphans of a power cut, and kill -0 succeeds on one.
+	status := fmt.Sprintf(`[ -f %[1]s ] && p=$(cat %[1]s) && kill -0 $p 2>/dev/null && `+
+		`! grep -q ') Z' /proc/$p/stat 2>/dev/null || exit 3`, pid)
 	return fmt.Sprintf(`group %q {
   prefer   = "n1"
   failback = false
