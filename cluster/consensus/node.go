@@ -161,8 +161,12 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	// the last snapshot until a leader says what is committed. A snapshot on
 	// the way out makes it what this node knew when it stopped (maintenance
 	// included), for a restart with no leader in reach.
-	if err := r.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-		n.log.Warn("no snapshot taken on the way out", "error", err)
+	// (Raft refuses while a configuration change is not applied yet, and
+	// logs that as an error: a clean stop then goes without.)
+	if f := r.GetConfiguration(); f.Error() == nil && f.Index() <= r.AppliedIndex() {
+		if err := r.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			n.log.Info("no snapshot taken on the way out", "error", err)
+		}
 	}
 	r.DeregisterObserver(obs)
 	serr := r.Shutdown().Error()

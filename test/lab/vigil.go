@@ -52,6 +52,9 @@ type Node struct {
 	Config  string // path of the HCL config
 	Socket  string // API unix socket
 	DataDir string
+	// Bin, when set, is the vigil binary this node's agent runs instead of
+	// the cluster's (another version, for upgrades).
+	Bin string
 
 	proc *Proc // running agent, nil while stopped
 }
@@ -258,7 +261,11 @@ func (c *Cluster) Start(name string) {
 	if c.Running(name) {
 		c.Lab.tb.Fatalf("lab: agent %s already running", name)
 	}
-	n.proc = n.Host.Start("vigil", c.Bin, "agent", "-config", n.Config)
+	bin := c.Bin
+	if n.Bin != "" {
+		bin = n.Bin
+	}
+	n.proc = n.Host.Start("vigil", bin, "agent", "-config", n.Config)
 }
 
 // Stop stops the node's agent cleanly (SIGTERM, SIGKILL after 10 s).
