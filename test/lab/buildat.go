@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -45,9 +46,20 @@ func buildAt(rev string) (string, error) {
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return "", err
 	}
-	archive := exec.Command("sh", "-c", `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`, "sh", root, rev, src)
-	if msg, err := archive.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("git archive %s (the lab needs this repository's history): %w\n%s", rev, err, msg)
+	// A shallow clone (CI may make one) lacks the revision: deepen it first.
+	if out, _ := exec.Command("git", "-C", root, "rev-parse", "--is-shallow-repository").Output(); string(out) == "true\n" {
+		if msg, err := exec.Command("git", "-C", root, "fetch", "--quiet", "--unshallow").CombinedOutput(); err != nil {
+			return "", fmt.Errorf("this clone is shallow and `git fetch --unshallow` failed (the upgrade test needs %s): %w\n%s", rev, err, msg)
+		}
+	}
+	tarball, err := exec.Command("git", "-C", root, "archive", "--format=tar", rev).Output()
+	if err != nil {
+		return "", fmt.Errorf("git archive %s (the upgrade test needs this repository's history): %w", rev, err)
+	}
+	untar := exec.Command("tar", "-x", "-C", src)
+	untar.Stdin = bytes.NewReader(tarball)
+	if msg, err := untar.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("unpack %s: %w\n%s", rev, err, msg)
 	}
 	out := filepath.Join(dir, "vigil-"+rev)
 	cmd := exec.Command(goTool(), "build", "-ldflags", "-X main.version="+rev, "-o", out, "./cmd/vigil")
