@@ -39,11 +39,26 @@ func (w *peerWait) appendEntries(id raft.ServerID, addr raft.ServerAddress, args
 		return err // raft paces heartbeats itself, capped at half a heartbeat timeout
 	}
 	var ue *unreachableError
-	for pause := 10 * time.Millisecond; errors.As(err, &ue) && w.wanted(id, addr, args.Term); pause = min(2*pause, w.max) {
-		time.Sleep(pause)
+	for pause := 10 * time.Millisecond; errors.As(err, &ue) && w.wait(pause, id, addr, args.Term); pause = min(2*pause, w.max) {
 		err = send()
 	}
 	return err
+}
+
+// wait sleeps for d unless the append stops being wanted first (raft shuts
+// down, loses the lead, drops the peer): it looks every 25 ms, so a stop
+// is not held up by a long pause.
+func (w *peerWait) wait(d time.Duration, id raft.ServerID, addr raft.ServerAddress, term uint64) bool {
+	for end := time.Now().Add(d); ; {
+		if !w.wanted(id, addr, term) {
+			return false
+		}
+		left := time.Until(end)
+		if left <= 0 {
+			return true
+		}
+		time.Sleep(min(left, 25*time.Millisecond))
+	}
 }
 
 // heartbeat tells raft's heartbeat from an append, as its transport does.

@@ -98,3 +98,23 @@ func TestRestartAloneKeepsWhatItKnew(t *testing.T) {
 		t.Fatalf("restarted alone, the state machine holds %v; want a and b", alone.fsm.cmds)
 	}
 }
+
+// TestPeerWaitGivesUpDuringAPause: raft shutting down (or losing the lead)
+// ends a wait within 25 ms, not at the end of the pause (up to half a
+// heartbeat timeout: 1.25 s at wan), so an agent's stop is not held up by a
+// peer that is down. Here the stop comes 330 ms in, during the pause from
+// 310 to 630 ms.
+func TestPeerWaitGivesUpDuringAPause(t *testing.T) {
+	start := time.Now()
+	w := &peerWait{max: 10 * time.Second, wanted: func(raft.ServerID, raft.ServerAddress, uint64) bool {
+		return time.Since(start) < 330*time.Millisecond
+	}}
+	refused := &unreachableError{errors.New("connection refused")}
+	req := &raft.AppendEntriesRequest{Term: 3, PrevLogEntry: 7, PrevLogTerm: 3, LeaderCommitIndex: 7}
+	if err := w.appendEntries("n2", "a2", req, func() error { return refused }); err != refused {
+		t.Fatalf("err %v", err)
+	}
+	if took := time.Since(start); took > 550*time.Millisecond {
+		t.Fatalf("gave up %v after the start, the stop came at 330 ms", took)
+	}
+}
