@@ -211,6 +211,7 @@ func New(d Deps) (*Agent, error) {
 		ad.Fence = a.fenceNode
 		ad.FenceCheck = a.fence.CheckNode
 	}
+	ad.ConfirmDown = a.confirmDown
 	if a.pair != nil {
 		ad.ForceAlone = a.pair.force
 	}
@@ -440,6 +441,35 @@ func (a *Agent) fenceNode(ctx context.Context, node, reason string) error {
 		}
 	}
 	return a.applier.ApplyLocal(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason,
+		Time: time.Now(), Boot: boot})
+}
+
+// confirmDown records node as fenced on an operator's word that it is
+// powered off (Pacemaker's `stonith_admin --confirm`): the way out for a
+// group whose holder is gone for good where no device can fence it (left in
+// maintenance, say). Any sign of life refuses it: the node answering this
+// leader on the cluster link, or alive on the heartbeat link.
+func (a *Agent) confirmDown(ctx context.Context, node string) error {
+	if l, ok := a.raft.PeerContact()[node]; ok && l.OK && l.Answered {
+		return fmt.Errorf("%s answers on the cluster link: it is not powered off", node)
+	}
+	boot := ""
+	for _, m := range a.mem.Members() {
+		if m.Name != node {
+			continue
+		}
+		if m.State == membership.StateAlive || m.State == membership.StateSuspect {
+			return fmt.Errorf("%s is %s on the heartbeat link: it is not powered off", node, m.State)
+		}
+		boot = m.Meta.Extra[coordinator.BootKey]
+	}
+	const why = "confirmed powered off by an operator (vigil fence -confirm)"
+	rec := state.FenceRecord{Time: time.Now(), Target: node, Device: "operator", Reason: why, OK: true}
+	if err := a.applier.ApplyLocal(&state.RecordFence{FenceRecord: rec}); err != nil {
+		return err
+	}
+	a.log.Warn("node recorded as fenced on an operator's confirmation", "node", node)
+	return a.applier.ApplyLocal(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: why,
 		Time: time.Now(), Boot: boot})
 }
 

@@ -124,6 +124,12 @@ func (c *Client) Fence(ctx context.Context, node string) error {
 	return c.do(ctx, http.MethodPost, "/v1/fence", FenceRequest{Node: node}, nil)
 }
 
+// ConfirmDown asks the leader to record node as fenced on the operator's word
+// that it is powered off (no device is used).
+func (c *Client) ConfirmDown(ctx context.Context, node string) error {
+	return c.do(ctx, http.MethodPost, "/v1/fence", FenceRequest{Node: node, Confirm: true}, nil)
+}
+
 // FenceCheck checks node's fence devices from the agent's node now.
 func (c *Client) FenceCheck(ctx context.Context, node string) ([]FenceDeviceStatus, error) {
 	var out []FenceDeviceStatus

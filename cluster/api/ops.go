@@ -119,11 +119,15 @@ func (s *Server) fence(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, fmt.Errorf("%s is the leader and never fences itself: run the fence from another node after moving leadership, or power it off by hand", req.Node))
 		return
 	}
-	if s.d.Fence == nil {
+	fence := func() error { return s.d.Fence(r.Context(), req.Node, "manual fence by operator") }
+	switch {
+	case req.Confirm && s.d.ConfirmDown != nil:
+		fence = func() error { return s.d.ConfirmDown(r.Context(), req.Node) }
+	case req.Confirm || s.d.Fence == nil:
 		writeError(w, http.StatusConflict, fmt.Errorf("no fencing configured"))
 		return
 	}
-	if err := s.d.Fence(r.Context(), req.Node, "manual fence by operator"); err != nil {
+	if err := fence(); err != nil {
 		writeError(w, http.StatusConflict, err)
 		return
 	}

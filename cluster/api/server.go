@@ -51,9 +51,12 @@ type Deps struct {
 	Local        func() Local
 	// Fence fences a node from the leader and returns once it is confirmed
 	// off and committed; nil when no fencing is configured.
-	Fence  func(ctx context.Context, node, reason string) error
-	Logger hclog.Logger
-	Now    func() time.Time
+	Fence func(ctx context.Context, node, reason string) error
+	// ConfirmDown records, on the leader, that an operator confirmed node
+	// powered off: no device is used. It refuses a node that shows life.
+	ConfirmDown func(ctx context.Context, node string) error
+	Logger      hclog.Logger
+	Now         func() time.Time
 
 	// FenceCheck checks node's fence devices from this node now.
 	FenceCheck func(ctx context.Context, node string) ([]FenceDeviceStatus, error)

@@ -62,6 +62,7 @@ func TestBadRequestsGetClearErrorsAndChangeNothing(t *testing.T) {
 		{"GET", "/v1/history?limit=-3", ``, 400, "positive integer"},
 		{"POST", "/v1/fence", `{"node":"n1"}`, 409, "never fences itself"},
 		{"POST", "/v1/fence", `{"node":"n2"}`, 409, "no fencing configured"},
+		{"POST", "/v1/fence", `{"node":"n2","confirm":true}`, 409, "no fencing configured"},
 	}
 	for _, c := range cases {
 		rec := do(s.mux, c.method, c.path, c.body)

@@ -52,6 +52,9 @@ type Local struct {
 // FenceRequest is the body of POST /v1/fence.
 type FenceRequest struct {
 	Node string `json:"node"`
+	// Confirm: no device is used; the operator confirms that the node is
+	// powered off (`vigil fence -confirm`), and it is recorded as fenced.
+	Confirm bool `json:"confirm,omitempty"`
 }
 
 // NodeStatus is one node as the cluster sees it.

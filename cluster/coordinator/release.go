@@ -70,7 +70,7 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 			// Left running in maintenance, and not heard from since it
 			// ended: it may never have learnt that it should stop.
 			why[g.Name] = fmt.Sprintf("%s kept %s running in maintenance and has not reported since maintenance ended; "+
-				"waiting for %s to come back (or to be fenced)", h, g.Name, h)
+				"waiting for %s to come back, or to be fenced (`vigil fence %s`, or `vigil fence -confirm %s` once it is surely off)", h, g.Name, h, h, h)
 		case fenceable:
 			// Never seen by this leader: never fenced (invariant 7). Its
 			// lease ended by our election plus a lease, and the guard

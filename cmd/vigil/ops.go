@@ -147,14 +147,15 @@ type fenceCmd struct{ ui cli.Ui }
 
 func (c *fenceCmd) Synopsis() string { return "Fence (power off) a node on purpose" }
 func (c *fenceCmd) Help() string {
-	return "Usage: vigil fence NODE [-yes]\n       vigil fence -check NODE\n\n  Asks the leader to power NODE off through its fencing devices and waits\n  until the power state reads off. Its groups then move. Asks for\n  confirmation unless -yes is given.\n\n  -check  only check NODE's fence devices from the agent's node now (their\n          status operation; the power is not touched). Exits 1 when one fails."
+	return "Usage: vigil fence NODE [-yes]\n       vigil fence -confirm NODE [-yes]\n       vigil fence -check NODE\n\n  Asks the leader to power NODE off through its fencing devices and waits\n  until the power state reads off. Its groups then move. Asks for\n  confirmation unless -yes is given.\n\n  -confirm  use no device: you confirm that NODE is powered off (by hand, or\n            gone for good) and the leader records it as fenced, so that its\n            groups may start elsewhere. Refused while NODE shows life on\n            either link. If NODE is in fact running, its VIP may then be\n            held twice: be sure.\n  -check    only check NODE's fence devices from the agent's node now (their\n            status operation; the power is not touched). Exits 1 when one fails."
 }
 
 func (c *fenceCmd) Run(args []string) int {
 	fs := newFlagSet("fence", c.ui)
-	var yes, check bool
+	var yes, check, confirm bool
 	fs.BoolVar(&yes, "yes", false, "")
 	fs.BoolVar(&check, "check", false, "")
+	fs.BoolVar(&confirm, "confirm", false, "")
 	cl, rest, ok := connect(c.ui, fs, args, 1, 1, c.Help())
 	if !ok {
 		return 1
@@ -162,6 +163,9 @@ func (c *fenceCmd) Run(args []string) int {
 	node := rest[0]
 	if check {
 		return fenceCheck(c.ui, cl, node)
+	}
+	if confirm {
+		return confirmDown(c.ui, cl, node, yes)
 	}
 	if !yes {
 		ans, err := c.ui.Ask(fmt.Sprintf("Power off node %s now? Type the node name to confirm:", node))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,5 +94,51 @@ func TestUpgradeInMaintenance(t *testing.T) {
 			e.Kind == "group-stopped" || e.Kind == "resource-failed") {
 			t.Errorf("history during the upgrade in maintenance: %s %s", e.Kind, e.Message)
 		}
+	}
+}
+
+// TestHolderLostInMaintenance: the holder loses its power during maintenance
+// on a cluster without fencing. Its group is neither released nor moved,
+// in maintenance or after it (the holder never learnt that maintenance
+// ended, as far as the leader can tell), and status says what it waits
+// for. `vigil fence -confirm` is refused for a node that shows life, and
+// for the lost one it records the fence: the group then starts on the
+// other node. Powered on again, the old holder rejoins without it.
+func TestHolderLostInMaintenance(t *testing.T) {
+	c := StartLifecycleCluster(New(t, "vlabhl"))
+	const settle = 30 * time.Second
+	holder := vipHolder(t, c)
+	other := Other(holder)
+	if out, err := c.CLI(other, "maintenance", "on"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	c.PowerOff(holder)
+	time.Sleep(1500 * time.Millisecond) // five leases at the fast preset
+	if out, err := c.CLI(other, "maintenance", "off"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	st, err := c.Status(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := GroupOf(st, LifecycleGroup)
+	if !g.Unmanaged || !strings.Contains(g.Reason, "has not reported since maintenance ended") {
+		t.Errorf("group after maintenance with its holder lost: %+v; want unmanaged, waiting for %s", g, holder)
+	}
+	if h := c.VIPHoldersOf(LifecycleVIP); len(h) != 0 {
+		t.Errorf("VIP holders %v: the group started elsewhere without evidence that %s stopped", h, holder)
+	}
+	if out, err := c.CLI(other, "fence", "-confirm", "-yes", "w"); err == nil || !strings.Contains(out+err.Error(), "not powered off") {
+		t.Errorf("fence -confirm of the running witness: %v\n%s", err, out)
+	}
+	if out, err := c.CLI(other, "fence", "-confirm", "-yes", holder); err != nil {
+		t.Fatalf("fence -confirm %s: %v\n%s", holder, err, out)
+	}
+	c.WaitVIPOn(LifecycleVIP, other, settle)
+	c.PowerOn(holder)
+	c.WaitHealthy(settle)
+	if h := c.VIPHoldersOf(LifecycleVIP); len(h) != 1 || h[0] != other {
+		t.Errorf("VIP holders %v after %s came back, want [%s]", h, holder, other)
 	}
 }
