@@ -15,10 +15,10 @@ const syncWait = time.Second
 // that stale state stopped a VIP that `vigil maintenance on` had told vigil
 // to leave alone, when the agent was restarted for an upgrade. So the runner
 // does nothing at all (no start, stop, report or hand-over to the crash
-// guard) until Sync has confirmed the state once. An agent without a lease
-// a lease after starting (a reboot of the whole cluster, an isolated node)
-// acts on the state it has: it stops what runs, unless that state says
-// hands off.
+// guard) until Sync has confirmed the state once. An agent that still has
+// no lease a lease after it started (a reboot of the whole cluster, an
+// isolated node) acts on the state it has: it stops what runs, unless that
+// state says hands off.
 func (r *runner) current(ctx context.Context) bool {
 	if r.confirmed || r.d.Sync == nil {
 		r.confirmed = true
@@ -34,13 +34,13 @@ func (r *runner) current(ctx context.Context) bool {
 		}
 		return true
 	}
+	if !r.waited {
+		r.log.Debug("waiting for the leader to confirm the state before acting on it", "error", err)
+	}
 	r.waited = true
 	if r.d.Lease() || r.d.Now().Sub(r.since) < r.d.Config.Cluster.Timing.Lease {
 		// With a lease the leader hears this node, so nothing it runs is
-		// released under it while it waits: waiting is safe. (A leader backs
-		// off replicating to a peer that was down for a while, so catching
-		// up after a long restart can take seconds.)
-		r.log.Debug("waiting for the leader to confirm the state before acting on it", "error", err)
+		// released under it while it waits: waiting is safe.
 		return false
 	}
 	r.confirmed = true
