@@ -33,7 +33,7 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 		}
 		n := in.Data.Nodes[h]
 		fenceable := in.Fenceable != nil && in.Fenceable(h) && h != in.Config.NodeName
-		if n != nil && n.Status == state.NodeOnline && g.State == state.GroupBlocked && !g.Maintenance && !in.Data.Maintenance && fenceable {
+		if n != nil && n.Status == state.NodeOnline && g.State == state.GroupBlocked && !in.handsOff(g) && fenceable {
 			// A stop that failed (or on_fail = fence): the only way to be sure
 			// the group is down is to power its node off.
 			fence(h, fmt.Sprintf("group %s blocked on %s: %s", g.Name, h, g.Reason))
