@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -196,13 +197,13 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			}
 			s.arm(expiry)
 		case <-expiry.C:
-			if !drain() {
+			if !drain() || !s.catchUp(conn, msgs, soon) {
 				return nil
 			}
 			s.enforce()
 			s.arm(expiry)
 		case <-checkC:
-			if !drain() {
+			if !drain() || !s.catchUp(conn, msgs, soon) {
 				return nil
 			}
 			s.enforce()
@@ -220,6 +221,54 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			s.arm(expiry)
 		}
 	}
+}
+
+// catchUpWait bounds how long a guard whose deadline passed waits for a
+// request the agent already sent: well inside the release margin (50 ms)
+// that the cluster adds to the lease before it starts the group elsewhere.
+const catchUpWait = 20 * time.Millisecond
+
+// catchUp: the deadline has passed, but the agent may have sent a renewal in
+// time that this guard, starved of CPU, has not read yet: after a pause the
+// Go runtime may run this loop's timer before the reader goroutine, and the
+// address was swept under a lease that held (a lab test under load lost its
+// VIP so). When the socket holds unread bytes the reader gets up to
+// catchUpWait. The agent waits for each answer, so at most one request is on
+// its way; a renewal carries its own deadline, so reading it late extends
+// nothing that had ended. It returns false once the agent is gone.
+func (s *session) catchUp(conn net.Conn, msgs <-chan incoming, soon *time.Timer) bool {
+	if s.valid() || len(s.holds) == 0 || !unread(conn) {
+		return true
+	}
+	t := time.NewTimer(catchUpWait)
+	defer t.Stop()
+	select {
+	case m, ok := <-msgs:
+		if !ok {
+			s.final(agentGone)
+			return false
+		}
+		if s.handle(m) {
+			soon.Reset(holdBatch)
+		}
+	case <-t.C:
+	}
+	return true
+}
+
+// unread reports whether conn's socket holds bytes not read yet.
+func unread(conn net.Conn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	_ = raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n > 0
 }
 
 // holdBatch is how long after the last hold of a burst the new holds are
