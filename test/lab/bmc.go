@@ -330,5 +330,11 @@ done
 exit 0
 `, bmcShellQuote(ns), bmcShellQuote(ip))
 	bmcMust(t, os.WriteFile(path, []byte(script), 0o700))
-	return []string{path}
+	return shScript(path)
 }
+
+// shScript is the argv that runs a script the lab just wrote: through sh,
+// not exec'd itself, since a child forked meanwhile by another goroutine
+// may still hold the file open for writing (exec fails with "text file
+// busy", as CI once saw).
+func shScript(path string) []string { return []string{"/bin/sh", path} }

@@ -187,7 +187,7 @@ func powerCutCommand(l *Lab, node string) []string {
 	if err := os.WriteFile(path, []byte(b.String()), 0o700); err != nil {
 		tb.Fatalf("lab: %v", err)
 	}
-	return []string{path}
+	return shScript(path)
 }
 
 // fenceDeviceHCL is node's fence device block, named "<node>-bmc".
