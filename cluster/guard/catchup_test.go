@@ -91,3 +91,35 @@ func TestCatchUpReadsARenewalSentInTime(t *testing.T) {
 		}
 	}
 }
+
+// A dead agent is reported as gone, not as a lapsed deadline, even when the
+// deadline passed before the guard's reader saw the hang-up.
+func TestHungUpAgentIsGoneNotLapsed(t *testing.T) {
+	agent, guard := socketPair(t)
+	if hungUp(guard) {
+		t.Fatal("a live agent looks hung up")
+	}
+	if _, err := agent.Write([]byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if hungUp(guard) {
+		t.Fatal("an agent with a request in the socket looks hung up")
+	}
+	if _, err := io.ReadFull(guard, make([]byte, 3)); err != nil {
+		t.Fatal(err)
+	}
+	agent.Close()
+	if !hungUp(guard) {
+		t.Fatal("a closed agent end is not seen")
+	}
+	var mu sync.Mutex
+	var ops []string
+	s := &session{log: hclog.NewNullLogger(), enc: json.NewEncoder(guard),
+		holds: map[string]Holder{"vip": memHolder{mu: &mu, ops: &ops, n: "vip"}}, deadline: bootNow() - 1}
+	if s.catchUp(guard, make(chan incoming), time.NewTimer(time.Hour)) {
+		t.Fatal("catchUp went on with the agent gone")
+	}
+	if len(ops) == 0 || ops[0] != "remove vip" {
+		t.Fatalf("ops %v: the addresses must go", ops)
+	}
+}

@@ -237,7 +237,16 @@ const catchUpWait = 20 * time.Millisecond
 // its way; a renewal carries its own deadline, so reading it late extends
 // nothing that had ended. It returns false once the agent is gone.
 func (s *session) catchUp(conn net.Conn, msgs <-chan incoming, soon *time.Timer) bool {
-	if s.valid() || len(s.holds) == 0 || !unread(conn) {
+	if s.valid() || len(s.holds) == 0 {
+		return true
+	}
+	if hungUp(conn) {
+		// The agent died: say so, rather than that its deadline passed
+		// (its reader may not have seen the hang-up yet).
+		s.final(agentGone)
+		return false
+	}
+	if !unread(conn) {
 		return true
 	}
 	t := time.NewTimer(catchUpWait)
@@ -254,6 +263,25 @@ func (s *session) catchUp(conn net.Conn, msgs <-chan incoming, soon *time.Timer)
 	case <-t.C:
 	}
 	return true
+}
+
+// hungUp reports whether the agent closed its end and nothing is left to
+// read (a peek finds the end of the stream).
+func hungUp(conn net.Conn) bool {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	eof := false
+	_ = raw.Control(func(fd uintptr) {
+		n, _, err := unix.Recvfrom(int(fd), make([]byte, 1), unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		eof = n == 0 && err == nil
+	})
+	return eof
 }
 
 // unread reports whether conn's socket holds bytes not read yet.
