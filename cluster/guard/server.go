@@ -164,12 +164,8 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 		for {
 			select {
 			case m, ok := <-msgs:
-				if !ok {
-					s.final(agentGone)
+				if !s.take(m, ok, soon) {
 					return false
-				}
-				if s.handle(m) {
-					soon.Reset(holdBatch)
 				}
 			default:
 				return true
@@ -188,12 +184,8 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			s.final("guard stopped")
 			return nil
 		case m, ok := <-msgs:
-			if !ok {
-				s.final(agentGone)
+			if !s.take(m, ok, soon) {
 				return nil
-			}
-			if s.handle(m) {
-				soon.Reset(holdBatch)
 			}
 			s.arm(expiry)
 		case <-expiry.C:
@@ -253,14 +245,21 @@ func (s *session) catchUp(conn net.Conn, msgs <-chan incoming, soon *time.Timer)
 	defer t.Stop()
 	select {
 	case m, ok := <-msgs:
-		if !ok {
-			s.final(agentGone)
-			return false
-		}
-		if s.handle(m) {
-			soon.Reset(holdBatch)
-		}
+		return s.take(m, ok, soon)
 	case <-t.C:
+	}
+	return true
+}
+
+// take handles one message from the reader (ok false: the agent hung up),
+// and has soon renew a newly held address; false once the agent is gone.
+func (s *session) take(m incoming, ok bool, soon *time.Timer) bool {
+	if !ok {
+		s.final(agentGone)
+		return false
+	}
+	if s.handle(m) {
+		soon.Reset(holdBatch)
 	}
 	return true
 }
@@ -268,17 +267,9 @@ func (s *session) catchUp(conn net.Conn, msgs <-chan incoming, soon *time.Timer)
 // hungUp reports whether the agent closed its end and nothing is left to
 // read (a peek finds the end of the stream).
 func hungUp(conn net.Conn) bool {
-	sc, ok := conn.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
 	eof := false
-	_ = raw.Control(func(fd uintptr) {
-		n, _, err := unix.Recvfrom(int(fd), make([]byte, 1), unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	onSocket(conn, func(fd int) {
+		n, _, err := unix.Recvfrom(fd, make([]byte, 1), unix.MSG_PEEK|unix.MSG_DONTWAIT)
 		eof = n == 0 && err == nil
 	})
 	return eof
@@ -286,17 +277,20 @@ func hungUp(conn net.Conn) bool {
 
 // unread reports whether conn's socket holds bytes not read yet.
 func unread(conn net.Conn) bool {
+	n := 0
+	onSocket(conn, func(fd int) { n, _ = unix.IoctlGetInt(fd, unix.SIOCINQ) })
+	return n > 0
+}
+
+// onSocket runs f on conn's file descriptor, if it has one.
+func onSocket(conn net.Conn, f func(fd int)) {
 	sc, ok := conn.(syscall.Conn)
 	if !ok {
-		return false
+		return
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
+	if raw, err := sc.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) { f(int(fd)) })
 	}
-	n := 0
-	_ = raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
-	return n > 0
 }
 
 // holdBatch is how long after the last hold of a burst the new holds are

@@ -45,14 +45,20 @@ func ProbeBin(tb testing.TB) string {
 // test binary into a per-process directory and returns the binary's path.
 func Build(tb testing.TB, pkg string) string {
 	tb.Helper()
+	return cachedBuild(tb, pkg, func() (string, error) { return build(pkg) })
+}
+
+// cachedBuild runs build once per test binary for key and returns its path.
+func cachedBuild(tb testing.TB, key string, build func() (string, error)) string {
+	tb.Helper()
 	binCache.mu.Lock()
-	b, ok := binCache.built[pkg]
+	b, ok := binCache.built[key]
 	if !ok {
 		b = &builtBin{}
-		binCache.built[pkg] = b
+		binCache.built[key] = b
 	}
 	binCache.mu.Unlock()
-	b.once.Do(func() { b.path, b.err = build(pkg) })
+	b.once.Do(func() { b.path, b.err = build() })
 	if b.err != nil {
 		tb.Fatalf("lab: %v", b.err)
 	}

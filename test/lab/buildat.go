@@ -15,19 +15,7 @@ import (
 // the working tree is untouched; modules come from the shared cache.
 func BuildAt(tb testing.TB, rev string) string {
 	tb.Helper()
-	key := "vigil@" + rev
-	binCache.mu.Lock()
-	b, ok := binCache.built[key]
-	if !ok {
-		b = &builtBin{}
-		binCache.built[key] = b
-	}
-	binCache.mu.Unlock()
-	b.once.Do(func() { b.path, b.err = buildAt(rev) })
-	if b.err != nil {
-		tb.Fatalf("lab: %v", b.err)
-	}
-	return b.path
+	return cachedBuild(tb, "vigil@"+rev, func() (string, error) { return buildAt(rev) })
 }
 
 func buildAt(rev string) (string, error) {

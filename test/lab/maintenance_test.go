@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,11 +32,7 @@ func TestUpgradeInMaintenance(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	start := time.Now()
-	var hosts []*Host
-	for _, n := range c.Nodes {
-		hosts = append(hosts, n.Host)
-	}
-	holders := SampleHolders(hosts, LifecycleVIP, 5*time.Millisecond)
+	holders := SampleHolders(c.hosts(), LifecycleVIP, 5*time.Millisecond)
 
 	// One at a time, the leader last.
 	order := []string{}
@@ -75,24 +72,40 @@ func TestUpgradeInMaintenance(t *testing.T) {
 		return nil
 	})
 	time.Sleep(time.Second)
-	holders.Stop()
-
-	if s, ok := holders.FirstOverlap(); ok {
-		t.Errorf("two VIP holders at %s: %v", s.Time.Format("15:04:05.000"), s.Hosts)
-	}
-	if missing, gap := holders.Absent(start, time.Time{}); missing {
-		t.Errorf("the VIP was missing for %v during the upgrade in maintenance", gap)
-	}
+	vipStayed(t, c, holders, start, leader, "the upgrade in maintenance", "assign", "group-released", "fence",
+		"group-stopped", "resource-failed")
 	if h := c.VIPHoldersOf(LifecycleVIP); len(h) != 1 || h[0] != holder {
 		t.Errorf("VIP holders %v after maintenance, want [%s]", h, holder)
 	}
 	if pid, err := os.ReadFile(pidFile); err != nil || string(pid) != string(pid0) {
 		t.Errorf("the web server was restarted (pid %q, was %q; %v)", pid, pid0, err)
 	}
+}
+
+// hosts are the cluster's hosts, for SampleHolders.
+func (c *Cluster) hosts() []*Host {
+	var hs []*Host
+	for _, n := range c.Nodes {
+		hs = append(hs, n.Host)
+	}
+	return hs
+}
+
+// vipStayed stops hs and checks that the VIP was neither held twice nor
+// missing since from, and that the leader's history since then has no event
+// of the given kinds.
+func vipStayed(t *testing.T, c *Cluster, hs *Holders, from time.Time, leader, during string, kinds ...string) {
+	t.Helper()
+	hs.Stop()
+	if s, ok := hs.FirstOverlap(); ok {
+		t.Errorf("two VIP holders at %s: %v", s.Time.Format("15:04:05.000"), s.Hosts)
+	}
+	if missing, gap := hs.Absent(from, time.Time{}); missing {
+		t.Errorf("the VIP was missing for %v during %s", gap, during)
+	}
 	for _, e := range history(t, c, leader) {
-		if e.Time.After(start) && (e.Kind == "assign" || e.Kind == "group-released" || e.Kind == "fence" ||
-			e.Kind == "group-stopped" || e.Kind == "resource-failed") {
-			t.Errorf("history during the upgrade in maintenance: %s %s", e.Kind, e.Message)
+		if e.Time.After(from) && slices.Contains(kinds, e.Kind) {
+			t.Errorf("history during %s: %s %s", during, e.Kind, e.Message)
 		}
 	}
 }

@@ -35,11 +35,7 @@ func TestRollingUpgrade(t *testing.T) {
 	c.WaitVIPOn(LifecycleVIP, "n1", settle)
 	wantVersions(t, c, upgradeFrom)
 
-	var hosts []*Host
-	for _, n := range c.Nodes {
-		hosts = append(hosts, n.Host)
-	}
-	holders := SampleHolders(hosts, LifecycleVIP, 5*time.Millisecond)
+	holders := SampleHolders(c.hosts(), LifecycleVIP, 5*time.Millisecond)
 	start := time.Now()
 
 	leader := c.WaitHealthy(settle)
