@@ -30,7 +30,9 @@ type peerWait struct {
 	// wanted: still leader in this term (false once raft shuts down), with
 	// the peer in the configuration at that address.
 	wanted func(id raft.ServerID, addr raft.ServerAddress, term uint64) bool
-	max    time.Duration
+	// version is the index of the latest raft configuration.
+	version func() uint64
+	max     time.Duration
 }
 
 func (w *peerWait) appendEntries(id raft.ServerID, addr raft.ServerAddress, args *raft.AppendEntriesRequest, send func() error) error {
@@ -39,7 +41,14 @@ func (w *peerWait) appendEntries(id raft.ServerID, addr raft.ServerAddress, args
 		return err // raft paces heartbeats itself, capped at half a heartbeat timeout
 	}
 	var ue *unreachableError
-	for pause := 10 * time.Millisecond; errors.As(err, &ue) && w.wait(pause, id, addr, args.Term); pause = min(2*pause, w.max) {
+	if !errors.As(err, &ue) {
+		return err
+	}
+	// A configuration change ends the wait: raft stops the replication of
+	// a removed peer, and one added again gets a new one, while this call
+	// would otherwise resume with the old one's request.
+	v := w.version()
+	for pause := 10 * time.Millisecond; errors.As(err, &ue) && w.wait(pause, id, addr, args.Term, v); pause = min(2*pause, w.max) {
 		err = send()
 	}
 	return err
@@ -48,9 +57,9 @@ func (w *peerWait) appendEntries(id raft.ServerID, addr raft.ServerAddress, args
 // wait sleeps for d unless the append stops being wanted first (raft shuts
 // down, loses the lead, drops the peer): it looks every 25 ms, so a stop
 // is not held up by a long pause.
-func (w *peerWait) wait(d time.Duration, id raft.ServerID, addr raft.ServerAddress, term uint64) bool {
+func (w *peerWait) wait(d time.Duration, id raft.ServerID, addr raft.ServerAddress, term, version uint64) bool {
 	for end := time.Now().Add(d); ; {
-		if !w.wanted(id, addr, term) {
+		if !w.wanted(id, addr, term) || w.version() != version {
 			return false
 		}
 		left := time.Until(end)
@@ -64,6 +73,19 @@ func (w *peerWait) wait(d time.Duration, id raft.ServerID, addr raft.ServerAddre
 // heartbeat tells raft's heartbeat from an append, as its transport does.
 func heartbeat(args *raft.AppendEntriesRequest) bool {
 	return len(args.Entries) == 0 && args.PrevLogEntry == 0 && args.PrevLogTerm == 0 && args.LeaderCommitIndex == 0
+}
+
+// configIndex is the index of raft's latest configuration (0: unknown).
+func (n *Node) configIndex() uint64 {
+	r, err := n.get()
+	if err != nil {
+		return 0
+	}
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	return f.Index()
 }
 
 // replicatingTo reports whether this node's raft still leads in term and

@@ -29,7 +29,7 @@ func TestPeerWaitRetriesOnlyUnreachableAppendsWhileLeading(t *testing.T) {
 	} {
 		w := &peerWait{wanted: func(id raft.ServerID, addr raft.ServerAddress, term uint64) bool {
 			return tc.leading && id == "n2" && addr == "a2" && term == 3
-		}, max: 5 * time.Millisecond}
+		}, version: func() uint64 { return 1 }, max: 5 * time.Millisecond}
 		sends := 0
 		err := w.appendEntries("n2", "a2", tc.args, func() error {
 			e := tc.errs[min(sends, len(tc.errs)-1)]
@@ -106,7 +106,7 @@ func TestRestartAloneKeepsWhatItKnew(t *testing.T) {
 // 310 to 630 ms.
 func TestPeerWaitGivesUpDuringAPause(t *testing.T) {
 	start := time.Now()
-	w := &peerWait{max: 10 * time.Second, wanted: func(raft.ServerID, raft.ServerAddress, uint64) bool {
+	w := &peerWait{max: 10 * time.Second, version: func() uint64 { return 1 }, wanted: func(raft.ServerID, raft.ServerAddress, uint64) bool {
 		return time.Since(start) < 330*time.Millisecond
 	}}
 	refused := &unreachableError{errors.New("connection refused")}
