@@ -119,7 +119,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	// gets one it cannot close and Run closes it at the end.
 	outer := trans
 	defer closeTransport(outer)
-	wait := &peerWait{wanted: n.replicatingTo, version: n.configIndex, max: n.cfg.timing().RaftHeartbeatTimeout / 2}
+	wait := &peerWait{wanted: n.replicatingTo, max: n.cfg.timing().RaftHeartbeatTimeout / 2}
 	trans, forward := withAnswers(held(trans), &n.answers, n.noteTakeover, wait)
 
 	notify := make(chan bool, 64)

@@ -28,11 +28,10 @@ func (e *unreachableError) Unwrap() error { return e.err }
 // failure count does not grow.
 type peerWait struct {
 	// wanted: still leader in this term (false once raft shuts down), with
-	// the peer in the configuration at that address.
-	wanted func(id raft.ServerID, addr raft.ServerAddress, term uint64) bool
-	// version is the index of the latest raft configuration.
-	version func() uint64
-	max     time.Duration
+	// the peer in the configuration at that address; and the index of that
+	// configuration.
+	wanted func(id raft.ServerID, addr raft.ServerAddress, term uint64) (config uint64, ok bool)
+	max    time.Duration
 }
 
 func (w *peerWait) appendEntries(id raft.ServerID, addr raft.ServerAddress, args *raft.AppendEntriesRequest, send func() error) error {
@@ -47,19 +46,19 @@ func (w *peerWait) appendEntries(id raft.ServerID, addr raft.ServerAddress, args
 	// A configuration change ends the wait: raft stops the replication of
 	// a removed peer, and one added again gets a new one, while this call
 	// would otherwise resume with the old one's request.
-	v := w.version()
-	for pause := 10 * time.Millisecond; errors.As(err, &ue) && w.wait(pause, id, addr, args.Term, v); pause = min(2*pause, w.max) {
+	config, ok := w.wanted(id, addr, args.Term)
+	for pause := 10 * time.Millisecond; ok && errors.As(err, &ue) && w.wait(pause, id, addr, args.Term, config); pause = min(2*pause, w.max) {
 		err = send()
 	}
 	return err
 }
 
 // wait sleeps for d unless the append stops being wanted first (raft shuts
-// down, loses the lead, drops the peer): it looks every 25 ms, so a stop
-// is not held up by a long pause.
-func (w *peerWait) wait(d time.Duration, id raft.ServerID, addr raft.ServerAddress, term, version uint64) bool {
+// down, loses the lead, drops the peer, changes its configuration): it
+// looks every 25 ms, so a stop is not held up by a long pause.
+func (w *peerWait) wait(d time.Duration, id raft.ServerID, addr raft.ServerAddress, term, config uint64) bool {
 	for end := time.Now().Add(d); ; {
-		if !w.wanted(id, addr, term) || w.version() != version {
+		if c, ok := w.wanted(id, addr, term); !ok || c != config {
 			return false
 		}
 		left := time.Until(end)
@@ -75,34 +74,21 @@ func heartbeat(args *raft.AppendEntriesRequest) bool {
 	return len(args.Entries) == 0 && args.PrevLogEntry == 0 && args.PrevLogTerm == 0 && args.LeaderCommitIndex == 0
 }
 
-// configIndex is the index of raft's latest configuration (0: unknown).
-func (n *Node) configIndex() uint64 {
-	r, err := n.get()
-	if err != nil {
-		return 0
-	}
-	f := r.GetConfiguration()
-	if f.Error() != nil {
-		return 0
-	}
-	return f.Index()
-}
-
 // replicatingTo reports whether this node's raft still leads in term and
-// replicates to id at addr.
-func (n *Node) replicatingTo(id raft.ServerID, addr raft.ServerAddress, term uint64) bool {
+// replicates to id at addr, with the index of its latest configuration.
+func (n *Node) replicatingTo(id raft.ServerID, addr raft.ServerAddress, term uint64) (uint64, bool) {
 	r, err := n.get()
 	if err != nil || r.State() != raft.Leader || r.CurrentTerm() != term {
-		return false
+		return 0, false
 	}
 	f := r.GetConfiguration()
 	if f.Error() != nil {
-		return false
+		return 0, false
 	}
 	for _, s := range f.Configuration().Servers {
 		if s.ID == id {
-			return s.Address == addr
+			return f.Index(), s.Address == addr
 		}
 	}
-	return false
+	return 0, false
 }

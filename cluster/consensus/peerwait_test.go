@@ -20,16 +20,25 @@ func TestPeerWaitRetriesOnlyUnreachableAppendsWhileLeading(t *testing.T) {
 		leading bool
 		sends   int
 		ok      bool
+		// reconfigured: the configuration changes after the first refusal
+		reconfigured bool
 	}{
-		{"back after three refusals", appendReq, []error{refused, refused, refused, nil}, true, 4, true},
-		{"not leading any more", appendReq, []error{refused}, false, 1, false},
-		{"a heartbeat is raft's to pace", hb, []error{refused, nil}, true, 1, false},
-		{"reached the peer: no retry", appendReq, []error{errors.New("EOF"), nil}, true, 1, false},
-		{"a wrapped refusal counts", appendReq, []error{fmt.Errorf("x: %w", refused), nil}, true, 2, true},
+		{"back after three refusals", appendReq, []error{refused, refused, refused, nil}, true, 4, true, false},
+		{"not leading any more", appendReq, []error{refused}, false, 1, false, false},
+		{"a heartbeat is raft's to pace", hb, []error{refused, nil}, true, 1, false, false},
+		{"reached the peer: no retry", appendReq, []error{errors.New("EOF"), nil}, true, 1, false, false},
+		{"a wrapped refusal counts", appendReq, []error{fmt.Errorf("x: %w", refused), nil}, true, 2, true, false},
+		{"the configuration changed", appendReq, []error{refused, nil}, true, 1, false, true},
 	} {
-		w := &peerWait{wanted: func(id raft.ServerID, addr raft.ServerAddress, term uint64) bool {
-			return tc.leading && id == "n2" && addr == "a2" && term == 3
-		}, version: func() uint64 { return 1 }, max: 5 * time.Millisecond}
+		looks := uint64(0)
+		w := &peerWait{wanted: func(id raft.ServerID, addr raft.ServerAddress, term uint64) (uint64, bool) {
+			looks++
+			config := uint64(1)
+			if tc.reconfigured && looks > 1 {
+				config = 2
+			}
+			return config, tc.leading && id == "n2" && addr == "a2" && term == 3
+		}, max: 5 * time.Millisecond}
 		sends := 0
 		err := w.appendEntries("n2", "a2", tc.args, func() error {
 			e := tc.errs[min(sends, len(tc.errs)-1)]
@@ -106,8 +115,8 @@ func TestRestartAloneKeepsWhatItKnew(t *testing.T) {
 // 310 to 630 ms.
 func TestPeerWaitGivesUpDuringAPause(t *testing.T) {
 	start := time.Now()
-	w := &peerWait{max: 10 * time.Second, version: func() uint64 { return 1 }, wanted: func(raft.ServerID, raft.ServerAddress, uint64) bool {
-		return time.Since(start) < 330*time.Millisecond
+	w := &peerWait{max: 10 * time.Second, wanted: func(raft.ServerID, raft.ServerAddress, uint64) (uint64, bool) {
+		return 1, time.Since(start) < 330*time.Millisecond
 	}}
 	refused := &unreachableError{errors.New("connection refused")}
 	req := &raft.AppendEntriesRequest{Term: 3, PrevLogEntry: 7, PrevLogTerm: 3, LeaderCommitIndex: 7}
