@@ -167,12 +167,8 @@ func (c *fenceCmd) Run(args []string) int {
 	if confirm {
 		return confirmDown(c.ui, cl, node, yes)
 	}
-	if !yes {
-		ans, err := c.ui.Ask(fmt.Sprintf("Power off node %s now? Type the node name to confirm:", node))
-		if err != nil || strings.TrimSpace(ans) != node {
-			c.ui.Error("not confirmed; nothing done")
-			return 1
-		}
+	if !yes && !typedName(c.ui, fmt.Sprintf("Power off node %s now?", node), node) {
+		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
