@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -58,11 +59,8 @@ func TestUnreadSeesBytesNotReadYet(t *testing.T) {
 // in the socket the guard sweeps at once.
 func TestCatchUpReadsARenewalSentInTime(t *testing.T) {
 	for _, sent := range []bool{true, false} {
-		var mu sync.Mutex
-		var ops []string
 		agent, guard := socketPair(t)
-		s := &session{log: hclog.NewNullLogger(), enc: json.NewEncoder(guard),
-			holds: map[string]Holder{"vip": memHolder{mu: &mu, ops: &ops, n: "vip"}}, deadline: bootNow() - 1}
+		s, removed := lapsedSession(guard)
 		msgs := make(chan incoming, 1)
 		if sent {
 			b, _ := json.Marshal(request{Op: "renew", Deadline: in(time.Second)})
@@ -83,11 +81,8 @@ func TestCatchUpReadsARenewalSentInTime(t *testing.T) {
 			t.Fatal("catchUp: agent gone")
 		}
 		s.enforce()
-		mu.Lock()
-		removed := len(ops) > 0
-		mu.Unlock()
-		if removed == sent {
-			t.Errorf("renewal in the socket %v: removed %v (ops %v)", sent, removed, ops)
+		if r := removed(); r == sent {
+			t.Errorf("renewal in the socket %v: removed %v", sent, r)
 		}
 	}
 }
@@ -112,14 +107,25 @@ func TestHungUpAgentIsGoneNotLapsed(t *testing.T) {
 	if !hungUp(guard) {
 		t.Fatal("a closed agent end is not seen")
 	}
-	var mu sync.Mutex
-	var ops []string
-	s := &session{log: hclog.NewNullLogger(), enc: json.NewEncoder(guard),
-		holds: map[string]Holder{"vip": memHolder{mu: &mu, ops: &ops, n: "vip"}}, deadline: bootNow() - 1}
+	s, removed := lapsedSession(guard)
 	if s.catchUp(guard, make(chan incoming), time.NewTimer(time.Hour)) {
 		t.Fatal("catchUp went on with the agent gone")
 	}
-	if len(ops) == 0 || ops[0] != "remove vip" {
-		t.Fatalf("ops %v: the addresses must go", ops)
+	if !removed() {
+		t.Fatal("the addresses must go")
+	}
+}
+
+// lapsedSession is a session on guard holding one address whose deadline
+// has just passed; removed tells whether the address was removed.
+func lapsedSession(guard net.Conn) (s *session, removed func() bool) {
+	var mu sync.Mutex
+	var ops []string
+	s = &session{log: hclog.NewNullLogger(), enc: json.NewEncoder(guard),
+		holds: map[string]Holder{"vip": memHolder{mu: &mu, ops: &ops, n: "vip"}}, deadline: bootNow() - 1}
+	return s, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(ops, "remove vip")
 	}
 }
