@@ -66,21 +66,31 @@ func cachedBuild(tb testing.TB, key string, build func() (string, error)) string
 }
 
 func build(pkg string) (string, error) {
-	root, err := ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	dir, err := binDir()
+	root, dir, err := buildDirs()
 	if err != nil {
 		return "", err
 	}
 	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command(goTool(), "build", "-o", out, pkg)
-	cmd.Dir = root
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+	return out, goBuild(root, out, pkg)
+}
+
+// buildDirs are the module root and the directory binaries go to.
+func buildDirs() (root, bin string, err error) {
+	if root, err = ModuleRoot(); err != nil {
+		return "", "", err
 	}
-	return out, nil
+	bin, err = binDir()
+	return root, bin, err
+}
+
+// goBuild runs `go build [flags] -o out pkg` in src.
+func goBuild(src, out, pkg string, flags ...string) error {
+	cmd := exec.Command(goTool(), append(append([]string{"build"}, flags...), "-o", out, pkg)...)
+	cmd.Dir = src
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s in %s: %w\n%s", pkg, src, err, msg)
+	}
+	return nil
 }
 
 // ModuleRoot is the directory holding this module's go.mod, found from this

@@ -19,11 +19,7 @@ func BuildAt(tb testing.TB, rev string) string {
 }
 
 func buildAt(rev string) (string, error) {
-	root, err := ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	dir, err := binDir()
+	root, dir, err := buildDirs()
 	if err != nil {
 		return "", err
 	}
@@ -50,10 +46,8 @@ func buildAt(rev string) (string, error) {
 		return "", fmt.Errorf("unpack %s: %w\n%s", rev, err, msg)
 	}
 	out := filepath.Join(dir, "vigil-"+rev)
-	cmd := exec.Command(goTool(), "build", "-ldflags", "-X main.version="+rev, "-o", out, "./cmd/vigil")
-	cmd.Dir = src
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build vigil at %s: %w\n%s", rev, err, msg)
+	if err := goBuild(src, out, "./cmd/vigil", "-ldflags", "-X main.version="+rev); err != nil {
+		return "", err
 	}
 	return out, os.RemoveAll(src)
 }
