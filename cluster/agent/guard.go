@@ -49,6 +49,9 @@ func (a *Agent) newGuard() *guard.Client {
 		Lease:  a.keeper.End,
 		Every:  guardEvery(a.cfg.Cluster.Timing),
 		Logger: a.log.Named("crashguard"),
+		// a.exec is set before anything runs; the client calls this only
+		// from Run and the executor's own calls.
+		Lapsed: func() { a.exec.GuardLapsed() },
 	})
 }
 

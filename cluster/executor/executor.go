@@ -113,6 +113,20 @@ var ErrLeftRunning = errors.New("resources still running on this node")
 // resources and only remove the addresses: the operator's second signal.
 func (e *Executor) Hurry() { e.once.Do(func() { close(e.hurry) }) }
 
+// GuardLapsed tells every group that the crash guard removed its addresses
+// (guard ClientConfig.Lapsed): each looks at them at its next step, not at
+// its next monitor, and starts them again if its lease holds. A guard acts
+// on the last deadline it was sent, so an agent whose renewal came a few
+// tens of milliseconds late loses its VIP though its lease still holds; this
+// keeps that gap to a step instead of a monitor interval. It only sets a
+// flag: the guard client calls it locked.
+func (e *Executor) GuardLapsed() {
+	for _, r := range e.list() {
+		r.guardLapsed.Store(true)
+		r.kick()
+	}
+}
+
 // Local is what this node's executor believes about one group.
 type Local struct {
 	Group     string

@@ -47,7 +47,7 @@ func (g *fakeGuard) Keep(_ context.Context, key, _, _ string) error {
 	return nil
 }
 
-func newGuardedRig(t *testing.T) (*rig, *fakeGuard) {
+func newGuardedRig(t *testing.T, tweak ...func(*configs.Config)) (*rig, *fakeGuard) {
 	r := &rig{store: state.NewFSM(nil), log: &log{}, agents: map[string]*fake{}}
 	r.lease.Store(true)
 	g := &fakeGuard{log: r.log}
@@ -60,6 +60,9 @@ func newGuardedRig(t *testing.T) (*rig, *fakeGuard) {
 			Resources: []configs.Resource{
 				res("ipaddr", "vip", map[string]string{"address": "198.18.0.100/24", "interface": "eth0"}),
 				res("exec", "haproxy", nil)}}}}
+	for _, f := range tweak {
+		f(cfg)
+	}
 	mk := func(s resources.Spec) (resources.Agent, error) {
 		f := &fake{name: s.Name, log: r.log}
 		r.agents[s.Name] = f
@@ -168,6 +171,33 @@ func TestAddressRemovedByTheGuardIsRestartedWithoutAFailure(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// Told that the guard removed the addresses (GuardLapsed), the executor
+// starts them again at once, not at its next monitor: a guard sweeps on the
+// last deadline it was sent, so an agent that renewed a little late lost its
+// VIP under a lease that still held, for as long as a monitor interval (a
+// lab test under load saw a leader's VIP gone so).
+func TestGuardLapseRestartsTheAddressBeforeItsMonitor(t *testing.T) {
+	r, g := newGuardedRig(t, func(c *configs.Config) {
+		for i := range c.Groups[0].Resources {
+			c.Groups[0].Resources[i].MonitorInterval = time.Hour
+		}
+	})
+	r.assign("n1")
+	r.wait(t, "started", func() bool { return r.groupState() == state.GroupStarted })
+	for range 2 {
+		n := len(r.log.get())
+		g.lapses.Add(1)
+		r.agents["vip"].running.Store(false) // the guard removed it
+		r.exec.GuardLapsed()
+		r.wait(t, "the VIP started again", func() bool {
+			return slices.Contains(r.log.get()[n:], "start vip") && r.agents["vip"].running.Load()
+		})
+	}
+	if got := r.log.get(); slices.Contains(got, "stop haproxy") {
+		t.Errorf("the rest of the group was restarted: %v", got)
+	}
 }
 
 // A hold the guard refuses because the lease lapsed (as it last heard) is no

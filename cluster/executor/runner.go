@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -73,6 +74,9 @@ type runner struct {
 	rc        reconf // a reload's new definition (reconfig.go)
 	wakeOnce  sync.Once
 	wakeup    chan struct{} // kick: wake a settled runner (wake.go)
+	// guardLapsed: the crash guard removed the addresses (GuardLapsed);
+	// the next step monitors them at once.
+	guardLapsed atomic.Bool
 }
 
 // ipLike resources move traffic: on lease loss they go first (DESIGN.md
@@ -97,6 +101,9 @@ func (r *runner) run(ctx context.Context, hurry <-chan struct{}) error {
 		watch := r.d.Store.Watch()
 		if r.reconfigure(ctx) {
 			return nil // removed by a reload, stopped and dropped
+		}
+		if r.guardLapsed.Swap(false) {
+			r.monitorGuardedNow()
 		}
 		r.step(ctx)
 		t.Reset(r.nextWake(r.d.Now()))
@@ -261,6 +268,16 @@ func (r *runner) start(ctx context.Context, g *state.Group) {
 	r.report(ctx, g, state.GroupStarted, "")
 }
 
+// monitorGuardedNow makes the addresses the guard holds due for a monitor.
+func (r *runner) monitorGuardedNow() {
+	now := r.d.Now()
+	for _, x := range r.res {
+		if _, _, _, ok := r.guarded(x); ok && x.nextMon.After(now) {
+			x.nextMon = now
+		}
+	}
+}
+
 // monitorDue runs the monitors whose interval elapsed.
 func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 	now := r.d.Now()
@@ -281,6 +298,7 @@ func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 			// this loop saw it): start it again, counting no failure.
 			r.log.Warn("the crash guard removed the address when the lease lapsed; starting it again", "resource", x.cfg.Name)
 			r.set(x, resources.Stopped)
+			r.kick() // the next step starts it, without waiting for a poll
 			return
 		}
 		why := "monitor: " + st.String()

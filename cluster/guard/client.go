@@ -27,6 +27,12 @@ type ClientConfig struct {
 	Lease  func() (time.Time, bool)
 	Every  time.Duration // renewal period; default 50ms
 	Logger hclog.Logger
+	// Lapsed, if set, is called when the client learns that the guard
+	// removed the addresses (its count went up, or a guard that held them
+	// was replaced): the lease may hold again by then, and the executor
+	// re-adds them at once rather than at its next monitor. Called with
+	// the client locked: it must not call back, nor block.
+	Lapsed func()
 }
 
 // Client starts the guard, renews its deadline and tells it which addresses
@@ -244,6 +250,7 @@ func (c *Client) startLocked(ctx context.Context) error {
 			c.lapsesBefore += c.lapsesNow
 			if len(c.holds) > 0 {
 				c.lapsesBefore++
+				c.lapsedLocked()
 			}
 			c.lapsesNow, c.sent = 0, 0
 			c.lapses.Store(c.lapsesBefore)
@@ -316,11 +323,20 @@ func (c *Client) callLocked(r request) error {
 // answeredLocked notes what the guard's reply to r tells: its lapse count,
 // when it last answered, and the deadline it now has.
 func (c *Client) answeredLocked(r request, rep reply) {
+	if rep.Lapses > c.lapsesNow {
+		c.lapsedLocked()
+	}
 	c.lapsesNow = rep.Lapses
 	c.lapses.Store(c.lapsesBefore + rep.Lapses)
 	c.answered = time.Now()
 	if r.Deadline != 0 {
 		c.sent = r.Deadline
+	}
+}
+
+func (c *Client) lapsedLocked() {
+	if c.cfg.Lapsed != nil {
+		c.cfg.Lapsed()
 	}
 }
 

@@ -295,13 +295,15 @@ func TestKeptAddressSurvivesTheAgent(t *testing.T) {
 func TestLapsesCarryOverAGuardReplacement(t *testing.T) {
 	sock, _, command := guardProcess(t)
 	var lapsed atomic.Bool
+	var told atomic.Int64 // Lapsed calls: the executor learns of each lapse
 	c := NewClient(ClientConfig{Socket: sock, Command: command,
 		Lease: func() (time.Time, bool) {
 			if lapsed.Load() {
 				return time.Time{}, false
 			}
 			return time.Now().Add(time.Second), true
-		}})
+		},
+		Lapsed: func() { told.Add(1) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = c.Run(ctx) }()
@@ -338,5 +340,8 @@ func TestLapsesCarryOverAGuardReplacement(t *testing.T) {
 	lapse()
 	if n := c.Lapses(); n != 3 {
 		t.Errorf("lapses = %d, want 3", n)
+	}
+	if n := told.Load(); n != 3 {
+		t.Errorf("Lapsed called %d times, want 3 (once per lapse)", n)
 	}
 }

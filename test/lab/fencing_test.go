@@ -263,12 +263,28 @@ func TestFencing(t *testing.T) {
 		})
 		fences := len(mustStatus(t, fc.Cluster, "w").Fencing)
 		fc.PowerOnNode(active) // it comes back still cut off from the leader
+		// The VIP never reaches the node cut off from the leader. On the
+		// leader it may go for a moment: a crash guard acts on the last
+		// deadline its agent sent, so an agent stalled for a few tens of
+		// milliseconds on a busy machine (CI once) loses the address under a
+		// lease that still held, and puts it back at once (executor
+		// GuardLapsed). A gap of a monitor interval or more is a failure.
 		deadline := time.Now().Add(5 * time.Second)
+		var gone time.Time
 		for time.Now().Before(deadline) {
-			if h := fc.VIPHolders(); !slices.Equal(h, []string{leader}) {
+			switch h := fc.VIPHolders(); {
+			case slices.Equal(h, []string{leader}):
+				if !gone.IsZero() {
+					t.Logf("the VIP was gone from the leader %s for less than %v", leader, time.Since(gone).Round(time.Millisecond))
+				}
+				gone = time.Time{}
+			case len(h) == 0 && gone.IsZero():
+				gone = time.Now()
+			case len(h) == 0 && time.Since(gone) < 500*time.Millisecond:
+			default:
 				t.Fatalf("VIP holders %v with the leader %s holding it and %s cut off", h, leader, active)
 			}
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
 		}
 		st = mustStatus(t, fc.Cluster, "w")
 		if len(st.Fencing) != fences || fc.PoweredOff(active) {
