@@ -44,6 +44,43 @@ type answeringTransport struct {
 	taken func(from string) // a TimeoutNow arrived from this node
 	rpcs  chan raft.RPC
 	wait  *peerWait // nil: an append that cannot connect fails at once
+	hb    heartbeatGate
+}
+
+// heartbeatGate: raft's network transport runs the heartbeat handler on its
+// connection goroutines, not raft's own, so raft.Shutdown does not wait for
+// one in progress, and the transport's Close does not either. A heartbeat
+// that arrived just before the shutdown could then write the term to a
+// store Run had already closed, and raft panics on that ("failed to save
+// current term: database not open", seen once in CI). Run closes the gate
+// after raft.Shutdown: it waits for a heartbeat in progress and refuses the
+// rest.
+type heartbeatGate struct {
+	mu     sync.RWMutex
+	closed bool
+}
+
+func (g *heartbeatGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+}
+
+// SetHeartbeatHandler hands the transport raft's handler behind the gate.
+func (t *answeringTransport) SetHeartbeatHandler(fn func(raft.RPC)) {
+	if fn == nil {
+		t.Transport.SetHeartbeatHandler(nil)
+		return
+	}
+	t.Transport.SetHeartbeatHandler(func(rpc raft.RPC) {
+		t.hb.mu.RLock()
+		defer t.hb.mu.RUnlock()
+		if t.hb.closed {
+			rpc.Respond(nil, raft.ErrTransportShutdown)
+			return
+		}
+		fn(rpc)
+	})
 }
 
 func (t *answeringTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
@@ -81,13 +118,14 @@ func (t answeringPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAdd
 // withAnswers wraps trans so that successful AppendEntries calls are noted
 // in ans, appends wait for an unreachable peer as wait says (peerwait.go),
 // and takeover requests are reported to taken. Raft reads its requests
-// only once the returned forward runs.
-func withAnswers(trans raft.Transport, ans *answers, taken func(string), wait *peerWait) (raft.Transport, func(context.Context)) {
+// only once the returned forward runs; closeGate must run after raft shut
+// down and before its stores close.
+func withAnswers(trans raft.Transport, ans *answers, taken func(string), wait *peerWait) (_ raft.Transport, forward func(context.Context), closeGate func()) {
 	t := &answeringTransport{Transport: trans, ans: ans, taken: taken, rpcs: make(chan raft.RPC), wait: wait}
 	if pv, ok := trans.(raft.WithPreVote); ok {
-		return answeringPreVote{answeringTransport: t, pv: pv}, t.forward
+		return answeringPreVote{answeringTransport: t, pv: pv}, t.forward, t.hb.close
 	}
-	return t, t.forward
+	return t, t.forward, t.hb.close
 }
 
 // Consumer is the stream of inbound requests raft serves (forward's).

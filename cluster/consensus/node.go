@@ -120,7 +120,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	outer := trans
 	defer closeTransport(outer)
 	wait := &peerWait{wanted: n.replicatingTo, max: n.cfg.timing().RaftHeartbeatTimeout / 2}
-	trans, forward := withAnswers(held(trans), &n.answers, n.noteTakeover, wait)
+	trans, forward, closeGate := withAnswers(held(trans), &n.answers, n.noteTakeover, wait)
 
 	notify := make(chan bool, 64)
 	rc, err := n.cfg.raftConfig(notify)
@@ -170,6 +170,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	}
 	r.DeregisterObserver(obs)
 	serr := r.Shutdown().Error()
+	closeGate()
 	stopLoops()
 	if serr != nil {
 		return fmt.Errorf("raft shutdown: %w", serr)

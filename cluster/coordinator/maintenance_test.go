@@ -72,6 +72,30 @@ func TestHolderLeftRunningInMaintenanceIsNotReleasedByLease(t *testing.T) {
 	}
 }
 
+// TestConfiguredMaintenanceMarksALostHolderUnmanaged: maintenance by the
+// group's configuration is no replicated state, so nothing marked web
+// unmanaged; the leader does when it loses the holder, and web then waits for
+// lb1 after the configuration is changed back, as after `maintenance off`.
+func TestConfiguredMaintenanceMarksALostHolderUnmanaged(t *testing.T) {
+	in := lostHolderInMaintenance(false)
+	in.Data.Maintenance = false
+	in.Data.Groups["web"].Unmanaged = false
+	for i := range in.Config.Groups {
+		if in.Config.Groups[i].Name == "web" {
+			in.Config.Groups[i].Maintenance = true
+		}
+	}
+	cmds, fences, _ := run(t, in)
+	marks := commandsOf[*state.MarkUnmanaged](Output{Commands: cmds})
+	if moved(cmds) || len(fences) != 0 || len(marks) != 1 || marks[0].Group != "web" || marks[0].Node != "lb1" {
+		t.Fatalf("commands %s, fences %v; want web marked unmanaged on lb1, nothing else", show(cmds), fences)
+	}
+	in.Data.Groups["web"].Unmanaged = true
+	if cmds, _, _ := run(t, in); moved(cmds) || len(commandsOf[*state.MarkUnmanaged](Output{Commands: cmds})) != 0 {
+		t.Errorf("already marked: commands %s, want no mark and no move", show(cmds))
+	}
+}
+
 // moved: web was released or assigned to a node (a stop request, Node "",
 // leaves it held).
 func moved(cmds []state.Command) bool {

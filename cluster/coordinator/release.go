@@ -49,6 +49,13 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 		if in.handsOff(g) {
 			// In maintenance its holder leaves it running whatever happens
 			// to its lease: only a fence (above) would prove it stopped.
+			// Maintenance by command marked the group unmanaged, so that it
+			// also waits for its holder once maintenance ends; maintenance
+			// by configuration is no replicated state: the leader marks it.
+			if !g.Unmanaged {
+				cmds = append(cmds, &state.MarkUnmanaged{Group: g.Name, Node: h, Time: in.Now,
+					Reason: fmt.Sprintf("%s is %s while %s is in maintenance; it keeps the group until it reports again or is fenced", h, n.Status, g.Name)})
+			}
 			continue
 		}
 		end := in.leaseEnd(h)
@@ -89,15 +96,13 @@ func releases(in Input, why map[string]string) ([]state.Command, []FenceRequest)
 // handsOff reports whether g is in maintenance (cluster-wide, by command, or
 // in this leader's config).
 func (in Input) handsOff(g *state.Group) bool {
-	if in.Data.Maintenance || g.Maintenance {
-		return true
-	}
+	configured := false
 	for _, gc := range in.Config.Groups {
 		if gc.Name == g.Name {
-			return gc.Maintenance
+			configured = gc.Maintenance
 		}
 	}
-	return false
+	return in.Data.HandsOff(g.Name, configured)
 }
 
 // mayFence: no attempt in flight and the back-off after a failure is over.

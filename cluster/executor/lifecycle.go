@@ -126,8 +126,7 @@ func (r *runner) announceOne(ctx context.Context, x *res, why string) {
 // running, so that the agent does not exit 0 with resources left behind.
 func (r *runner) shutdown(hurry <-chan struct{}) error {
 	data := r.d.Store.Read()
-	g := data.Groups[r.cfg.Name]
-	if data.Maintenance || r.cfg.Maintenance || (g != nil && g.Maintenance) {
+	if data.HandsOff(r.cfg.Name, r.cfg.Maintenance) {
 		if r.anyRunning() {
 			r.log.Info("maintenance mode: leaving the group's resources as they are")
 		}

@@ -207,9 +207,7 @@ func (r *runner) install(ctx context.Context, u *update) bool {
 		// Resources change: in maintenance nothing is stopped, started
 		// or probed, so the new definition waits until it ends (a reload
 		// that turns the group's maintenance on takes effect at once).
-		data := r.d.Store.Read()
-		g := data.Groups[r.cfg.Name]
-		if data.Maintenance || (g != nil && g.Maintenance) || r.cfg.Maintenance || u.cfg.Maintenance {
+		if r.d.Store.Read().HandsOff(r.cfg.Name, r.cfg.Maintenance || u.cfg.Maintenance) {
 			if u.cfg.Maintenance && !r.cfg.Maintenance {
 				r.mu.Lock()
 				r.cfg.Maintenance = true

@@ -136,7 +136,7 @@ func (r *runner) step(ctx context.Context) {
 	me := r.d.Config.NodeName
 	data := r.d.Store.Read()
 	g := data.Groups[r.cfg.Name]
-	if data.Maintenance || r.cfg.Maintenance || (g != nil && g.Maintenance) {
+	if data.HandsOff(r.cfg.Name, r.cfg.Maintenance) {
 		r.guardOff(ctx)
 		r.handsOff = true
 		return // hands off: no start, stop or monitor; status keeps the last known states

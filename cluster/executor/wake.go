@@ -29,7 +29,7 @@ func (r *runner) nextWake(now time.Time) time.Duration {
 	data := r.d.Store.Read()
 	g := data.Groups[r.cfg.Name]
 	wake := now.Add(idleWake)
-	if data.Maintenance || r.cfg.Maintenance || (g != nil && g.Maintenance) {
+	if data.HandsOff(r.cfg.Name, r.cfg.Maintenance) {
 		return wake.Sub(now) // hands off until the state changes
 	}
 	me := r.d.Config.NodeName

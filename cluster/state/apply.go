@@ -50,6 +50,13 @@ func (d *Data) apply(idx uint64, c Command) error {
 		d.define(idx, c)
 	case *GroupReport:
 		d.report(idx, c)
+	case *MarkUnmanaged:
+		g := d.group(c.Group)
+		if g.Holder != c.Node || g.Unmanaged {
+			return nil
+		}
+		g.Unmanaged = true
+		d.event(idx, c.Time, "group-unmanaged", c.Node, c.Group, fmt.Sprintf("group %s unmanaged on %s: %s", c.Group, c.Node, c.Reason))
 	case *ClearHolder:
 		g := d.group(c.Group)
 		if g.Holder != c.Node || c.Node == "" {

@@ -30,6 +30,7 @@ const (
 	TypeRestart
 	TypeSetLeaving
 	TypeDefineGroups
+	TypeMarkUnmanaged
 )
 
 // Command is implemented by every typed command.
@@ -78,6 +79,17 @@ type GroupReport struct {
 // ClearHolder releases a group from a holder that can no longer run it: it was
 // fenced (confirmed off) or provably lost its lease.
 type ClearHolder struct {
+	Group  string    `json:"group"`
+	Node   string    `json:"node"`
+	Reason string    `json:"reason"`
+	Time   time.Time `json:"time"`
+}
+
+// MarkUnmanaged marks Group unmanaged (Group.Unmanaged) while Node holds
+// it: the leader's, for a group in maintenance by its configuration whose
+// holder it lost. Maintenance by command marks held groups itself; a
+// configuration is no replicated state, so the leader says it.
+type MarkUnmanaged struct {
 	Group  string    `json:"group"`
 	Node   string    `json:"node"`
 	Reason string    `json:"reason"`
@@ -160,6 +172,7 @@ func (Pin) Type() Type            { return TypePin }
 func (RecordEvent) Type() Type    { return TypeRecordEvent }
 func (Restart) Type() Type        { return TypeRestart }
 func (SetLeaving) Type() Type     { return TypeSetLeaving }
+func (MarkUnmanaged) Type() Type  { return TypeMarkUnmanaged }
 
 // Encode serialises a command for raft: one type byte, then JSON.
 func Encode(c Command) ([]byte, error) {
@@ -207,6 +220,8 @@ func Decode(b []byte) (Command, error) {
 		c = &SetLeaving{}
 	case TypeDefineGroups:
 		c = &DefineGroups{}
+	case TypeMarkUnmanaged:
+		c = &MarkUnmanaged{}
 	default:
 		if t&IgnoreUnknown != 0 {
 			return nil, nil

@@ -41,6 +41,8 @@ func goldenCommands() map[string]Command {
 		"restart":       &Restart{Group: "web", Time: goldenTime},
 		"set-leaving":   &SetLeaving{Node: "lb1", Leaving: true, Time: goldenTime},
 		"define-groups": &DefineGroups{Groups: map[string][]string{"web": {"vip", "haproxy"}}, Time: goldenTime},
+		"mark-unmanaged": &MarkUnmanaged{Group: "web", Node: "lb1", Reason: "lb1 is offline, in maintenance by its configuration",
+			Time: goldenTime},
 	}
 }
 

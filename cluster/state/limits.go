@@ -74,6 +74,10 @@ func (d *Data) check(k *known, c Command) error {
 		v.group(c.Group)
 		v.node(c.Node)
 		c.Reason = cut(c.Reason, maxText)
+	case *MarkUnmanaged:
+		v.group(c.Group)
+		v.node(c.Node)
+		c.Reason = cut(c.Reason, maxText)
 	case *ResourceFailed:
 		v.group(c.Group)
 		v.resource(c.Group, c.Resource)

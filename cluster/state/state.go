@@ -151,6 +151,17 @@ func (d *Data) group(name string) *Group {
 	return g
 }
 
+// HandsOff reports whether the cluster leaves group alone: maintenance
+// cluster-wide, for the group by command, or in the group's configuration
+// (configured). Nothing in it is started, stopped, released or fenced for.
+func (d *Data) HandsOff(group string, configured bool) bool {
+	if d.Maintenance || configured {
+		return true
+	}
+	g := d.Groups[group]
+	return g != nil && g.Maintenance
+}
+
 func (g *Group) resource(name string) *Resource {
 	if g.Resources == nil {
 		g.Resources = map[string]*Resource{}

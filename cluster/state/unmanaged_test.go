@@ -53,3 +53,39 @@ func TestMaintenanceLeavesGroupsUnmanagedUntilTheHolderReports(t *testing.T) {
 		t.Fatal("released group still unmanaged")
 	}
 }
+
+// TestMarkUnmanaged: the leader marks a group in maintenance by its
+// configuration whose holder it lost; only for that holder, once, and the
+// holder's report after maintenance clears it as for maintenance by command.
+func TestMarkUnmanaged(t *testing.T) {
+	f := NewFSM(nil)
+	var idx uint64
+	must := func(c Command) {
+		t.Helper()
+		idx++
+		if err := apply(t, f, idx, c); err != nil {
+			t.Fatalf("%T: %v", c, err)
+		}
+	}
+	unmanaged := func() bool { return f.Read().Groups["web"].Unmanaged }
+	events := func() int { return len(f.Read().Events) }
+	must(&Assign{Group: "web", Node: "lb1", Time: t0})
+	must(&GroupReport{Group: "web", Node: "lb1", Epoch: 1, State: GroupStarted, Time: t0})
+	must(&MarkUnmanaged{Group: "web", Node: "lb2", Reason: "not the holder", Time: t0})
+	if unmanaged() {
+		t.Fatal("marked for a node that does not hold it")
+	}
+	must(&MarkUnmanaged{Group: "web", Node: "lb1", Reason: "lb1 is offline", Time: t0})
+	if !unmanaged() {
+		t.Fatal("not marked")
+	}
+	n := events()
+	must(&MarkUnmanaged{Group: "web", Node: "lb1", Reason: "again", Time: t0})
+	if events() != n {
+		t.Error("a second mark made another event")
+	}
+	must(&GroupReport{Group: "web", Node: "lb1", Epoch: 1, State: GroupStarted, Time: t0})
+	if unmanaged() {
+		t.Fatal("the holder reported; still unmanaged")
+	}
+}

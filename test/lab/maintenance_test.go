@@ -119,17 +119,63 @@ func vipStayed(t *testing.T, c *Cluster, hs *Holders, from time.Time, leader, du
 // other node. Powered on again, the old holder rejoins without it.
 func TestHolderLostInMaintenance(t *testing.T) {
 	c := StartLifecycleCluster(New(t, "vlabhl"))
+	maintenance := func(on bool, other string) {
+		t.Helper()
+		arg := "off"
+		if on {
+			arg = "on"
+		}
+		if out, err := c.CLI(other, "maintenance", arg); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	holderLostInMaintenance(t, c, maintenance)
+}
+
+// TestHolderLostInConfiguredMaintenance: the same with the group in
+// maintenance by its configuration (`maintenance = true`, reloaded on every
+// node), which is no replicated state: the leader marks the group unmanaged
+// when it loses the holder, and the group waits for it after the key is
+// removed just the same.
+func TestHolderLostInConfiguredMaintenance(t *testing.T) {
+	c := StartLifecycleCluster(New(t, "vlabhc"))
+	const key = "\n  maintenance = true\n"
+	maintenance := func(on bool, other string) {
+		t.Helper()
+		for _, n := range c.Nodes {
+			b, err := os.ReadFile(n.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := strings.Replace(string(b), key, "\n", 1)
+			if on {
+				cfg = strings.Replace(cfg, "failback = false\n", "failback = false"+key, 1)
+			}
+			if err := os.WriteFile(n.Config, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if !on && n.Name == Other(other) {
+				continue // the lost holder: powered off
+			}
+			if out, err := c.CLI(n.Name, "reload"); err != nil {
+				t.Fatalf("reload on %s: %v\n%s", n.Name, err, out)
+			}
+		}
+	}
+	holderLostInMaintenance(t, c, maintenance)
+}
+
+// holderLostInMaintenance runs both: maintenance(on, other) turns
+// maintenance on or off while other, the node that does not hold the group,
+// runs.
+func holderLostInMaintenance(t *testing.T, c *Cluster, maintenance func(on bool, other string)) {
 	const settle = 30 * time.Second
 	holder := vipHolder(t, c)
 	other := Other(holder)
-	if out, err := c.CLI(other, "maintenance", "on"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	maintenance(true, other)
 	c.PowerOff(holder)
 	time.Sleep(1500 * time.Millisecond) // five leases at the fast preset
-	if out, err := c.CLI(other, "maintenance", "off"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	maintenance(false, other)
 	time.Sleep(1500 * time.Millisecond)
 	st, err := c.Status(other)
 	if err != nil {
