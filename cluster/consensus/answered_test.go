@@ -50,3 +50,32 @@ func TestHeartbeatGateWaitsForOneInProgressAndRefusesTheRest(t *testing.T) {
 		t.Errorf("raft's handler ran %d times, want 1", calls)
 	}
 }
+
+// A heartbeat failure raft reports for a peer counts until the peer answers
+// a call sent after it was seen: raft reports a resumption only from the
+// heartbeat loop that failed, and the loop of a peer removed and added again
+// is a new one, while the old one's last failure may arrive after the add
+// (TestReplaceWitness once saw the new witness offline for good so).
+func TestPeerLinkFailureEndsWithAnAnswerSentAfterIt(t *testing.T) {
+	nodes, _ := tlsCluster(t, 3)
+	leader := leaderOf(t, nodes, 10*time.Second)
+	peer := others(nodes, leader)[0].id
+	late := func(at time.Time) {
+		leader.node.noteObservation(raft.Observation{Data: raft.FailedHeartbeatObservation{PeerID: raft.ServerID(peer)}}, at)
+	}
+	// Seen "in the future": no answer so far was to a call sent after it.
+	late(time.Now().Add(time.Hour))
+	time.Sleep(100 * time.Millisecond) // ten heartbeats answered
+	if l := leader.node.PeerContact()[peer]; l.OK {
+		t.Fatalf("link %+v OK with no answer since the failure", l)
+	}
+	leader.node.noteObservation(raft.Observation{Data: raft.ResumedHeartbeatObservation{PeerID: raft.ServerID(peer)}}, time.Now())
+	late(time.Now())
+	deadline := time.Now().Add(5 * time.Second)
+	for !leader.node.PeerContact()[peer].OK {
+		if time.Now().After(deadline) {
+			t.Fatalf("link %+v still failed 5 s after the failure, the peer answering", leader.node.PeerContact()[peer])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

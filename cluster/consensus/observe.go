@@ -23,6 +23,8 @@ type PeerLink struct {
 	// included) the peer answered in this term; zero if none. Unlike raft's
 	// own last contact it is never stamped by a call that timed out.
 	LastAnswer time.Time
+	// failedSeen: when the failure that made OK false was observed.
+	failedSeen time.Time
 }
 
 // peerContact tracks heartbeat failures seen by this node while leader.
@@ -85,7 +87,7 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 			if !d.LastContact.IsZero() && d.LastContact.After(c.leaderSince) {
 				since = d.LastContact
 			}
-			c.links[string(d.PeerID)] = PeerLink{OK: false, Since: since, LastContact: d.LastContact}
+			c.links[string(d.PeerID)] = PeerLink{OK: false, Since: since, LastContact: d.LastContact, failedSeen: now}
 		}
 		c.mu.Unlock()
 	case raft.ResumedHeartbeatObservation:
@@ -135,7 +137,18 @@ func (n *Node) PeerContact() map[string]PeerLink {
 		if !ok {
 			l = PeerLink{OK: true, Since: c.leaderSince}
 		}
-		if at := n.answers.at(id); at.After(c.leaderSince) {
+		at := n.answers.at(id)
+		if !l.OK && at.After(l.failedSeen) {
+			// It answered a call sent after the failure was seen: the link
+			// works again. Raft reports a resumption only from the
+			// heartbeat loop that failed, and a peer removed and added
+			// again gets a new loop, while the old one's last failure
+			// may still arrive after that (TestReplaceWitness: the new
+			// witness was offline for good).
+			l = PeerLink{OK: true, Since: at}
+			c.links[id] = l
+		}
+		if at.After(c.leaderSince) {
 			l.Answered, l.LastAnswer = true, at
 		}
 		out[id] = l
