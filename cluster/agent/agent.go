@@ -198,6 +198,11 @@ func New(d Deps) (*Agent, error) {
 	}
 	if a.fence.any() {
 		cd.Fencer = nodeFencer{a}
+		if d.Net == nil && !cfg.Cluster.TwoNode {
+			// Not in a two-node pair, whose fence race has rules of its
+			// own (twonode.go), nor over the in-memory test network.
+			cd.Reach = a.hostSilent
+		}
 	}
 	a.coord = coordinator.New(cd)
 	if cfg.Cluster.TwoNode {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,8 +60,11 @@ type Deps struct {
 	MemberChanges <-chan struct{}
 	Store         Store
 	Fencer        Fencer // nil: no fencing configured anywhere
-	Logger        hclog.Logger
-	Now           func() time.Time
+	// Reach asks whether a lost node's host answers at all (reach.go); nil:
+	// never asked, the lease alone decides.
+	Reach  ReachFunc
+	Logger hclog.Logger
+	Now    func() time.Time
 }
 
 // Coordinator runs the leader loop.
@@ -79,6 +83,9 @@ type Coordinator struct {
 	term      Term
 	fences    map[string]FenceState
 	fenceDone chan fenceResult
+	probed    map[string]time.Time // reach.go
+	silent    map[string]time.Time
+	reachDone chan reachResult
 
 	guardSeen map[string]GuardParams // per node: crash-guard parameters it gossiped
 
@@ -176,6 +183,8 @@ func (c *Coordinator) lead(ctx context.Context) error {
 		case <-c.reloaded:
 		case r := <-c.fenceDone:
 			c.fences[r.node] = fenceEnded(c.fences[r.node], c.d.Now(), r.err)
+		case r := <-c.reachDone:
+			c.noteProbe(r)
 		case <-t.C:
 		}
 	}
@@ -192,6 +201,8 @@ func (c *Coordinator) establish() {
 	}
 	c.fences = map[string]FenceState{}
 	c.fenceDone = make(chan fenceResult, 16)
+	c.probed, c.silent = map[string]time.Time{}, map[string]time.Time{}
+	c.reachDone = make(chan reachResult, 16)
 }
 
 // maxSteps bounds one reconcile: each step's commands change the state the
@@ -231,6 +242,9 @@ func (c *Coordinator) reconcile(ctx context.Context) (time.Time, error) {
 		out := Decide(c.input())
 		for _, f := range out.Fences {
 			c.startFence(ctx, f.Node, f.Reason)
+		}
+		for _, n := range out.Probes {
+			c.startProbe(ctx, n)
 		}
 		if len(out.Commands) == 0 {
 			c.publish(out.Why)
@@ -277,7 +291,8 @@ func (c *Coordinator) input() Input {
 		start = false
 	}
 	in := Input{Config: c.config(), Data: data, Now: c.d.Now(), Links: c.d.Links(), Members: members,
-		Term: c.term, Fences: c.fences, Guards: guards, StartupMaintenance: start}
+		Term: c.term, Fences: c.fences, Guards: guards, StartupMaintenance: start,
+		Probed: maps.Clone(c.probed), Silent: maps.Clone(c.silent)}
 	if c.d.Fencer != nil {
 		in.Fenceable = c.d.Fencer.Configured
 	}

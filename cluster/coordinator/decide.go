@@ -29,6 +29,10 @@ type Input struct {
 	// StartupMaintenance: this agent started with `maintenance = true` and
 	// has not committed it yet; nothing else happens until it is.
 	StartupMaintenance bool
+	// Probed is when this leader last asked whether each node's host
+	// answers at all (reach.go); Silent, when a probe that found it
+	// answering on neither link started.
+	Probed, Silent map[string]time.Time
 
 	wake *wakeup // set by Decide; see due
 }
@@ -70,6 +74,8 @@ type Output struct {
 	Commands []state.Command
 	Fences   []FenceRequest
 	Why      map[string]string
+	// Probes are the nodes whose hosts the driver asks about (reach.go).
+	Probes []string
 	// Wake is the next instant a decision of this step can change with no
 	// new event (zero: none known); the driver decides again then.
 	Wake time.Time
@@ -84,7 +90,7 @@ func Decide(in Input) (out Output) {
 	if in.wake == nil {
 		in.wake = &wakeup{}
 	}
-	defer func() { out.Wake = in.wake.at }()
+	defer func() { out.Wake, out.Probes = in.wake.at, probes(in) }()
 	if in.StartupMaintenance {
 		if !in.Data.Maintenance {
 			return Output{Commands: []state.Command{&state.SetMaintenance{On: true, Time: in.Now}}}

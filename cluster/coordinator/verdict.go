@@ -132,7 +132,7 @@ func (in Input) judge(name string, cur *state.Node) (string, string) {
 	if name == in.Config.NodeName {
 		return state.NodeOnline, ""
 	}
-	ls, _ := in.link(name)
+	ls, l := in.link(name)
 	m, seen := in.Members[name]
 	hbLost := !seen || m.State == membership.StateDead || m.State == membership.StateLeft
 	// A fenced node stays fenced until it is back on both links, and on the
@@ -155,6 +155,8 @@ func (in Input) judge(name string, cur *state.Node) (string, string) {
 			return state.NodeOffline, "left the cluster"
 		case hbLost:
 			return state.NodeFailed, "lost on the heartbeat and cluster links"
+		case in.silent(name, l.Since):
+			return state.NodeFailed, "lost on the cluster link, and its host answers on neither link"
 		}
 		return state.NodeOffline, "cluster link lost (heartbeat link still up)"
 	}

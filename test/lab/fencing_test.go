@@ -52,6 +52,11 @@ func TestFencing(t *testing.T) {
 		fc.WaitVIP(other, settle)
 		st := waitFenced(t, fc, active)
 		expectFencedBeforeMove(t, fc, holders, st, active, other, from)
+		// Off, its host answered on neither link: judged failed (and
+		// fenced) at once, not at its lease end.
+		if !silentVerdict(t, fc, active, from) {
+			t.Errorf("%s was powered off, yet never judged failed for a host answering on neither link", active)
+		}
 		noOverlap(t, from)
 		fc.rejoin(t, active, other)
 		noOverlap(t, from)
@@ -81,6 +86,11 @@ func TestFencing(t *testing.T) {
 				active, last.Format("15:04:05.000"))
 		}
 		expectFencedBeforeMove(t, fc, holders, st, active, other, from)
+		// Its kernel still answers a connection attempt: no evidence that
+		// it is off, so the lease decided (fenced when it ran out).
+		if silentVerdict(t, fc, active, from) {
+			t.Errorf("frozen %s judged failed for a silent host; its kernel answers", active)
+		}
 		noOverlap(t, from)
 		fc.rejoin(t, active, other)
 	})
@@ -302,6 +312,18 @@ func TestFencing(t *testing.T) {
 		t.Errorf("VIP held by %d nodes at once during the test", m)
 	}
 	t.Logf("holder sampler: %d samples, %d rounds dropped", len(holders.Samples()), holders.Errors())
+}
+
+// silentVerdict reports whether the leader judged node failed since from
+// because its host answered on neither link (coordinator/reach.go).
+func silentVerdict(t *testing.T, fc *FencedCluster, node string, from time.Time) bool {
+	t.Helper()
+	for _, e := range history(t, fc.Cluster, "w") {
+		if e.Node == node && e.Time.After(from) && strings.Contains(e.Message, "answers on neither link") {
+			return true
+		}
+	}
+	return false
 }
 
 // waitFenced waits until the cluster reports node fenced, with a successful

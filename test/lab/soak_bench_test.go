@@ -27,14 +27,17 @@ import (
 //   - the heartbeat link drops VIGIL_SOAK_LOSS percent (default 5) of the
 //     frames, at random, in the lab switch (nftables `numgen random mod 100
 //     < 5 drop` on the frames entering the bridge from each hb port);
-//   - a client requests the VIP every 10 ms (1 s timeout).
+//   - a client requests the VIP every 10 ms (1 s timeout);
+//   - both load balancers have an IPMI fence device (ipmi_sim), as a user
+//     of fencing runs them: a node the leader judged failed is powered off,
+//     so a false verdict shows as a fence (VIGIL_SOAK_FENCE=0: none).
 //
 // It prints the group moves (holder changes in the replicated history,
 // the status's move counter and changes of the answering node seen by the
 // client), raft elections after the first (leader events and term
 // increase), node status changes, client gaps over 100 ms, and the
-// agents' WARN/ERROR log lines. Pass: zero moves and zero elections; the
-// benchmark fails otherwise, after printing everything.
+// agents' WARN/ERROR log lines. Pass: zero moves, zero elections and zero
+// fences; the benchmark fails otherwise, after printing everything.
 //
 //	make soak, or: VIGIL_LAB_ID=x VIGIL_SOAK_DURATION=1m go test ./test/lab -run '^$' -bench Soak -benchtime 1x -timeout 0
 func BenchmarkSoak(b *testing.B) {
@@ -44,8 +47,15 @@ func BenchmarkSoak(b *testing.B) {
 	load0 := loadAvg()
 
 	l, client := benchWebLab(b, "vlabsk")
-	c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", ClusterExtra: tuning,
-		Extra: WebGroupHCL(b, l.Dir(), "n1", 3)}, Vigil(b))
+	fenced := os.Getenv("VIGIL_SOAK_FENCE") != "0"
+	var c *Cluster
+	if fenced {
+		c = PrepareFencedCluster(l, FenceSpec{LogLevel: "info", Preset: preset, ClusterExtra: tuning,
+			Group: WebGroupHCL(b, l.Dir(), "n1", 3)}).Cluster
+	} else {
+		c = prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", ClusterExtra: tuning,
+			Extra: WebGroupHCL(b, l.Dir(), "n1", 3)}, Vigil(b))
+	}
 	validateConfigs(b, c)
 	for _, n := range c.Nodes {
 		c.Start(n.Name)
@@ -137,6 +147,15 @@ func BenchmarkSoak(b *testing.B) {
 	fmt.Fprintf(&t, "raft elections after the first: %d leader events; term %d -> %d; leader %s -> %s\n",
 		len(elections), st0.Term, st1.Term, leader0, leader)
 	fmt.Fprintf(&t, "node status changes: %d\n", len(nodeChanges))
+	fences := st1.Fencing[min(len(st0.Fencing), len(st1.Fencing)):]
+	if fenced {
+		fmt.Fprintf(&t, "fences (IPMI devices on both load balancers): %d\n", len(fences))
+		for _, f := range fences {
+			fmt.Fprintf(&t, "  %s %s via %s: %s\n", f.Time.Format("15:04:05.000"), f.Target, f.Device, f.Reason)
+		}
+	} else {
+		t.WriteString("fences: none configured (VIGIL_SOAK_FENCE=0)\n")
+	}
 	for i, e := range events {
 		if i == 40 {
 			fmt.Fprintf(&t, "  ... %d more events\n", len(events)-i)
@@ -157,14 +176,16 @@ func BenchmarkSoak(b *testing.B) {
 	}
 	elected := len(elections) > 0 || st1.Term != st0.Term
 	moved := len(moves) > 0 || g1.Moves != g0.Moves || g1.Node != holder0 || answerChanges > 0
-	fmt.Fprintf(&t, "issue 12 goal 6 (zero moves, zero elections after the first): %s\n", goalVerdict(!elected && !moved))
+	fmt.Fprintf(&t, "issue 12 goal 6 (zero moves, zero elections after the first, zero fences): %s\n",
+		goalVerdict(!elected && !moved && len(fences) == 0))
 	fmt.Print(t.String())
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(float64(len(moves)), "moves")
 	b.ReportMetric(float64(st1.Term-st0.Term), "terms")
 	b.ReportMetric(float64(len(gaps)), "client-gaps-over-100ms")
-	if elected || moved {
-		b.Errorf("false failover under load: %d moves, %d elections (term %d -> %d)", len(moves), len(elections), st0.Term, st1.Term)
+	if elected || moved || len(fences) > 0 {
+		b.Errorf("false failover under load: %d moves, %d elections (term %d -> %d), %d fences",
+			len(moves), len(elections), st0.Term, st1.Term, len(fences))
 	}
 }
 

@@ -1,0 +1,66 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/vigil-ha/vigil/configs"
+)
+
+// hostSilent is the coordinator's reach probe (coordinator/reach.go): a TCP
+// connection attempt to node's cluster and heartbeat addresses at once.
+// Only a timeout on both is silence: a power-off answers nothing, while a
+// host whose agent is stalled or frozen still completes the handshake in
+// its kernel, and refuses or resets when the agent is gone. A local error
+// (no route from here, a socket error) is no evidence about the node. The
+// answer counts only if this node still holds its lease afterwards: its
+// quorum answered meanwhile, so its own network was not the one cut.
+func (a *Agent) hostSilent(ctx context.Context, node string) bool {
+	var n configs.Node
+	for _, x := range a.current().Nodes {
+		if x.Name == node {
+			n = x
+		}
+	}
+	if n.Address == "" || n.Heartbeat == "" {
+		return false
+	}
+	timeout := reachTimeout(a.cfg.Cluster.Timing)
+	addrs := []string{n.Address, n.Heartbeat}
+	res := make(chan bool, len(addrs))
+	for _, addr := range addrs {
+		go func() { res <- timedOut(ctx, addr, timeout) }()
+	}
+	silent := true
+	for range addrs {
+		silent = <-res && silent
+	}
+	lease := a.lease()
+	a.log.Debug("reach probe", "node", node, "silent", silent, "lease", lease)
+	return silent && lease
+}
+
+// reachTimeout: a kernel answers a connection attempt within a round trip,
+// well under a millisecond on a LAN; fast 50 ms, lan 150 ms, wan 500 ms.
+func reachTimeout(t configs.Timing) time.Duration {
+	return max(50*time.Millisecond, t.RaftHeartbeatTimeout/5)
+}
+
+// timedOut reports whether a TCP connection attempt to addr went unanswered
+// for timeout. An attempt that took much longer than that says more about
+// this process (starved, stalled: its timer and the answer were both
+// pending when it ran again, and the timer may win) than about the peer:
+// unknown, not silent.
+func timedOut(ctx context.Context, addr string, timeout time.Duration) bool {
+	d := net.Dialer{Timeout: timeout}
+	start := time.Now()
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err == nil {
+		c.Close()
+		return false
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil && time.Since(start) < timeout*3/2
+}

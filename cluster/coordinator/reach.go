@@ -1,0 +1,84 @@
+package coordinator
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigil-ha/vigil/cluster/state"
+)
+
+// A node lost on the cluster link may be powered off, or merely slow: its
+// agent stalled, its process frozen. The lease tells them apart in time
+// (a slow node renews before it ends), so a lost holder is fenced only once
+// its lease ran out, or once the heartbeat link lost it too (seconds). A
+// host that is off answers nothing at all, though, while a slow one's kernel
+// still completes a TCP handshake for a stalled or frozen agent. So the
+// leader asks once per loss: a connection attempt to the node's cluster and
+// heartbeat addresses (Deps.Reach). Both timing out, and the leader's own
+// lease holding throughout (its network reached a quorum meanwhile), is the
+// evidence: the node has failed, and is fenced at once instead of at its
+// lease end. A refused or reset connection, a local error, or any answer is
+// no such evidence: the lease decides, as before.
+
+// ReachFunc reports whether node's host answered on neither of its links
+// within the probe's time (true), or whether that is not known (false).
+type ReachFunc func(ctx context.Context, node string) (silent bool)
+
+// reachResult is one probe's outcome.
+type reachResult struct {
+	node    string
+	started time.Time
+	silent  bool
+}
+
+// probes are the nodes to ask now: fenceable, lost on the cluster link, and
+// not asked since their last sign of life there.
+func probes(in Input) []string {
+	if in.Fenceable == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range in.Config.Nodes {
+		if n.Name == in.Config.NodeName || !in.Fenceable(n.Name) {
+			continue
+		}
+		st, l := in.link(n.Name)
+		if cur := in.Data.Nodes[n.Name]; st != linkLost || cur != nil && cur.Status == state.NodeFenced {
+			continue
+		}
+		if at, ok := in.Probed[n.Name]; ok && at.After(l.Since) {
+			continue
+		}
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+// silent reports whether a probe started after node's last sign of life on
+// the cluster link (since) found its host answering on neither link.
+func (in Input) silent(node string, since time.Time) bool {
+	at, ok := in.Silent[node]
+	return ok && at.After(since)
+}
+
+// startProbe asks about a node in the background; the result arrives in the
+// loop (lead).
+func (c *Coordinator) startProbe(ctx context.Context, node string) {
+	if c.d.Reach == nil {
+		return
+	}
+	now := c.d.Now()
+	c.probed[node] = now
+	done := c.reachDone
+	go func() {
+		done <- reachResult{node: node, started: now, silent: c.d.Reach(ctx, node)}
+	}()
+}
+
+// noteProbe records a probe's outcome.
+func (c *Coordinator) noteProbe(r reachResult) {
+	if r.silent {
+		c.d.Logger.Info("host answers on neither link", "node", r.node)
+		c.silent[r.node] = r.started
+	}
+}

@@ -1,0 +1,77 @@
+package coordinator
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vigil-ha/vigil/cluster/membership"
+	"github.com/vigil-ha/vigil/cluster/state"
+)
+
+// lostHolder: lb1 holds web, has a fence device, and went silent on the
+// cluster link (heartbeat link still alive) 120 ms ago: well inside its
+// lease.
+func lostHolder() Input {
+	in := base()
+	last := t0.Add(2 * time.Second)
+	in.Links["lb1"] = Link{OK: true, Answered: true, Since: t0, Last: last, Renewed: last}
+	in.Members["lb1"] = *member(membership.StateAlive, t0)
+	in.Fenceable = fencing("lb1", "lb2")
+	in.Now = last.Add(in.staleAfter() + 20*time.Millisecond)
+	in.Data.Nodes["lb1"].Status = state.NodeOffline
+	return in
+}
+
+// A fenceable node lost on the cluster link is asked about once per loss;
+// a node answering, one without a device, or one asked since its last sign
+// of life is not.
+func TestLostNodeIsProbedOncePerLoss(t *testing.T) {
+	in := lostHolder()
+	if got := Decide(in).Probes; len(got) != 1 || got[0] != "lb1" {
+		t.Fatalf("probes %v, want [lb1]", got)
+	}
+	in.Probed = map[string]time.Time{"lb1": in.Now}
+	if got := Decide(in).Probes; len(got) != 0 {
+		t.Errorf("probes %v after asking since the loss, want none", got)
+	}
+	// Back, then lost again later: asked again.
+	in.Links["lb1"] = Link{OK: true, Answered: true, Since: t0, Last: in.Now.Add(time.Second), Renewed: in.Now.Add(time.Second)}
+	in.Now = in.Now.Add(time.Second + in.staleAfter() + time.Millisecond)
+	if got := Decide(in).Probes; len(got) != 1 {
+		t.Errorf("probes %v after a second loss, want [lb1]", got)
+	}
+	in = lostHolder()
+	in.Fenceable = fencing("lb2")
+	if got := Decide(in).Probes; len(got) != 0 {
+		t.Errorf("probes %v of a node without a fence device", got)
+	}
+}
+
+// A silent host (both links unanswered, probe started after its last sign
+// of life) has failed: it is fenced at once, before its lease ends. A probe
+// older than its last sign of life says nothing, and without one the lease
+// still decides.
+func TestSilentHostIsFencedBeforeItsLeaseEnds(t *testing.T) {
+	in := lostHolder()
+	_, fences, _ := run(t, in)
+	if len(fences) != 0 {
+		t.Fatalf("fenced %v inside the lease with no probe", fences)
+	}
+	last := in.Links["lb1"].Last
+	in.Silent = map[string]time.Time{"lb1": last.Add(-time.Millisecond)}
+	if _, fences, _ := run(t, in); len(fences) != 0 {
+		t.Fatalf("fenced %v on a probe older than the last answer", fences)
+	}
+	in.Silent = map[string]time.Time{"lb1": last.Add(in.staleAfter())}
+	cmds, fences, _ := run(t, in)
+	st := commandsOf[*state.SetNodeStatus](Output{Commands: cmds})
+	if len(st) == 0 || st[0].Status != state.NodeFailed {
+		t.Errorf("status commands %v, want lb1 failed", st)
+	}
+	if len(fences) != 1 || fences[0].Node != "lb1" {
+		t.Errorf("fences %v, want lb1 fenced at once", fences)
+	}
+	if moved(cmds) {
+		t.Errorf("web moved before the fence: %s", show(cmds))
+	}
+}
