@@ -6,11 +6,15 @@ import (
 	"net"
 	"time"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/vigil-ha/vigil/configs"
 )
 
 // hostSilent is the coordinator's reach probe (coordinator/reach.go): a TCP
-// connection attempt to node's cluster and heartbeat addresses at once.
+// connection attempt to node's cluster and heartbeat addresses at once (the
+// ports its agent listens on: a host firewall lets them through, where a
+// closed port may be dropped silently).
 // Only a timeout on both is silence: a power-off answers nothing, while a
 // host whose agent is stalled or frozen still completes the handshake in
 // its kernel, and refuses or resets when the agent is gone. A local error
@@ -28,15 +32,18 @@ func (a *Agent) hostSilent(ctx context.Context, node string) bool {
 		return false
 	}
 	timeout := reachTimeout(a.cfg.Cluster.Timing)
-	addrs := []string{n.Address, n.Heartbeat}
-	res := make(chan bool, len(addrs))
-	for _, addr := range addrs {
-		go func() { res <- timedOut(ctx, addr, timeout) }()
-	}
-	silent := true
-	for range addrs {
-		silent = <-res && silent
-	}
+	label := a.cfg.Cluster.Name
+	res := make(chan bool, 2)
+	// The cluster port takes a connection closed before its TLS handshake
+	// quietly (consensus mux); memberlist's port, one that carries our
+	// label header and nothing more (without it, it warns of a label
+	// mismatch).
+	go func() { res <- timedOut(ctx, n.Address, timeout, nil) }()
+	go func() {
+		res <- timedOut(ctx, n.Heartbeat, timeout, func(c net.Conn) { _ = memberlist.AddLabelHeaderToStream(c, label) })
+	}()
+	silent := <-res
+	silent = <-res && silent
 	lease := a.lease()
 	a.log.Debug("reach probe", "node", node, "silent", silent, "lease", lease)
 	return silent && lease
@@ -53,11 +60,15 @@ func reachTimeout(t configs.Timing) time.Duration {
 // this process (starved, stalled: its timer and the answer were both
 // pending when it ran again, and the timer may win) than about the peer:
 // unknown, not silent.
-func timedOut(ctx context.Context, addr string, timeout time.Duration) bool {
+func timedOut(ctx context.Context, addr string, timeout time.Duration, greet func(net.Conn)) bool {
 	d := net.Dialer{Timeout: timeout}
 	start := time.Now()
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err == nil {
+		if greet != nil {
+			_ = c.SetDeadline(time.Now().Add(timeout))
+			greet(c)
+		}
 		c.Close()
 		return false
 	}

@@ -14,12 +14,12 @@ func TestTimedOutCountsOnlyASilentPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if timedOut(context.Background(), ln.Addr().String(), time.Second) {
+	if timedOut(context.Background(), ln.Addr().String(), time.Second, nil) {
 		t.Error("a listening port counted as silent")
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	if timedOut(context.Background(), addr, time.Second) {
+	if timedOut(context.Background(), addr, time.Second, nil) {
 		t.Error("a refused connection counted as silent")
 	}
 }

@@ -23,6 +23,18 @@ const (
 	protoRPC  byte = 0x02
 )
 
+// silentConn notes whether the peer sent anything at all.
+type silentConn struct {
+	net.Conn
+	spoke bool
+}
+
+func (c *silentConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.spoke = c.spoke || n > 0
+	return n, err
+}
+
 // advertiseAddr is the configured host:port, kept verbatim so that raft's
 // own address matches the peer addresses in its configuration.
 type advertiseAddr string
@@ -127,8 +139,17 @@ func (m *mux) route(c net.Conn, release func()) {
 	conn := c
 	peer := "" // the node the certificate names ("" without TLS: dev mode)
 	if m.tls != nil {
-		tc := tls.Server(c, m.tls)
+		sc := &silentConn{Conn: c}
+		tc := tls.Server(sc, m.tls)
 		if err := tc.Handshake(); err != nil {
+			if !sc.spoke {
+				// Closed without a byte: a leader's reach probe
+				// (coordinator/reach.go) or a port scan, not a TLS
+				// failure of a peer worth a warning.
+				m.log.Debug("cluster connection closed before a handshake", "remote", remote, "error", err)
+				_ = c.Close()
+				return
+			}
 			who := m.names.byHost(remote)
 			m.errs.record(who, explainTLS(who, fmt.Errorf("TLS from %s: %w", remote, err)))
 			m.errs.limited(m.log, "rejected cluster connection: TLS handshake failed", "remote", remote, "error", err)

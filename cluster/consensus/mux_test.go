@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -180,4 +181,50 @@ func TestPlainClusterRPC(t *testing.T) {
 	if err != nil || string(b) != "ok" {
 		t.Fatalf("read %q %v", b, err)
 	}
+}
+
+// A connection closed before it sent a byte (a leader's reach probe, a port
+// scan) is no TLS failure of a peer: status shows no error for anyone. One
+// that sent a little garbage first still is.
+func TestSilentConnectionIsNoPeerError(t *testing.T) {
+	nodes, _ := tlsCluster(t, 3)
+	leaderOf(t, nodes, 10*time.Second)
+	target := nodes[0]
+	for range 3 {
+		c, err := net.Dial("tcp", target.cfg.BindAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	time.Sleep(200 * time.Millisecond) // the mux handles them in the background
+	// (A starved start-up may record a real handshake timeout: only the
+	// silent connections' EOF must not show.)
+	for who, e := range target.node.PeerErrors() {
+		if strings.Contains(e.Error, "EOF") {
+			t.Fatalf("peer error for %q after silent connections: %v", who, e)
+		}
+	}
+	c, err := net.Dial("tcp", target.cfg.BindAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.Write([]byte{0x16, 0x03, 0x01, 0xff})
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for !anyError(target.node.PeerErrors(), "TLS from") {
+		if time.Now().After(deadline) {
+			t.Fatal("a broken handshake recorded no peer error")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func anyError(errs map[string]PeerError, sub string) bool {
+	for _, e := range errs {
+		if strings.Contains(e.Error, sub) {
+			return true
+		}
+	}
+	return false
 }

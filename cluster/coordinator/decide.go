@@ -90,7 +90,10 @@ func Decide(in Input) (out Output) {
 	if in.wake == nil {
 		in.wake = &wakeup{}
 	}
-	defer func() { out.Wake, out.Probes = in.wake.at, probes(in) }()
+	defer func() {
+		out.Probes = probes(in) // first: it may name an earlier wake
+		out.Wake = in.wake.at
+	}()
 	if in.StartupMaintenance {
 		if !in.Data.Maintenance {
 			return Output{Commands: []state.Command{&state.SetMaintenance{On: true, Time: in.Now}}}

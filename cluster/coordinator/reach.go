@@ -31,8 +31,10 @@ type reachResult struct {
 	silent  bool
 }
 
-// probes are the nodes to ask now: fenceable, lost on the cluster link, and
-// not asked since their last sign of life there.
+// probes are the nodes to ask now: fenceable, quiet on the cluster link
+// (lost, or no answer for half the time that makes it lost: the answer is
+// in by the time the link counts as lost), and not asked since their last
+// sign of life there.
 func probes(in Input) []string {
 	if in.Fenceable == nil {
 		return nil
@@ -42,8 +44,12 @@ func probes(in Input) []string {
 		if n.Name == in.Config.NodeName || !in.Fenceable(n.Name) {
 			continue
 		}
+		if cur := in.Data.Nodes[n.Name]; cur != nil && cur.Status == state.NodeFenced {
+			continue
+		}
 		st, l := in.link(n.Name)
-		if cur := in.Data.Nodes[n.Name]; st != linkLost || cur != nil && cur.Status == state.NodeFenced {
+		quiet := st == linkLost || st == linkOK && !l.Last.IsZero() && in.due(l.Last.Add(in.staleAfter()/2))
+		if !quiet {
 			continue
 		}
 		if at, ok := in.Probed[n.Name]; ok && at.After(l.Since) {

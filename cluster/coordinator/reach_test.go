@@ -75,3 +75,24 @@ func TestSilentHostIsFencedBeforeItsLeaseEnds(t *testing.T) {
 		t.Errorf("web moved before the fence: %s", show(cmds))
 	}
 }
+
+// A node is asked about once it has not answered for half the time that
+// makes its link lost, so that the answer is in when the link counts as
+// lost; the leader wakes for that instant.
+func TestQuietNodeIsProbedHalfWayToLost(t *testing.T) {
+	in := lostHolder()
+	last := in.Links["lb1"].Last
+	in.Data.Nodes["lb1"].Status = state.NodeOnline
+	in.Now = last.Add(in.staleAfter()/2 - time.Millisecond)
+	out := Decide(in)
+	if len(out.Probes) != 0 {
+		t.Fatalf("probes %v while lb1 answered %v ago", out.Probes, in.Now.Sub(last))
+	}
+	if want := last.Add(in.staleAfter() / 2); !out.Wake.Equal(want) {
+		t.Errorf("Wake = %v after the last answer, want %v", out.Wake.Sub(last), want.Sub(last))
+	}
+	in.Now = last.Add(in.staleAfter() / 2)
+	if got := Decide(in).Probes; len(got) != 1 || got[0] != "lb1" {
+		t.Errorf("probes %v half-way to lost, want [lb1]", got)
+	}
+}

@@ -7,15 +7,7 @@ import "testing"
 // group is marked unmanaged until the holder reports after maintenance
 // ended (or is released by a fence or its own stop report).
 func TestMaintenanceLeavesGroupsUnmanagedUntilTheHolderReports(t *testing.T) {
-	f := NewFSM(nil)
-	var idx uint64
-	must := func(c Command) {
-		t.Helper()
-		idx++
-		if err := apply(t, f, idx, c); err != nil {
-			t.Fatalf("%T: %v", c, err)
-		}
-	}
+	f, must := applier(t)
 	unmanaged := func(g string) bool { return f.Read().Groups[g].Unmanaged }
 	must(&Assign{Group: "web", Node: "lb1", Time: t0})
 	must(&GroupReport{Group: "web", Node: "lb1", Epoch: 1, State: GroupStarted, Time: t0})
@@ -58,15 +50,7 @@ func TestMaintenanceLeavesGroupsUnmanagedUntilTheHolderReports(t *testing.T) {
 // configuration whose holder it lost; only for that holder, once, and the
 // holder's report after maintenance clears it as for maintenance by command.
 func TestMarkUnmanaged(t *testing.T) {
-	f := NewFSM(nil)
-	var idx uint64
-	must := func(c Command) {
-		t.Helper()
-		idx++
-		if err := apply(t, f, idx, c); err != nil {
-			t.Fatalf("%T: %v", c, err)
-		}
-	}
+	f, must := applier(t)
 	unmanaged := func() bool { return f.Read().Groups["web"].Unmanaged }
 	events := func() int { return len(f.Read().Events) }
 	must(&Assign{Group: "web", Node: "lb1", Time: t0})
@@ -87,5 +71,19 @@ func TestMarkUnmanaged(t *testing.T) {
 	must(&GroupReport{Group: "web", Node: "lb1", Epoch: 1, State: GroupStarted, Time: t0})
 	if unmanaged() {
 		t.Fatal("the holder reported; still unmanaged")
+	}
+}
+
+// applier is a fresh state machine and a function that applies one command
+// to it as the next log entry, failing the test on an error.
+func applier(t *testing.T) (*FSM, func(Command)) {
+	f := NewFSM(nil)
+	var idx uint64
+	return f, func(c Command) {
+		t.Helper()
+		idx++
+		if err := apply(t, f, idx, c); err != nil {
+			t.Fatalf("%T: %v", c, err)
+		}
 	}
 }
