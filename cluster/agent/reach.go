@@ -61,6 +61,21 @@ func reachTimeout(t configs.Timing) time.Duration {
 // pending when it ran again, and the timer may win) than about the peer:
 // unknown, not silent.
 func timedOut(ctx context.Context, addr string, timeout time.Duration, greet func(net.Conn)) bool {
+	// A name is resolved first, apart: a slow resolver is no silence of
+	// the node.
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if net.ParseIP(host) == nil {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		ips, err := net.DefaultResolver.LookupHost(rctx, host)
+		cancel()
+		if err != nil || len(ips) == 0 {
+			return false
+		}
+		addr = net.JoinHostPort(ips[0], port)
+	}
 	d := net.Dialer{Timeout: timeout}
 	start := time.Now()
 	c, err := d.DialContext(ctx, "tcp", addr)

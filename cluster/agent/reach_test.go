@@ -17,6 +17,10 @@ func TestTimedOutCountsOnlyASilentPeer(t *testing.T) {
 	if timedOut(context.Background(), ln.Addr().String(), time.Second, nil) {
 		t.Error("a listening port counted as silent")
 	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	if timedOut(context.Background(), net.JoinHostPort("localhost", port), time.Second, nil) {
+		t.Error("a listening port named by host name counted as silent")
+	}
 	addr := ln.Addr().String()
 	ln.Close()
 	if timedOut(context.Background(), addr, time.Second, nil) {
