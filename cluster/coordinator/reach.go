@@ -34,7 +34,8 @@ type reachResult struct {
 // probes are the nodes to ask now: fenceable, quiet on the cluster link
 // (lost, or no answer for half the time that makes it lost: the answer is
 // in by the time the link counts as lost), and not asked since their last
-// sign of life there.
+// sign of life there; once lost, asked again if the last ask came before
+// (the host answered it half-way, then lost its power).
 func probes(in Input) []string {
 	if in.Fenceable == nil {
 		return nil
@@ -52,7 +53,8 @@ func probes(in Input) []string {
 		if !quiet {
 			continue
 		}
-		if at, ok := in.Probed[n.Name]; ok && at.After(l.Since) {
+		at, ok := in.Probed[n.Name]
+		if ok && at.After(l.Since) && (st != linkLost || !at.Before(l.Since.Add(in.staleAfter()))) {
 			continue
 		}
 		out = append(out, n.Name)

@@ -96,3 +96,20 @@ func TestQuietNodeIsProbedHalfWayToLost(t *testing.T) {
 		t.Errorf("probes %v half-way to lost, want [lb1]", got)
 	}
 }
+
+// A host that answered the half-way probe and then lost its power is asked
+// again once its link counts as lost, and not again after that.
+func TestHalfWayProbeIsRepeatedOnceTheLinkIsLost(t *testing.T) {
+	in := lostHolder()
+	last := in.Links["lb1"].Last
+	in.Probed = map[string]time.Time{"lb1": last.Add(in.staleAfter() / 2)}
+	in.Now = last.Add(in.staleAfter())
+	if got := Decide(in).Probes; len(got) != 1 {
+		t.Fatalf("probes %v at the loss after a half-way probe, want [lb1]", got)
+	}
+	in.Probed["lb1"] = in.Now
+	in.Now = in.Now.Add(10 * time.Millisecond)
+	if got := Decide(in).Probes; len(got) != 0 {
+		t.Errorf("probes %v after the probe at the loss, want none", got)
+	}
+}
