@@ -17,7 +17,7 @@ import (
 //     restart, maintenance): root on a
 //     cluster node is an operator of the cluster, as with Pacemaker's crm;
 //   - nothing else. Placement and fencing decisions (assign, release, node
-//     status, fence records, expiring fail counts) and history events are
+//     status, fence records, expiring fail counts, unmanaged marks) and history events are
 //     made by the leader itself and never accepted from the wire.
 //
 // The state machine checks names and sizes on top of this (state/limits.go).

@@ -75,6 +75,7 @@ func TestAuthorize(t *testing.T) {
 		{&state.Cleanup{Group: "web", Before: now}, false},
 		{&state.Assign{Group: "web", Node: "lb2"}, false},
 		{&state.ClearHolder{Group: "web", Node: "lb1"}, false},
+		{&state.MarkUnmanaged{Group: "web", Node: "lb1"}, false},
 		{&state.SetNodeStatus{Node: "lb1", Status: state.NodeFenced}, false},
 		{&state.RecordFence{FenceRecord: state.FenceRecord{Target: "lb1", OK: true}}, false},
 		{&state.RecordEvent{Kind: "x", Message: "y"}, false},
