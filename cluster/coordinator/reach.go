@@ -80,7 +80,11 @@ func (c *Coordinator) startProbe(ctx context.Context, node string) {
 	c.probed[node] = now
 	done := c.reachDone
 	go func() {
-		done <- reachResult{node: node, started: now, silent: c.d.Reach(ctx, node)}
+		r := reachResult{node: node, started: now, silent: c.d.Reach(ctx, node)}
+		select {
+		case done <- r:
+		case <-ctx.Done(): // the term ended: nobody reads it
+		}
 	}()
 }
 
