@@ -179,9 +179,13 @@ type Colocation struct {
 }
 
 // Local returns this agent's own node entry.
-func (c *Config) Local() Node {
+func (c *Config) Local() Node { return c.Node(c.NodeName) }
+
+// Node returns the entry of the node named name (zero if none: names are
+// unique once loaded).
+func (c *Config) Node(name string) Node {
 	for _, n := range c.Nodes {
-		if n.Name == c.NodeName {
+		if n.Name == name {
 			return n
 		}
 	}

@@ -63,12 +63,7 @@ func (f *fencer) Configured(node string) bool { return len(f.levelsOf(node)) > 0
 
 // Fence waits the node's fence delay, runs its levels, and commits every attempt.
 func (f *fencer) Fence(ctx context.Context, node, reason string) error {
-	var nc configs.Node
-	for _, n := range f.cfg.Nodes {
-		if n.Name == node {
-			nc = n
-		}
-	}
+	nc := f.cfg.Node(node)
 	f.mu.Lock()
 	delay := fencing.Delay(nc.FenceDelay, nc.FenceDelayMax, f.rnd)
 	f.mu.Unlock()

@@ -22,12 +22,7 @@ import (
 // answer counts only if this node still holds its lease afterwards: its
 // quorum answered meanwhile, so its own network was not the one cut.
 func (a *Agent) hostSilent(ctx context.Context, node string) bool {
-	var n configs.Node
-	for _, x := range a.current().Nodes {
-		if x.Name == node {
-			n = x
-		}
-	}
+	n := a.current().Node(node)
 	if n.Address == "" || n.Heartbeat == "" {
 		return false
 	}

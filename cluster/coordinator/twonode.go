@@ -114,12 +114,7 @@ func DecidePair(f PairFacts, armed bool) PairStep {
 // service wins a race it is healthy enough to run (Pacemaker's
 // priority-fencing-delay). A holder that froze loses anyway: it cannot fence.
 func RaceDelay(cfg *configs.Config, data *state.Data, self, peer string, rnd *rand.Rand) time.Duration {
-	var pc configs.Node
-	for _, n := range cfg.Nodes {
-		if n.Name == peer {
-			pc = n
-		}
-	}
+	pc := cfg.Node(peer)
 	d := max(pc.FenceDelay, 0)
 	if pc.FenceDelayMax > 0 && rnd != nil {
 		d += time.Duration(rnd.Int64N(int64(pc.FenceDelayMax)))
