@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -292,7 +291,7 @@ func (c *Coordinator) input() Input {
 	}
 	in := Input{Config: c.config(), Data: data, Now: c.d.Now(), Links: c.d.Links(), Members: members,
 		Term: c.term, Fences: c.fences, Guards: guards, StartupMaintenance: start,
-		Probed: maps.Clone(c.probed), Silent: maps.Clone(c.silent)}
+		Probed: c.probed, Silent: c.silent}
 	if c.d.Fencer != nil {
 		in.Fenceable = c.d.Fencer.Configured
 	}

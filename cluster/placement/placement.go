@@ -66,7 +66,7 @@ func Plan(in Input) ([]Action, []Decision) {
 		if g == nil {
 			g = emptyGroup(gc.Name)
 		}
-		if g.Maintenance || gc.Maintenance || g.State == state.GroupBlocked {
+		if in.Data.HandsOff(gc.Name, gc.Maintenance) || g.State == state.GroupBlocked {
 			continue
 		}
 		if !ordered(in, gc.Name) {
