@@ -142,25 +142,17 @@ func TestHolderLostInConfiguredMaintenance(t *testing.T) {
 	const key = "\n  maintenance = true\n"
 	maintenance := func(on bool, other string) {
 		t.Helper()
-		for _, n := range c.Nodes {
-			b, err := os.ReadFile(n.Config)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := strings.Replace(string(b), key, "\n", 1)
+		running := []string{other, "w"} // when it goes off, the holder is powered off
+		if on {
+			running = append(running, Other(other))
+		}
+		c.RewriteConfigs(t, func(_, cfg string) string {
+			cfg = strings.Replace(cfg, key, "\n", 1)
 			if on {
 				cfg = strings.Replace(cfg, "failback = false\n", "failback = false"+key, 1)
 			}
-			if err := os.WriteFile(n.Config, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if !on && n.Name == Other(other) {
-				continue // the lost holder: powered off
-			}
-			if out, err := c.CLI(n.Name, "reload"); err != nil {
-				t.Fatalf("reload on %s: %v\n%s", n.Name, err, out)
-			}
-		}
+			return cfg
+		}, running...)
 	}
 	holderLostInMaintenance(t, c, maintenance)
 }

@@ -142,21 +142,10 @@ func TestReloadGroupsLive(t *testing.T) {
 	// reload replies by node.
 	rewrite := func(t *testing.T, edit func(string) string) map[string]string {
 		t.Helper()
-		out := map[string]string{}
-		for _, n := range c.Nodes {
-			files[n.Name] = edit(files[n.Name])
-			if err := os.WriteFile(n.Config, []byte(files[n.Name]), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, n := range c.Nodes {
-			r, err := c.CLI(n.Name, "reload")
-			if err != nil {
-				t.Fatalf("reload on %s: %v\n%s", n.Name, err, r)
-			}
-			out[n.Name] = r
-		}
-		return out
+		return c.RewriteConfigs(t, func(node, _ string) string {
+			files[node] = edit(files[node])
+			return files[node]
+		})
 	}
 
 	t.Run("ChangedResourceRestartsInPlace", func(t *testing.T) {

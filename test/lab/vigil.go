@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/vigil-ha/vigil/cluster/api"
@@ -325,6 +327,34 @@ func (c *Cluster) Up() []string {
 // before any positional arguments, as Go's flag parsing needs.
 func (c *Cluster) CLI(node string, args ...string) (string, error) {
 	return c.CLIContext(context.Background(), node, args...)
+}
+
+// RewriteConfigs writes edit(node, its config) to every node's config file,
+// then runs `vigil reload` on each node that reload names (every node when
+// it names none), and returns the replies by node.
+func (c *Cluster) RewriteConfigs(tb testing.TB, edit func(node, cfg string) string, reload ...string) map[string]string {
+	tb.Helper()
+	for _, n := range c.Nodes {
+		b, err := os.ReadFile(n.Config)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(n.Config, []byte(edit(n.Name, string(b))), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	out := map[string]string{}
+	for _, n := range c.Nodes {
+		if len(reload) > 0 && !slices.Contains(reload, n.Name) {
+			continue
+		}
+		r, err := c.CLI(n.Name, "reload")
+		if err != nil {
+			tb.Fatalf("reload on %s: %v\n%s", n.Name, err, r)
+		}
+		out[n.Name] = r
+	}
+	return out
 }
 
 // CLIContext is CLI bounded by ctx (and by 10 s in any case).
