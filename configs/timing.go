@@ -29,7 +29,7 @@ func TimingPreset(name string) (Timing, bool) {
 			Preset:        "fast",
 			ProbeInterval: 200 * ms, ProbeTimeout: 100 * ms, SuspicionMult: 2, GossipInterval: 50 * ms,
 			RaftHeartbeatTimeout: 100 * ms, RaftElectionTimeout: 100 * ms, RaftLeaderLease: 100 * ms,
-			RaftCommitTimeout: 50 * ms, RaftTransportTimeout: 250 * ms,
+			RaftCommitTimeout: time.Second, RaftTransportTimeout: 250 * ms,
 			Lease: 300 * ms,
 		}, true
 	case "lan":
@@ -37,7 +37,7 @@ func TimingPreset(name string) (Timing, bool) {
 			Preset:        "lan",
 			ProbeInterval: time.Second, ProbeTimeout: 500 * ms, SuspicionMult: 4, GossipInterval: 200 * ms,
 			RaftHeartbeatTimeout: 750 * ms, RaftElectionTimeout: 750 * ms, RaftLeaderLease: 500 * ms,
-			RaftCommitTimeout: 50 * ms, RaftTransportTimeout: 2 * time.Second,
+			RaftCommitTimeout: time.Second, RaftTransportTimeout: 2 * time.Second,
 			Lease: 3 * time.Second,
 		}, true
 	case "wan":
@@ -45,7 +45,7 @@ func TimingPreset(name string) (Timing, bool) {
 			Preset:        "wan",
 			ProbeInterval: 2 * time.Second, ProbeTimeout: time.Second, SuspicionMult: 5, GossipInterval: 500 * ms,
 			RaftHeartbeatTimeout: 2500 * ms, RaftElectionTimeout: 2500 * ms, RaftLeaderLease: 1500 * ms,
-			RaftCommitTimeout: 50 * ms, RaftTransportTimeout: 5 * time.Second,
+			RaftCommitTimeout: time.Second, RaftTransportTimeout: 5 * time.Second,
 			Lease: 10 * time.Second,
 		}, true
 	}

@@ -222,7 +222,7 @@ func New(d Deps) (*Agent, error) {
 	}
 	a.api = api.NewServer(ad)
 	rd := rpc.ServerDeps{Raft: a.raft, Client: applier, Local: func() any { return a.local() },
-		Operator: a.api.Handler(), Renewed: a.renewed, Logger: a.log.Named("rpc")}
+		Operator: a.api.Handler(), Renewed: a.renewed, PushCommit: a.raft.PushCommit, Logger: a.log.Named("rpc")}
 	if d.Net != nil {
 		rd.Identify = d.Net.Identify
 	}
@@ -479,13 +479,32 @@ func (a *Agent) confirmDown(ctx context.Context, node string) error {
 }
 
 // sync waits until the local state has applied the leader's read index.
+//
+// The leader pushes its commit index when asked for a read index (rpc's
+// PushCommit); a follower back from a restart learns from that push which
+// of its entries committed. The push may go down the leader's pipeline
+// connection from before the restart, whose failure raft sees only then,
+// and raft retries only at its next commit timeout (1-2 s idle). So a
+// follower that has not caught up after syncRetry asks again: that push
+// finds the broken pipeline replaced.
 func (a *Agent) sync(ctx context.Context) error {
-	idx, err := a.applier.ReadIndex(ctx)
-	if err != nil {
-		return err
+	for {
+		idx, err := a.applier.ReadIndex(ctx)
+		if err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, syncRetry)
+		err = a.raft.WaitApplied(wctx, idx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
 	}
-	return a.raft.WaitApplied(ctx, idx)
 }
+
+// syncRetry: how long a sync waits for its read index before asking the
+// leader again (a round trip and the apply take a few milliseconds).
+const syncRetry = 100 * time.Millisecond
 
 func (a *Agent) links() map[string]coordinator.Link {
 	out := map[string]coordinator.Link{}

@@ -56,10 +56,13 @@ func newLeaseKeeper(r leaseRaft, t configs.Timing, sync func(context.Context) er
 // before it was noticed (fast: 100 ms).
 func (k *leaseKeeper) stallLimit() time.Duration { return k.timing.Lease / 3 }
 
-// lookEvery is how often the keeper looks at the clock by itself: five
-// looks to a stall limit (fast: 20 ms, lan: 200 ms). An idle agent wakes
-// for little else, so this is a good part of its idle cost.
-func (k *leaseKeeper) lookEvery() time.Duration { return max(k.timing.Lease/15, time.Millisecond) }
+// lookEvery is how often the keeper looks at the clock by itself: three
+// looks to a stall limit (fast: 33 ms, lan: 333 ms), so a look two thirds
+// of the limit late on a busy machine is no stall yet (a false one would
+// cost a ReadIndex, not the lease). Every other reader of the lease looks
+// too. An idle agent wakes for little else, so this is part of its idle
+// cost: it was five looks (fast: 20 ms).
+func (k *leaseKeeper) lookEvery() time.Duration { return max(k.timing.Lease/9, time.Millisecond) }
 
 // electedGrace is how long a node just elected keeps its follower lease
 // while it waits for its first quorum acknowledgement (a round trip): the

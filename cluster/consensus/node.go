@@ -324,6 +324,23 @@ func (n *Node) Apply(cmd []byte, timeout time.Duration) (any, error) {
 	return f.Response(), nil
 }
 
+// PushCommit, on the leader, sends every follower the commit index now: a
+// barrier entry nobody waits for. A follower back from a restart has the
+// entries but learns that they committed only from the next append, which
+// an idle leader sends once per commit timeout (1-2 s); the RPC server
+// pushes when a follower asks for a read index, which it does before it
+// acts on its state.
+func (n *Node) PushCommit() {
+	r, err := n.get()
+	if err != nil || r.State() != raft.Leader {
+		return
+	}
+	r.Barrier(applyPushTimeout)
+}
+
+// applyPushTimeout bounds how long a pushed barrier may wait to be enqueued.
+const applyPushTimeout = time.Second
+
 // Barrier waits until every committed entry is applied to the local FSM;
 // a new leader calls it before acting on its state.
 func (n *Node) Barrier(timeout time.Duration) error {

@@ -28,6 +28,9 @@ type Raft interface {
 	IsLeader() bool
 	Leader() (id, addr string)
 	LeaderChanges() <-chan bool
+	// LeaderChanged is closed when the leader this node knows of changes
+	// (to none included).
+	LeaderChanged() <-chan struct{}
 	Barrier(timeout time.Duration) error
 	Apply(cmd []byte, timeout time.Duration) (any, error)
 	// TakeoverRequested is when a leader last told this node to take over
@@ -70,9 +73,11 @@ type Deps struct {
 type Coordinator struct {
 	d Deps
 
-	// The leader this node followed most recently (not itself), and when.
+	// The leader this node followed most recently (not itself), and when
+	// it last did; following is the one it follows now.
 	lastLeader   string
 	lastLeaderAt time.Time
+	following    string
 
 	// startMaint: the config says maintenance = true and this agent has not
 	// committed it yet (see StartupMaintenancePending).
@@ -128,21 +133,39 @@ func (c *Coordinator) StartupMaintenanceDone() { c.startMaint.Store(false) }
 // Run waits for leadership and coordinates while leader, until ctx ends.
 func (c *Coordinator) Run(ctx context.Context) error {
 	for {
+		changed := c.d.Raft.LeaderChanged()
+		c.noteLeader()
+		wait := c.followerPoll()
 		if c.d.Raft.IsLeader() {
 			if err := c.lead(ctx); err != nil && ctx.Err() == nil {
 				c.d.Logger.Warn("leadership loop ended", "error", err)
 			}
-		}
-		if id, _ := c.d.Raft.Leader(); id != "" && id != c.d.Config.NodeName {
-			c.lastLeader, c.lastLeaderAt = id, c.d.Now()
+			wait = leadRetry
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.d.Raft.LeaderChanges():
-		case <-time.After(c.followerPoll()):
+		case <-changed:
+		case <-time.After(wait):
 		}
 	}
+}
+
+// noteLeader remembers the leader this node follows, and when it stopped
+// following it: a new leader counts the previous one's groups as released
+// soon after its election only if it followed that leader within a lease
+// before (establish). It runs when the leader changes, not on a tick.
+func (c *Coordinator) noteLeader() {
+	id, _ := c.d.Raft.Leader()
+	if id == c.d.Config.NodeName {
+		id = ""
+	}
+	now := c.d.Now()
+	if c.following != "" {
+		c.lastLeader, c.lastLeaderAt = c.following, now // followed until now
+	}
+	c.following = id
 }
 
 // lead is one leadership term: Barrier, establish, reconcile until we lose it.
@@ -213,14 +236,15 @@ const maxSteps = 8
 // for the first time, placement delays).
 const idleTick = 100 * time.Millisecond
 
-// followerPoll: a follower notes the leader it follows this often besides
-// raft's own notifications, every twentieth of a lease and at least every
-// 50 ms (lan: 150 ms): a new leader counts the previous one's groups as
-// released soon after its election only if it saw that leader within a
-// lease before (establish).
-func (c *Coordinator) followerPoll() time.Duration {
-	return max(50*time.Millisecond, c.d.Config.Cluster.Timing.Lease/20)
-}
+// leadRetry: a term that ended while this node still leads (its barrier
+// failed) is tried again this soon.
+const leadRetry = 50 * time.Millisecond
+
+// followerPoll: a follower also notes its leader this often, in case raft
+// dropped the observation of a change (it logs that): the previous leader
+// then counts as followed up to a poll later than it was, which only
+// delays what the next leader does with it.
+func (c *Coordinator) followerPoll() time.Duration { return c.d.Config.Cluster.Timing.Lease }
 
 // nextWake is the wait until the next decision.
 func nextWake(now, wake time.Time) time.Duration {

@@ -27,6 +27,7 @@ type leaderRaft struct {
 func (r *leaderRaft) IsLeader() bool                         { return true }
 func (r *leaderRaft) Leader() (string, string)               { return "w", "" }
 func (r *leaderRaft) LeaderChanges() <-chan bool             { return nil }
+func (r *leaderRaft) LeaderChanged() <-chan struct{}         { return nil }
 func (r *leaderRaft) Barrier(_ time.Duration) error          { return nil }
 func (r *leaderRaft) TakeoverRequested() (string, time.Time) { return r.takeoverFrom, r.takeoverAt }
 func (r *leaderRaft) Apply(b []byte, _ time.Duration) (any, error) {
@@ -173,6 +174,40 @@ func TestStartupMaintenanceThroughTheDriver(t *testing.T) {
 			t.Errorf("group placed at a first start in maintenance: %+v", g)
 		}
 	})
+}
+
+// switchingRaft is leaderRaft with a leader that changes: a follower.
+type switchingRaft struct {
+	leaderRaft
+	leader string
+}
+
+func (r *switchingRaft) Leader() (string, string) { return r.leader, "" }
+
+// A follower notes when it stopped following its leader, as it notices the
+// change (no polling tick): a new term counts the previous leader from
+// then, and only if that was within a lease.
+func TestNewTermKnowsWhenThePreviousLeaderWasLastFollowed(t *testing.T) {
+	in := base()
+	now := t0
+	r := &switchingRaft{leader: "lb1"}
+	c := New(Deps{Config: in.Config, Raft: r, Now: func() time.Time { return now }})
+	c.noteLeader()
+	now = now.Add(time.Hour) // still following lb1: no tick needed meanwhile
+	r.leader = ""
+	c.noteLeader()
+	now = now.Add(20 * time.Millisecond)
+	r.leader = "w" // this node
+	c.noteLeader()
+	c.establish()
+	if c.term.PrevLeader != "lb1" || !c.term.PrevContact.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("term %+v: want lb1 followed until %v", c.term, t0.Add(time.Hour))
+	}
+	now = now.Add(in.Config.Cluster.Timing.Lease)
+	c.establish()
+	if c.term.PrevLeader != "" {
+		t.Fatalf("term %+v: lb1 was last followed more than a lease ago", c.term)
+	}
 }
 
 // A new term records the previous leader, and when it told this node to take

@@ -38,7 +38,10 @@ type ServerDeps struct {
 	// returns false, and the renewal is refused, when this node does not
 	// hold its leader lease.
 	Renewed func(peer string, at time.Time) bool
-	Logger  hclog.Logger
+	// PushCommit, on the leader, sends the followers the commit index at
+	// once (consensus.Node.PushCommit); nil does nothing.
+	PushCommit func()
+	Logger     hclog.Logger
 }
 
 // Server serves the cluster port's RPC channel.
@@ -174,6 +177,12 @@ func (s *Server) readIndex(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, err)
 		return
+	}
+	// The follower waits until it has applied idx: it may not know yet that
+	// the entries up to it committed (back from a restart, it learns that
+	// from the next append, up to two commit timeouts away when idle).
+	if s.d.PushCommit != nil {
+		s.d.PushCommit()
 	}
 	writeJSON(w, http.StatusOK, map[string]uint64{"index": idx})
 }

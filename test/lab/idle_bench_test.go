@@ -21,7 +21,9 @@ import (
 // on n1) and keepalived pairs (one VIP) at advert_int 1 and 0.1.
 // The window is 60 s (VIGIL_IDLE_WINDOW overrides it, e.g. 20s while
 // iterating). With VIGIL_IDLE_PROFILE=DIR each vigil agent writes a CPU
-// profile of the window to DIR/<tag>-<node>.pprof (idleVariants) (`go tool pprof`).
+// profile of the window to DIR/<tag>-<node>.pprof (idleVariants) (`go tool pprof`)
+// and an execution trace to DIR/<tag>-<node>.trace (`go tool trace`: what
+// wakes each goroutine). VIGIL_IDLE_VARIANTS=fast,lan runs only those tags.
 //
 //	VIGIL_BENCH=1 go test ./test/lab -run '^$' -bench IdleCost -benchtime 1x
 func BenchmarkIdleCost(b *testing.B) {
@@ -41,7 +43,11 @@ func BenchmarkIdleCost(b *testing.B) {
 
 	var subjects []idleSubject
 	var profiles []string
+	only := os.Getenv("VIGIL_IDLE_VARIANTS")
 	for _, v := range idleVariants {
+		if only != "" && !slices.Contains(strings.Split(only, ","), v.tag) {
+			continue
+		}
 		preset := v.preset
 		l := New(b, "vlabidle"+v.tag)
 		c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", Extra: vipGroupHCL("n1"),
@@ -54,6 +60,7 @@ func BenchmarkIdleCost(b *testing.B) {
 				// From the agent's start: the window begins some seconds
 				// after that, so the profile includes the start-up.
 				env = append(slices.Clone(env), "VIGIL_CPU_PROFILE="+prof,
+					"VIGIL_EXEC_TRACE="+strings.TrimSuffix(prof, ".pprof")+".trace",
 					"VIGIL_CPU_PROFILE_FOR="+(window+10*time.Second).String())
 				profiles = append(profiles, prof)
 			}
