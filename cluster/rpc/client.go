@@ -51,6 +51,11 @@ type Client struct {
 
 	mu    sync.Mutex
 	peers map[string]*http.Client // "id@addr" -> client with its own connection pool
+
+	leaseMu        sync.Mutex
+	lease          *leaseConn // the open lease stream (leasestream.go)
+	leaseHTTP      string     // "id@addr" of a leader without one, renewed with over HTTP
+	leaseHTTPUntil time.Time  // until then
 }
 
 // NewClient returns a client; dial nil means this node cannot forward
@@ -177,13 +182,16 @@ func (c *Client) PostLeader(ctx context.Context, path string, in any) error {
 	return c.post(ctx, id, addr, path, b)
 }
 
-// CloseIdle closes every idle pooled connection.
+// CloseIdle closes every idle pooled connection and the lease stream.
 func (c *Client) CloseIdle() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, p := range c.peers {
 		p.CloseIdleConnections()
 	}
+	c.mu.Unlock()
+	c.leaseMu.Lock()
+	c.closeLeaseLocked()
+	c.leaseMu.Unlock()
 }
 
 // maxResponse bounds what a peer's answer may make this node read.

@@ -23,6 +23,13 @@ func (r *followerRaft) Apply([]byte, time.Duration) (any, error)  { return nil, 
 // accepts node certificates of lb1 and lb2, and returns lb2's client config.
 func tlsPair(t testing.TB) (addr string, client *tls.Config) {
 	t.Helper()
+	s, _ := newTestServer()
+	return tlsServe(t, s.Serve)
+}
+
+// tlsServe is tlsPair with the server's Serve given.
+func tlsServe(t testing.TB, serve func(context.Context, net.Listener) error) (addr string, client *tls.Config) {
+	t.Helper()
 	dir := t.TempDir()
 	ca, caKey, err := tlsutil.CreateCA(dir)
 	if err != nil {
@@ -38,14 +45,13 @@ func tlsPair(t testing.TB) (addr string, client *tls.Config) {
 			t.Fatal(err)
 		}
 	}
-	s, _ := newTestServer()
 	l, err := tls.Listen("tcp", "127.0.0.1:0", tlsutil.AcceptNodes(conf["lb1"], func(n string) bool { return n == "lb1" || n == "lb2" }))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Serve(ctx, l) }()
+	go func() { defer close(done); _ = serve(ctx, l) }()
 	t.Cleanup(func() { cancel(); <-done })
 	conf["lb2"].ClientSessionCache = tls.NewLRUClientSessionCache(8)
 	return l.Addr().String(), conf["lb2"]

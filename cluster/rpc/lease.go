@@ -3,7 +3,6 @@ package rpc
 import (
 	"context"
 	"net/http"
-	"time"
 )
 
 // Lease renewal. A follower's lease to run resources must rest on evidence
@@ -24,19 +23,24 @@ func (s *Server) renewLease(w http.ResponseWriter, r *http.Request) {
 	// Answered only while this node leads and holds its leader lease: a
 	// deposed leader that raft has not stepped down yet must not extend a
 	// follower's lease past the next leader's release of its groups.
-	if !s.d.Raft.IsLeader() || s.d.Renewed != nil && !s.d.Renewed(peer, time.Now()) {
+	if !s.grant(peer) {
 		writeError(w, http.StatusServiceUnavailable, ErrNotLeader)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
-// RenewLease asks the leader to note that this node is in contact. It
-// returns nil only on the leader's answer; the caller counts the lease from
-// before the call.
+// RenewLease asks the leader to note that this node is in contact, over the
+// lease stream (leasestream.go) or, with a leader that has none, over HTTP.
+// It returns nil only on the leader's answer; the caller counts the lease
+// from before the call.
 func (c *Client) RenewLease(ctx context.Context) error {
 	if c.raft.IsLeader() {
 		return nil
 	}
-	return c.PostLeader(ctx, LeasePath, struct{}{})
+	id, addr := c.raft.Leader()
+	if addr == "" || c.dial == nil {
+		return ErrNoLeader
+	}
+	return c.renewLeader(ctx, id, addr)
 }

@@ -52,8 +52,9 @@ type Server struct {
 }
 
 type (
-	peerKey struct{}
-	connKey struct{}
+	peerKey  struct{}
+	connKey  struct{}
+	serveKey struct{} // the context Serve runs under: hijacked streams end with it
 )
 
 // NewServer builds the handler tree; Serve starts serving.
@@ -68,6 +69,7 @@ func NewServer(d ServerDeps) *Server {
 	s.mux.HandleFunc("POST /v1/internal/apply", s.apply)
 	s.mux.HandleFunc("GET /v1/internal/readindex", s.readIndex)
 	s.mux.HandleFunc("POST "+LeasePath, s.renewLease)
+	s.mux.HandleFunc("POST "+LeaseStreamPath, s.leaseStream)
 	s.mux.HandleFunc("GET /v1/internal/local", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, s.d.Local())
 	})
@@ -97,8 +99,8 @@ func WithPeer(ctx context.Context, node string) context.Context {
 
 // Serve serves RPC connections from l until ctx ends.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	connCtx := func(ctx context.Context, c net.Conn) context.Context {
-		return context.WithValue(ctx, connKey{}, c)
+	connCtx := func(base context.Context, c net.Conn) context.Context {
+		return context.WithValue(context.WithValue(base, connKey{}, c), serveKey{}, ctx)
 	}
 	// The peer is named at the first request, once the TLS handshake is
 	// surely complete (the cluster port's mux completes it before handing
