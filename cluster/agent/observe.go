@@ -22,6 +22,11 @@ func (a *Agent) newTelemetry() {
 	a.tel = telemetry.New(telemetry.Deps{
 		Store: a.fsm, View: a.view, IsLeader: a.raft.IsLeader, LeaseRemaining: a.leaseRemaining,
 		Contacts: a.contacts, Logger: a.log.Named("telemetry"),
+		// The leader's contacts are exact (answers and renewals), a
+		// follower's last contact with its leader too: a note per half
+		// heartbeat timeout falls before the next leader reaches it
+		// (lan: 375 ms, not 100 ms, of an idle node's wake-ups).
+		SampleEvery: max(100*time.Millisecond, a.cfg.Cluster.Timing.RaftHeartbeatTimeout/2),
 	})
 	a.alerts = alerts.New(alerts.Deps{
 		Alerts: a.cfg.Alerts, Store: a.fsm, IsLeader: a.raft.IsLeader, Term: a.raft.Term,
@@ -181,21 +186,16 @@ func (a *Agent) leaseRemaining() time.Duration {
 }
 
 // contacts is when this node last heard from each other node on the cluster
-// link: the leader knows every voter, a follower only the leader. A new
-// leader's links count as up before any heartbeat failed, which is no
-// evidence: a link counts only once it has been up longer than a failed
-// heartbeat takes to show.
+// link: the leader knows every voter (the last answer or renewal; a link
+// that merely has not failed yet is no evidence), a follower only the
+// leader.
 func (a *Agent) contacts() map[string]time.Time {
 	out := map[string]time.Time{}
 	if a.raft.IsLeader() {
-		t := a.cfg.Cluster.Timing
-		grace := 2 * max(t.RaftHeartbeatTimeout, t.RaftTransportTimeout)
-		now := time.Now()
-		for id, l := range a.raft.PeerContact() {
-			out[id] = time.Time{}
-			if l.OK && now.Sub(l.Since) > grace {
-				out[id] = now
-			}
+		// When each peer last answered this leader or renewed with it:
+		// exact, however seldom telemetry looks (zero: not yet).
+		for id, l := range a.links() {
+			out[id] = l.Last
 		}
 		return out
 	}

@@ -8,10 +8,9 @@ import (
 	"github.com/vigil-ha/vigil/cluster/timeline"
 )
 
-// sampleEvery is how often Follow notes when other nodes were last heard
-// from; a node lost now is then known to have been in contact until at
-// most this long before its last contact.
-const sampleEvery = 100 * time.Millisecond
+// defaultSampleEvery is how often Follow notes when other nodes were last
+// heard from, unless Deps says (see SampleEvery).
+const defaultSampleEvery = 100 * time.Millisecond
 
 // Follow counts failovers and fencing attempts as they enter the replicated
 // history, until ctx ends. Only those that ended after Follow started count:
@@ -20,7 +19,7 @@ func (m *Metrics) Follow(ctx context.Context) error {
 	started := m.d.Now()
 	var lastEvent, lastFailover uint64
 	lastFence := started
-	tick := time.NewTicker(sampleEvery)
+	tick := time.NewTicker(m.d.SampleEvery)
 	defer tick.Stop()
 	done := uint64(0) // state index already processed
 	for {
@@ -82,7 +81,7 @@ func (m *Metrics) sample() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for n, t := range c {
-		if now.Sub(m.observed[n]) > watchGap {
+		if now.Sub(m.observed[n]) > m.watchGap() {
 			delete(m.lastSeen, n)
 		}
 		m.observed[n] = now
@@ -94,7 +93,7 @@ func (m *Metrics) sample() {
 
 // watchGap is how long a node may go unwatched before its last contact
 // is no longer known.
-const watchGap = 3 * sampleEvery
+func (m *Metrics) watchGap() time.Duration { return 3 * m.d.SampleEvery }
 
 // noteVerdicts pins, for each new "node failed/offline" verdict, the last
 // contact this node had with the lost node: the start of its detect phase.
@@ -110,7 +109,7 @@ func (m *Metrics) noteVerdicts(events []state.Event, after uint64) uint64 {
 			continue
 		}
 		// Only a node watched right up to the verdict has a known last contact.
-		if t, ok := m.lastSeen[e.Node]; ok && !t.After(e.Time) && !m.observed[e.Node].Before(e.Time.Add(-watchGap)) {
+		if t, ok := m.lastSeen[e.Node]; ok && !t.After(e.Time) && !m.observed[e.Node].Before(e.Time.Add(-m.watchGap())) {
 			m.contacts[contactKey{e.Node, e.Time.UnixNano()}] = t
 		}
 	}

@@ -42,8 +42,14 @@ type Deps struct {
 	// there is none) with when it last heard from each; a zero time is
 	// "watched, but no new contact known".
 	Contacts func() map[string]time.Time
-	Logger   hclog.Logger
-	Now      func() time.Time
+	// SampleEvery is how often Follow notes Contacts (0: 100 ms). A lost
+	// node's last contact is known exactly if a note falls between that
+	// contact and the moment this node stops watching the node (a
+	// follower: when the next leader reaches it, at least a raft heartbeat
+	// timeout later); else it is known to within this.
+	SampleEvery time.Duration
+	Logger      hclog.Logger
+	Now         func() time.Time
 }
 
 // Metrics owns the registry and every collector. Build with New, run Follow
@@ -84,6 +90,9 @@ var opBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 
 func New(d Deps) *Metrics {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.SampleEvery <= 0 {
+		d.SampleEvery = defaultSampleEvery
 	}
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
