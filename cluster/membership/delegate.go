@@ -55,6 +55,7 @@ func (m *Membership) memberlistConfig() (*memberlist.Config, error) {
 	c.Delegate = d
 	c.Events = d
 	c.Conflict = d
+	c.Ping = d
 
 	host, portStr, err := net.SplitHostPort(m.self)
 	if err != nil {
@@ -129,6 +130,14 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	}
 	m.lastMeta = b
 	return b
+}
+
+// AckPayload adds nothing to our acks; NotifyPingComplete notes that
+// memberlist's own probe of other was answered directly, which spares
+// pingRound its own ping of other that round.
+func (d *delegate) AckPayload() []byte { return nil }
+func (d *delegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
+	d.m.noteDirectAck(other.Name, time.Now())
 }
 
 func (d *delegate) NotifyMsg([]byte)                           {}

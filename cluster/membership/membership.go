@@ -111,8 +111,10 @@ type Membership struct {
 	leaving atomic.Bool // set before Leave so our last Meta says "left on purpose"
 	noLeave bool        // tests: stop like a crash (Shutdown without Leave)
 
-	mu      sync.Mutex
-	members map[string]*record
+	mu        sync.Mutex
+	members   map[string]*record
+	lastRound time.Time     // when pingRound last started
+	pings     atomic.Uint64 // direct pings pingRound sent (tests: what the link carries)
 
 	metaMu   sync.Mutex
 	lastMeta []byte // last encoding that fit, served if Meta() grows too big
@@ -128,6 +130,7 @@ type record struct {
 	mlAlive    bool   // memberlist considers it alive
 	pingFails  int
 	configured bool
+	directAck  time.Time // memberlist's own probe was last answered directly then
 }
 
 // New validates cfg and builds a Membership. It starts nothing.

@@ -181,3 +181,35 @@ func TestMemConfiguredPeerOutlivesReap(t *testing.T) {
 		t.Fatalf("n2 after reap: %+v (listed=%v)", mb, ok)
 	}
 }
+
+// TestProbeAnswersSpareOurPings: a member that memberlist's own prober had a
+// direct answer from since the last round is not pinged again that round.
+// In three nodes the prober visits each peer every other round, so n1 sends
+// about half the pings it would (one per peer per round), and nobody turns
+// suspect meanwhile.
+func TestProbeAnswersSpareOurPings(t *testing.T) {
+	net := NewMemNetwork()
+	cfgs := memCluster(net, "n1", "n2", "n3")
+	var nodes []*node
+	for _, c := range cfgs {
+		nodes = append(nodes, start(t, c))
+	}
+	waitFor(t, nodes[0], 5*time.Second, "all alive", allAlive("n1", "n2", "n3"))
+	time.Sleep(2 * fastTiming.ProbeInterval)
+	before := nodes[0].m.pings.Load()
+	const rounds = 20
+	time.Sleep(rounds * fastTiming.ProbeInterval)
+	sent := nodes[0].m.pings.Load() - before
+	t.Logf("n1 pinged %d times in %d rounds of 2 peers", sent, rounds)
+	if sent > rounds*2*3/4 {
+		t.Errorf("n1 sent %d direct pings in %d rounds; want about half of %d", sent, rounds, rounds*2)
+	}
+	if sent == 0 {
+		t.Error("n1 sent no ping at all: the peers' answers are all second hand")
+	}
+	for _, name := range []string{"n2", "n3"} {
+		if mb, _ := nodes[0].member(name); mb.State != StateAlive {
+			t.Errorf("%s is %s", name, mb.State)
+		}
+	}
+}

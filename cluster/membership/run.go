@@ -231,7 +231,10 @@ func (m *Membership) rejoinLoop(ctx context.Context, list *memberlist.Memberlist
 
 // pingLoop pings every alive member directly once per probe interval. It is
 // our own suspect signal: memberlist v0.6.0 keeps its suspect state private
-// (Node.State is never filled in).
+// (Node.State is never filled in). A member that memberlist's own probe got
+// a direct answer from since the last round is not pinged again: that
+// answer counts as this round's (it halves the heartbeat link's packets in
+// a three-node cluster, whose prober visits each peer every other round).
 func (m *Membership) pingLoop(ctx context.Context, list *memberlist.Memberlist) {
 	t := time.NewTicker(m.mlConf.ProbeInterval)
 	defer t.Stop()
@@ -248,15 +251,20 @@ func (m *Membership) pingLoop(ctx context.Context, list *memberlist.Memberlist) 
 type pingTarget struct {
 	name, addr string
 	ok         bool
+	answered   bool // memberlist's probe had a direct answer since the last round
 }
 
 func (m *Membership) pingRound(list *memberlist.Memberlist) {
 	now := time.Now()
 	m.mu.Lock()
+	prev := m.lastRound
+	m.lastRound = now
 	var targets []*pingTarget
 	for name, r := range m.members {
 		if name != m.cfg.Name && r.mlAlive {
-			targets = append(targets, &pingTarget{name: name, addr: r.Addr})
+			t := &pingTarget{name: name, addr: r.Addr}
+			t.answered = !prev.IsZero() && r.directAck.After(prev)
+			targets = append(targets, t)
 		}
 		if !r.mlAlive && !r.configured && now.Sub(r.Since) > forgetAfter {
 			delete(m.members, name)
@@ -266,11 +274,16 @@ func (m *Membership) pingRound(list *memberlist.Memberlist) {
 
 	var wg sync.WaitGroup
 	for _, t := range targets {
+		if t.answered {
+			t.ok = true
+			continue
+		}
 		ua, err := net.ResolveUDPAddr("udp", t.addr)
 		if err != nil {
 			continue
 		}
 		wg.Add(1)
+		m.pings.Add(1)
 		go func() {
 			defer wg.Done()
 			_, err := list.Ping(t.name, ua)
@@ -298,5 +311,15 @@ func (m *Membership) pingRound(list *memberlist.Memberlist) {
 	m.mu.Unlock()
 	if changed {
 		m.signal()
+	}
+}
+
+// noteDirectAck records that memberlist's own probe of node was answered
+// directly at.
+func (m *Membership) noteDirectAck(node string, at time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.members[node]; r != nil {
+		r.directAck = at
 	}
 }
