@@ -227,7 +227,7 @@ func newHarnessOf(t *testing.T, names []string, tweak harnessTweak) *harness {
 		reg := resources.Registry{"mem": func(s resources.Spec) (resources.Agent, error) {
 			return &memAgent{h: h.held, group: s.Group, node: node}, nil
 		}}
-		deps := Deps{Config: cfg, Logger: hclog.New(&hclog.LoggerOptions{Name: n, Level: hclog.Warn}),
+		deps := Deps{Config: cfg, Logger: hclog.New(&hclog.LoggerOptions{Name: n, Level: hclog.LevelFromString(envOr("AGENT_TEST_LOG", "warn"))}),
 			Resources: reg, Net: &TestNet{Raft: h.raftTr[n], Gossip: h.gossip.Transport(n + ":7301"),
 				RPC: h.rpc.listen(n + ":7300"), Dial: h.rpc.dialer(n + ":7300"), Identify: identifyPeer}}
 		if tweak != nil {
@@ -609,4 +609,13 @@ func TestHarnessPartialPartitionKeepsOneHolder(t *testing.T) {
 		return n != nil && n.Status == state.NodeOnline
 	})
 	h.check()
+}
+
+// envOr is the environment variable k, or def when it is unset
+// (AGENT_TEST_LOG=debug shows the harness agents' debug logs).
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }

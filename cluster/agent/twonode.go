@@ -150,7 +150,20 @@ func (p *pair) facts() (coordinator.PairFacts, error) {
 			f.Peer = &mem
 		}
 	}
+	f.PeerLeaving = p.incarnationLeaving(f.Peer)
 	return f, nil
+}
+
+// incarnationLeaving: the peer's current incarnation (its start time on the
+// heartbeat link) marked itself leaving; a mark from before it started is an
+// earlier incarnation's.
+func (p *pair) incarnationLeaving(peer *membership.Member) bool {
+	n := p.a.fsm.Read().Nodes[p.peer]
+	if n == nil || !n.Leaving || peer == nil {
+		return false
+	}
+	boot, err := strconv.ParseInt(peer.Meta.Extra[coordinator.BootKey], 10, 64)
+	return err == nil && n.LeavingSince.After(time.Unix(0, boot))
 }
 
 func (p *pair) step(ctx context.Context) {
@@ -389,18 +402,15 @@ func (p *pair) commit(ctx context.Context, v *pairVerdict) {
 // peerLeaving: the peer's current incarnation marked itself leaving (clean
 // shutdown, agent.drain) and holds no group any more.
 func (p *pair) peerLeaving(f coordinator.PairFacts) bool {
-	data := p.a.fsm.Read()
-	n := data.Nodes[p.peer]
-	if n == nil || !n.Leaving || f.Peer == nil || f.Peer.State != membership.StateAlive {
+	if !f.PeerLeaving || f.Peer.State != membership.StateAlive {
 		return false
 	}
-	for _, g := range data.Groups {
+	for _, g := range p.a.fsm.Read().Groups {
 		if g.Holder == p.peer {
 			return false
 		}
 	}
-	boot, err := strconv.ParseInt(f.Peer.Meta.Extra[coordinator.BootKey], 10, 64)
-	return err == nil && n.LeavingSince.After(time.Unix(0, boot))
+	return true
 }
 
 // leaving is the end of a clean shutdown: wait (briefly) until the leader

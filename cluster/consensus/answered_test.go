@@ -79,3 +79,23 @@ func TestPeerLinkFailureEndsWithAnAnswerSentAfterIt(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestLeaderContextEndsAtTheNextLeaderChange: a call made under the leader's
+// context (a lease renewal) ends when the leadership changes, and the next
+// leader's context is a fresh one.
+func TestLeaderContextEndsAtTheNextLeaderChange(t *testing.T) {
+	var n Node
+	ctx := n.LeaderContext()
+	if n.LeaderContext() != ctx || ctx.Err() != nil {
+		t.Fatal("the leader's context changed, or ended, with no leader change")
+	}
+	n.noteObservation(raft.Observation{Data: raft.LeaderObservation{LeaderID: "n2"}}, time.Now())
+	select {
+	case <-ctx.Done():
+	default:
+		t.Fatal("a leader change did not end the previous leader's context")
+	}
+	if next := n.LeaderContext(); next.Err() != nil {
+		t.Fatal("the new leader's context is already over")
+	}
+}

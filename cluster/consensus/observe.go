@@ -32,7 +32,8 @@ type peerContact struct {
 	mu          sync.Mutex
 	leaderSince time.Time
 	links       map[string]PeerLink // only peers whose state changed since leaderSince
-	changed     chan struct{}       // closed at the next leader change (LeaderChanged)
+	changed     context.Context     // cancelled at the next leader change (LeaderContext)
+	endChanged  context.CancelFunc
 }
 
 func wantObservation(o *raft.Observation) bool {
@@ -71,9 +72,9 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 		c.mu.Lock()
 		c.leaderSince = now
 		c.links = map[string]PeerLink{}
-		if c.changed != nil {
-			close(c.changed)
-			c.changed = nil
+		if c.endChanged != nil {
+			c.endChanged()
+			c.changed, c.endChanged = nil, nil
 		}
 		c.mu.Unlock()
 	case raft.PeerObservation:
@@ -100,12 +101,17 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 // LeaderChanged returns a channel closed when this node next sees the
 // leadership change (raft's LeaderObservation: a leader it heard from for
 // the first time, or none).
-func (n *Node) LeaderChanged() <-chan struct{} {
+func (n *Node) LeaderChanged() <-chan struct{} { return n.LeaderContext().Done() }
+
+// LeaderContext is a context cancelled when this node next sees the
+// leadership change: a call to the current leader made under it ends then,
+// without a goroutine of its own watching for the change.
+func (n *Node) LeaderContext() context.Context {
 	c := &n.contact
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.changed == nil {
-		c.changed = make(chan struct{})
+		c.changed, c.endChanged = context.WithCancel(context.Background())
 	}
 	return c.changed
 }

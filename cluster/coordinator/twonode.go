@@ -31,6 +31,9 @@ type PairFacts struct {
 	PeerAnswered bool
 	// Peer is the peer on the heartbeat link (nil: never seen there).
 	Peer *membership.Member
+	// PeerLeaving: the peer's current incarnation marked itself leaving (a
+	// clean shutdown in progress: it is still on the heartbeat link).
+	PeerLeaving bool
 	// Lease is cluster timing's lease.
 	Lease time.Duration
 }
@@ -88,7 +91,11 @@ func (f PairFacts) heartbeatLost() bool {
 // pair working (or the operator forced it to start alone).
 func DecidePair(f PairFacts, armed bool) PairStep {
 	if f.Alone {
-		if f.Leader && f.Peer != nil && f.Peer.State == membership.StateAlive {
+		// A peer shutting down cleanly is still on the heartbeat link after
+		// it left the voters: added back, it would leave this node without
+		// a quorum (and its groups without a lease) when it exits. Its next
+		// incarnation is added back.
+		if f.Leader && f.Peer != nil && f.Peer.State == membership.StateAlive && !f.PeerLeaving {
 			return PairReadd
 		}
 		return PairIdle

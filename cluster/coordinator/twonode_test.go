@@ -47,6 +47,9 @@ func TestDecidePair(t *testing.T) {
 		{"alone, leading, peer back", func(f *PairFacts) {
 			f.Alone, f.PeerVoter, f.Leader, f.Peer = true, false, true, alive
 		}, false, PairReadd},
+		{"alone, leading, peer still shutting down cleanly", func(f *PairFacts) {
+			f.Alone, f.PeerVoter, f.Leader, f.Peer, f.PeerLeaving = true, false, true, alive, true
+		}, false, PairIdle},
 		{"alone, peer still dead", func(f *PairFacts) { f.Alone, f.PeerVoter, f.Leader = true, false, true }, true, PairIdle},
 		{"alone, not leading yet", func(f *PairFacts) { f.Alone, f.PeerVoter, f.Peer = true, false, alive }, true, PairIdle},
 	}

@@ -30,6 +30,38 @@ func TestTwoNode(t *testing.T) {
 	const settle = 30 * time.Second
 	defer noPairOverlap(t, holders, time.Time{})
 
+	// The routine operation first: a clean restart of the standby (an
+	// upgrade, a reboot) leaves the voters on the way out and must cost the
+	// active node nothing. The active node once added the standby back
+	// while it was still shutting down (still on the heartbeat link), then
+	// lost its quorum, and with it its lease and the VIP, when it exited.
+	t.Run("CleanRestartOfTheStandbyKeepsTheService", func(t *testing.T) {
+		from := time.Now()
+		active := fc.Active()
+		standby := Other(active)
+		fc.Restart(standby)
+		fc.Eventually(settle, standby+" back as a voter", func() error {
+			st, err := fc.Status(active)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(st.Voters, []string{"n1", "n2"}) {
+				return fmt.Errorf("voters %v", st.Voters)
+			}
+			return nil
+		})
+		if missing, gap := holders.Absent(from, time.Time{}); missing {
+			t.Errorf("the VIP was missing for %v while the standby restarted cleanly", gap)
+		}
+		if now := fc.Active(); now != active {
+			t.Errorf("the VIP moved from %s to %s", active, now)
+		}
+		if f := lastFence(mustStatus(t, fc.Cluster, active), standby); f.Time.After(from) {
+			t.Errorf("%s was fenced after a clean restart: %+v", standby, f)
+		}
+		noPairOverlap(t, holders, from)
+	})
+
 	t.Run("PowerOffOfActiveIsFencedThenSurvivorRunsAlone", func(t *testing.T) {
 		from := time.Now()
 		active := fc.Active()
