@@ -60,6 +60,14 @@ func TestPeerLinkFailureEndsWithAnAnswerSentAfterIt(t *testing.T) {
 	nodes, _ := tlsCluster(t, 3)
 	leader := leaderOf(t, nodes, 10*time.Second)
 	peer := others(nodes, leader)[0].id
+	// The observations below must come after the leader's own (its
+	// election starts a fresh table): raft delivers them asynchronously.
+	waitFor(t, 5*time.Second, "the leader to note its election", func() bool {
+		c := &leader.node.contact
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.leaderSince.IsZero()
+	})
 	late := func(at time.Time) {
 		leader.node.noteObservation(raft.Observation{Data: raft.FailedHeartbeatObservation{PeerID: raft.ServerID(peer)}}, at)
 	}
@@ -98,4 +106,20 @@ func TestLeaderContextEndsAtTheNextLeaderChange(t *testing.T) {
 	if next := n.LeaderContext(); next.Err() != nil {
 		t.Fatal("the new leader's context is already over")
 	}
+}
+
+// TestHeartbeatObservationBeforeAnyLeaderObservation: raft's observer does
+// not block, so a leader's LeaderObservation can be dropped; the heartbeat
+// observations after it must still be noted, not crash the agent (a nil
+// table: seen once in CI, from a test that noted one before the observer ran).
+func TestHeartbeatObservationBeforeAnyLeaderObservation(t *testing.T) {
+	var n Node
+	n.noteObservation(raft.Observation{Data: raft.FailedHeartbeatObservation{PeerID: "n2"}}, time.Now())
+	n.contact.mu.Lock()
+	l, ok := n.contact.links["n2"]
+	n.contact.mu.Unlock()
+	if !ok || l.OK {
+		t.Fatalf("failed heartbeat to n2 not noted: %+v %v", l, ok)
+	}
+	n.noteObservation(raft.Observation{Data: raft.ResumedHeartbeatObservation{PeerID: "n2"}}, time.Now())
 }

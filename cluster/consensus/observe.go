@@ -83,6 +83,7 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 		}
 	case raft.FailedHeartbeatObservation:
 		c.mu.Lock()
+		c.initLinks()
 		if l, ok := c.links[string(d.PeerID)]; !ok || l.OK {
 			since := now
 			if !d.LastContact.IsZero() && d.LastContact.After(c.leaderSince) {
@@ -93,8 +94,19 @@ func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 		c.mu.Unlock()
 	case raft.ResumedHeartbeatObservation:
 		c.mu.Lock()
+		c.initLinks()
 		c.links[string(d.PeerID)] = PeerLink{OK: true, Since: now}
 		c.mu.Unlock()
+	}
+}
+
+// initLinks makes the table before its first entry: a leader's first
+// observation is its LeaderObservation, which makes it, unless raft dropped
+// that one (its observer does not block; a dropped one is logged), and a
+// heartbeat observation must not crash the agent then. Callers hold c.mu.
+func (c *peerContact) initLinks() {
+	if c.links == nil {
+		c.links = map[string]PeerLink{}
 	}
 }
 
