@@ -39,15 +39,21 @@ func (r *renewals) count(peer string) int {
 	return r.byPeer[peer]
 }
 
+// leaseClient serves a leader with serve and returns lb2's client of it,
+// and a count of the client's dials.
+func leaseClient(t *testing.T, serve func(context.Context, net.Listener) error) (*Client, *atomic.Int64) {
+	addr, conf := tlsServe(t, serve)
+	dials := new(atomic.Int64)
+	return NewClient(&followerRaft{addr: addr}, dialer(conf, dials, false)), dials
+}
+
 // TestLeaseStreamRenewsOverOneConnection: renewals go over one kept
 // connection, each noted by the leader under the caller's certificate name,
 // and none over the HTTP pool; a leader out of its leader lease refuses.
 func TestLeaseStreamRenewsOverOneConnection(t *testing.T) {
 	var got renewals
 	s := NewServer(ServerDeps{Raft: &leaderRaft{}, Renewed: got.noted})
-	addr, conf := tlsServe(t, s.Serve)
-	var dials atomic.Int64
-	c := NewClient(&followerRaft{addr: addr}, dialer(conf, &dials, false))
+	c, dials := leaseClient(t, s.Serve)
 	for range 20 {
 		if err := c.RenewLease(context.Background()); err != nil {
 			t.Fatal(err)
@@ -88,11 +94,9 @@ func TestLeaseRenewalWithALeaderWithoutTheStream(t *testing.T) {
 		}
 		s.Handler().ServeHTTP(w, r.WithContext(WithPeer(r.Context(), "lb2")))
 	})
-	addr, conf := tlsServe(t, func(ctx context.Context, l net.Listener) error {
+	c, dials := leaseClient(t, func(ctx context.Context, l net.Listener) error {
 		return httpserve.Serve(ctx, l, old, httpserve.Limits{}, nil, nil)
 	})
-	var dials atomic.Int64
-	c := NewClient(&followerRaft{addr: addr}, dialer(conf, &dials, false))
 	for range 5 {
 		if err := c.RenewLease(context.Background()); err != nil {
 			t.Fatal(err)
@@ -118,9 +122,7 @@ func TestLeaseStreamRenewalEndsWithItsContext(t *testing.T) {
 		}
 		return got.noted(p, at)
 	}})
-	addr, conf := tlsServe(t, s.Serve)
-	var dials atomic.Int64
-	c := NewClient(&followerRaft{addr: addr}, dialer(conf, &dials, false))
+	c, dials := leaseClient(t, s.Serve)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
@@ -142,9 +144,7 @@ func TestLeaseStreamRenewalEndsWithItsContext(t *testing.T) {
 func TestLeaseStreamClosesOnGarbage(t *testing.T) {
 	var got renewals
 	s := NewServer(ServerDeps{Raft: &leaderRaft{}, Renewed: got.noted})
-	addr, conf := tlsServe(t, s.Serve)
-	var dials atomic.Int64
-	c := NewClient(&followerRaft{addr: addr}, dialer(conf, &dials, false))
+	c, _ := leaseClient(t, s.Serve)
 	if err := c.RenewLease(context.Background()); err != nil {
 		t.Fatal(err)
 	}
