@@ -75,13 +75,23 @@ func (c *Client) Apply(ctx context.Context, cmd state.Command) error {
 	if c.raft.IsLeader() {
 		return c.applyRaw(b)
 	}
-	id, addr := c.raft.Leader()
-	if addr == "" || c.dial == nil {
-		return ErrNoLeader
+	id, addr, err := c.leader()
+	if err != nil {
+		return err
 	}
 	ctx, cancel := bounded(ctx, applyTimeout+time.Second)
 	defer cancel()
 	return c.post(ctx, id, addr, "/v1/internal/apply", b)
+}
+
+// leader is the leader to forward to: ErrNoLeader when none is known or
+// this node cannot forward.
+func (c *Client) leader() (id, addr string, err error) {
+	id, addr = c.raft.Leader()
+	if addr == "" || c.dial == nil {
+		return "", "", ErrNoLeader
+	}
+	return id, addr, nil
 }
 
 // post sends body to path on the leader id at addr; nil only on a 200.
@@ -133,9 +143,9 @@ func (c *Client) ReadIndex(ctx context.Context) (uint64, error) {
 	if c.raft.IsLeader() {
 		return c.raft.ReadIndex(ctx)
 	}
-	id, addr := c.raft.Leader()
-	if addr == "" || c.dial == nil {
-		return 0, ErrNoLeader
+	id, addr, err := c.leader()
+	if err != nil {
+		return 0, err
 	}
 	var out struct {
 		Index uint64 `json:"index"`
@@ -171,9 +181,9 @@ func (c *Client) Get(ctx context.Context, id, addr, path string, out any) error 
 // PostLeader sends an operator's JSON request to the leader's RPC server
 // (operations that must run on the leader, like fencing).
 func (c *Client) PostLeader(ctx context.Context, path string, in any) error {
-	id, addr := c.raft.Leader()
-	if addr == "" || c.dial == nil {
-		return ErrNoLeader
+	id, addr, err := c.leader()
+	if err != nil {
+		return err
 	}
 	b, err := json.Marshal(in)
 	if err != nil {

@@ -38,9 +38,9 @@ func (c *Client) RenewLease(ctx context.Context) error {
 	if c.raft.IsLeader() {
 		return nil
 	}
-	id, addr := c.raft.Leader()
-	if addr == "" || c.dial == nil {
-		return ErrNoLeader
+	id, addr, err := c.leader()
+	if err != nil {
+		return err
 	}
 	return c.renewLeader(ctx, id, addr)
 }

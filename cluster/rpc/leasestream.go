@@ -96,8 +96,9 @@ type leaseConn struct {
 }
 
 // renewStream sends one renewal over the stream to the leader id at addr,
-// opening it first if needed. Any failure closes the stream; the next
-// renewal opens a new one.
+// opening it first if needed. A stream that failed, or whose renewal was
+// cut short (its deadline is no longer known), is closed; the next renewal
+// opens a new one.
 func (c *Client) renewStream(ctx context.Context, id, addr string) error {
 	key := id + "@" + addr
 	c.leaseMu.Lock()
@@ -112,39 +113,38 @@ func (c *Client) renewStream(ctx context.Context, id, addr string) error {
 		}
 		c.lease = lc
 	}
-	conn := c.lease.conn
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	} else {
-		_ = conn.SetDeadline(time.Time{})
-	}
-	// A cancelled renewal (the leader changed) ends at once, not at its
-	// deadline. If the cancellation came at all, the connection's deadline
-	// is no longer known: the stream is not used again.
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
-	answer, err := c.ask(conn)
-	if !stop() {
-		defer c.closeLeaseLocked()
+	stop := bindDeadline(ctx, c.lease.conn)
+	answer, err := c.lease.ask()
+	if !stop() || err != nil || answer != leaseGranted && answer != leaseRefused {
+		c.closeLeaseLocked()
 	}
 	switch {
 	case err != nil:
-		c.closeLeaseLocked()
 		return fmt.Errorf("lease stream to %s: %w", id, err)
 	case answer == leaseGranted:
 		return nil
 	case answer == leaseRefused:
 		return ErrNotLeader
 	}
-	c.closeLeaseLocked()
 	return fmt.Errorf("lease stream to %s: unexpected answer %q", id, answer)
 }
 
+// bindDeadline gives conn ctx's deadline (none if it has none) and ends
+// what conn is doing at once if ctx is cancelled (the leader changed). The
+// returned stop reports false if the cancellation came: conn's deadline is
+// then in the past, or about to be.
+func bindDeadline(ctx context.Context, conn net.Conn) (stop func() bool) {
+	dl, _ := ctx.Deadline()
+	_ = conn.SetDeadline(dl)
+	return context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+}
+
 // ask sends one renewal and reads its answer.
-func (c *Client) ask(conn net.Conn) (byte, error) {
-	if _, err := conn.Write([]byte{leaseAsk}); err != nil {
+func (l *leaseConn) ask() (byte, error) {
+	if _, err := l.conn.Write([]byte{leaseAsk}); err != nil {
 		return 0, err
 	}
-	return c.lease.br.ReadByte()
+	return l.br.ReadByte()
 }
 
 // openLeaseStream dials the leader's RPC channel and upgrades it.
@@ -154,39 +154,38 @@ func (c *Client) openLeaseStream(ctx context.Context, id, addr string) (*leaseCo
 	if err != nil {
 		return nil, err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
+	l := &leaseConn{key: id + "@" + addr, conn: conn, br: bufio.NewReaderSize(conn, 512)}
+	stop := bindDeadline(ctx, conn)
+	err = l.upgrade(id)
+	if !stop() && err == nil {
+		err = ctx.Err()
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// upgrade asks the leader id to turn the connection into a lease stream.
+func (l *leaseConn) upgrade(id string) error {
 	req := "POST " + LeaseStreamPath + " HTTP/1.1\r\nHost: " + id + "\r\nConnection: Upgrade\r\nUpgrade: " +
 		leaseStreamProto + "\r\nContent-Length: 0\r\n\r\n"
-	br := bufio.NewReaderSize(conn, 512)
-	if _, err := conn.Write([]byte(req)); err != nil {
-		stop()
-		conn.Close()
-		return nil, err
+	if _, err := l.conn.Write([]byte(req)); err != nil {
+		return err
 	}
-	resp, err := http.ReadResponse(br, nil)
+	resp, err := http.ReadResponse(l.br, nil)
 	if err != nil {
-		stop()
-		conn.Close()
-		return nil, err
+		return err
 	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		stop()
-		err := decodeError(resp)
-		resp.Body.Close()
-		conn.Close()
-		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
-			return nil, errNoLeaseStream
-		}
-		return nil, fmt.Errorf("lease stream to %s: %w", id, err)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return nil
 	}
-	if !stop() {
-		conn.Close()
-		return nil, ctx.Err()
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+		return errNoLeaseStream
 	}
-	return &leaseConn{key: id + "@" + addr, conn: conn, br: br}, nil
+	return fmt.Errorf("lease stream to %s: %w", id, decodeError(resp))
 }
 
 func (c *Client) closeLeaseLocked() {
