@@ -250,8 +250,7 @@ func (m *Membership) pingLoop(ctx context.Context, list *memberlist.Memberlist) 
 
 type pingTarget struct {
 	name, addr string
-	ok         bool
-	answered   bool // memberlist's probe had a direct answer since the last round
+	ok         bool // answered: our ping, or memberlist's probe since the last round
 }
 
 func (m *Membership) pingRound(list *memberlist.Memberlist) {
@@ -262,9 +261,8 @@ func (m *Membership) pingRound(list *memberlist.Memberlist) {
 	var targets []*pingTarget
 	for name, r := range m.members {
 		if name != m.cfg.Name && r.mlAlive {
-			t := &pingTarget{name: name, addr: r.Addr}
-			t.answered = !prev.IsZero() && r.directAck.After(prev)
-			targets = append(targets, t)
+			ok := !prev.IsZero() && r.directAck.After(prev)
+			targets = append(targets, &pingTarget{name: name, addr: r.Addr, ok: ok})
 		}
 		if !r.mlAlive && !r.configured && now.Sub(r.Since) > forgetAfter {
 			delete(m.members, name)
@@ -274,9 +272,8 @@ func (m *Membership) pingRound(list *memberlist.Memberlist) {
 
 	var wg sync.WaitGroup
 	for _, t := range targets {
-		if t.answered {
-			t.ok = true
-			continue
+		if t.ok {
+			continue // memberlist's probe got its answer this round
 		}
 		ua, err := net.ResolveUDPAddr("udp", t.addr)
 		if err != nil {
