@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -162,8 +161,8 @@ func (p *pair) incarnationLeaving(peer *membership.Member) bool {
 	if n == nil || !n.Leaving || peer == nil {
 		return false
 	}
-	boot, err := strconv.ParseInt(peer.Meta.Extra[coordinator.BootKey], 10, 64)
-	return err == nil && n.LeavingSince.After(time.Unix(0, boot))
+	boot, ok := coordinator.Started(*peer)
+	return ok && n.LeavingSince.After(boot)
 }
 
 func (p *pair) step(ctx context.Context) {

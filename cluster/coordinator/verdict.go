@@ -178,6 +178,13 @@ const neverJoined = "never joined"
 // nanoseconds, the node's own clock): a new value is a new incarnation.
 const BootKey = "boot"
 
+// Started is when m's agent started, as it gossips it (BootKey); false if
+// it does not say.
+func Started(m membership.Member) (time.Time, bool) {
+	ns, err := strconv.ParseInt(m.Meta.Extra[BootKey], 10, 64)
+	return time.Unix(0, ns), err == nil
+}
+
 // restarted reports whether a leaving node is back as a new incarnation: it
 // answers on the cluster link and its agent started after it set the mark
 // (both times from the node's own clock).
@@ -189,6 +196,6 @@ func (in Input) restarted(name string, cur *state.Node) bool {
 	if !ok || m.State != membership.StateAlive && m.State != membership.StateSuspect {
 		return false
 	}
-	ns, err := strconv.ParseInt(m.Meta.Extra[BootKey], 10, 64)
-	return err == nil && time.Unix(0, ns).After(cur.LeavingSince)
+	boot, ok := Started(m)
+	return ok && boot.After(cur.LeavingSince)
 }
