@@ -35,7 +35,7 @@ func wantState(t *testing.T, ag resources.Agent, want resources.State) {
 func TestFailoverMovesNeighbourEntry(t *testing.T) {
 	for _, tc := range []struct{ name, cidr string }{
 		{"ipv4", "198.18.0.100/24"},
-		{"ipv6", "fd00:198:18::100/64"},
+		{"ipv6", "2001:2:0:18::100/64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newLab(t)
@@ -90,8 +90,8 @@ func TestFailoverMovesNeighbourEntry(t *testing.T) {
 
 func TestIPv6AddressUsableAtOnce(t *testing.T) {
 	l := newLab(t)
-	ag := agentIn(t, l.a, map[string]string{"address": "fd00:198:18::200/64"})
-	vip := netip.MustParseAddr("fd00:198:18::200")
+	ag := agentIn(t, l.a, map[string]string{"address": "2001:2:0:18::200/64"})
+	vip := netip.MustParseAddr("2001:2:0:18::200")
 	if err := ag.Start(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +386,7 @@ func BenchmarkStartStop(b *testing.B) {
 // test: with garp_count 0 the same move leaves the peer on the old MAC, so
 // the switch seen there is the announcements' doing.
 func TestWithoutAnnouncementsPeerKeepsOldMAC(t *testing.T) {
-	for _, cidr := range []string{"198.18.0.110/24", "fd00:198:18::110/64"} {
+	for _, cidr := range []string{"198.18.0.110/24", "2001:2:0:18::110/64"} {
 		l := newLab(t)
 		vip := netip.MustParsePrefix(cidr).Addr()
 		onA := agentIn(t, l.a, map[string]string{"address": cidr, "garp_count": "0"})

@@ -14,7 +14,7 @@ import (
 func TestLifetimeRenewedOrRemovedByTheKernel(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
-	for _, addr := range []string{"198.18.0.100/24", "fd00:198:18::100/64"} {
+	for _, addr := range []string{"198.18.0.100/24", "2001:2:0:18::100/64"} {
 		t.Run(addr, func(t *testing.T) {
 			ag, err := NewWithLifetime(2 * time.Second)(resources.Spec{Name: "vip",
 				Params: map[string]string{"address": addr, "interface": "eth0", "garp_count": "1"}})

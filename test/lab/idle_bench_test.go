@@ -60,8 +60,10 @@ func BenchmarkIdleCost(b *testing.B) {
 				// From the agent's start: the window begins some seconds
 				// after that, so the profile includes the start-up.
 				env = append(slices.Clone(env), "VIGIL_CPU_PROFILE="+prof,
-					"VIGIL_EXEC_TRACE="+strings.TrimSuffix(prof, ".pprof")+".trace",
 					"VIGIL_CPU_PROFILE_FOR="+(window+10*time.Second).String())
+				if os.Getenv("VIGIL_IDLE_TRACE") != "0" {
+					env = append(env, "VIGIL_EXEC_TRACE="+strings.TrimSuffix(prof, ".pprof")+".trace")
+				}
 				profiles = append(profiles, prof)
 			}
 			if len(env) > 0 {
