@@ -23,7 +23,8 @@ import (
 // iterating). With VIGIL_IDLE_PROFILE=DIR each vigil agent writes a CPU
 // profile of the window to DIR/<tag>-<node>.pprof (idleVariants) (`go tool pprof`)
 // and an execution trace to DIR/<tag>-<node>.trace (`go tool trace`: what
-// wakes each goroutine). VIGIL_IDLE_VARIANTS=fast,lan runs only those tags.
+// wakes each goroutine; VIGIL_IDLE_TRACE=0 leaves it out, since the tracer
+// costs CPU of its own). VIGIL_IDLE_VARIANTS=fast,lan runs only those tags.
 //
 //	VIGIL_BENCH=1 go test ./test/lab -run '^$' -bench IdleCost -benchtime 1x
 func BenchmarkIdleCost(b *testing.B) {
