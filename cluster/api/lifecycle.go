@@ -13,8 +13,8 @@ type FenceDeviceStatus struct {
 	Target string    `json:"target"` // the node it fences
 	State  string    `json:"state"`  // ok | failing | unknown (not checked yet)
 	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at,omitempty"`
-	Since  time.Time `json:"since,omitempty"` // in this state since
+	At     time.Time `json:"at,omitzero"`
+	Since  time.Time `json:"since,omitzero"` // in this state since
 }
 
 // OpFailure is a resource operation that keeps failing on one node.
@@ -27,7 +27,7 @@ type OpFailure struct {
 	Error    string `json:"error"`
 	// Retry is when the next attempt is due; zero: none until
 	// `vigil resource cleanup` (the group is blocked).
-	Retry time.Time `json:"retry,omitempty"`
+	Retry time.Time `json:"retry,omitzero"`
 }
 
 // fenceCheck runs the check (status operation) of a node's fence devices

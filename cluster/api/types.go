@@ -34,8 +34,8 @@ type CheckStatus struct {
 	State       string    `json:"state"` // unknown | healthy | unhealthy
 	Consecutive int       `json:"consecutive"`
 	Output      string    `json:"output,omitempty"`
-	At          time.Time `json:"at,omitempty"`
-	Since       time.Time `json:"since,omitempty"`
+	At          time.Time `json:"at,omitzero"`
+	Since       time.Time `json:"since,omitzero"`
 }
 
 // Local is one node's own view, fetched by the leader to build Status.
@@ -69,7 +69,7 @@ type NodeStatus struct {
 	Warnings    []string `json:"warnings,omitempty"`
 	// CertExpires is when the node's cluster certificate expires, as it
 	// gossips it (zero: unknown, or no TLS).
-	CertExpires time.Time `json:"cert_expires,omitempty"`
+	CertExpires time.Time `json:"cert_expires,omitzero"`
 }
 
 // GroupStatus is one resource group.
@@ -96,7 +96,7 @@ type ResourceStatus struct {
 	State       string    `json:"state"`
 	FailCount   int       `json:"fail_count"`
 	LastFailure string    `json:"last_failure,omitempty"`
-	LastFailAt  time.Time `json:"last_failure_at,omitempty"`
+	LastFailAt  time.Time `json:"last_failure_at,omitzero"`
 }
 
 // FenceRecord is one fencing operation from the replicated history.
