@@ -187,11 +187,14 @@ func benchGroup(b *testing.B) string {
 
 // nodeUp prepares a (powered-on) load balancer: nonlocal bind, and haproxy
 // when it runs outside the group.
-func (v *vigilBench) nodeUp(n string) {
-	h := v.c.Node(n).Host
+func (v *vigilBench) nodeUp(n string) { lbUp(v.c.Node(n).Host, n, v.vipOnly) }
+
+// lbUp prepares a load balancer for the benches' client: nonlocal bind
+// (haproxy binds the VIP), and haproxy itself when it runs outside the group.
+func lbUp(h *Host, name string, vipOnly bool) {
 	EnableNonlocalBind(h)
-	if v.vipOnly {
-		StartHAProxy(h.lab, h, n)
+	if vipOnly {
+		StartHAProxy(h.lab, h, name)
 	}
 }
 

@@ -11,9 +11,12 @@ import (
 
 // BenchmarkFencedFailover measures failover with IPMI fencing in the path:
 // vigil's ipmi device against ipmi_sim, whose power-off really cuts the
-// node's power, no fence delays, the haproxy group of examples/haproxy-pair
-// behind the VIP and a client requesting it every 10 ms (as in
-// BenchmarkFailoverDowntime). Timing preset VIGIL_BENCH_PRESET (default
+// node's power, no fence delays, haproxy behind the VIP and a client
+// requesting it every 10 ms, all as in BenchmarkFailoverDowntime: the group
+// is the VIP alone with haproxy running on both nodes, or with
+// VIGIL_BENCH_GROUP=haproxy the example's group that starts haproxy on the
+// new node after the VIP (its start is then part of vigil's share, below).
+// Timing preset VIGIL_BENCH_PRESET (default
 // fast) with VIGIL_BENCH_TUNING overrides, VIGIL_BENCH_RUNS runs (default
 // 10) of each case:
 //
@@ -40,13 +43,18 @@ func BenchmarkFencedFailover(b *testing.B) {
 	load0 := loadAvg()
 	type result struct{ down, fence, share []time.Duration }
 	kinds := []string{"poweroff", "sigstop", "two-node-poweroff"}
+	vipOnly := benchGroup(b) == "vip"
 	results := map[string]*result{}
 	for _, kind := range kinds {
 		r := &result{}
 		results[kind] = r
 		b.Run(kind, func(b *testing.B) {
 			l, client := benchWebLab(b, "vlabfnb")
-			spec := FenceSpec{LogLevel: "info", Preset: preset, ClusterExtra: tuning, Group: WebGroupHCL(b, l.Dir(), "n1", 3)}
+			group := WebGroupHCL(b, l.Dir(), "n1", 3)
+			if vipOnly {
+				group = VIPGroupHCL("n1")
+			}
+			spec := FenceSpec{LogLevel: "info", Preset: preset, ClusterExtra: tuning, Group: group}
 			if kind == "two-node-poweroff" {
 				spec.TwoNode = true
 				spec.ClusterExtra = fmt.Sprintf("  priority_fence_delay = %q\n%s", pairPriorityDelay, tuning)
@@ -57,10 +65,10 @@ func BenchmarkFencedFailover(b *testing.B) {
 				fc.Start(n.Name)
 			}
 			for _, n := range []string{"n1", "n2"} {
-				EnableNonlocalBind(fc.Node(n).Host)
+				lbUp(fc.Node(n).Host, n, vipOnly)
 			}
 			for i := range runs {
-				down, fence := fencedFailover(b, fc, client, kind, i)
+				down, fence := fencedFailover(b, fc, client, kind, i, vipOnly)
 				fmt.Printf("fenced %s run %d: downtime %v, fence device %v, vigil's share %v (load average %s)\n",
 					kind, i, down.Round(time.Millisecond), fence.Round(time.Millisecond), (down - fence).Round(time.Millisecond), loadAvg())
 				r.down, r.fence, r.share = append(r.down, down), append(r.fence, fence), append(r.share, down-fence)
@@ -69,8 +77,8 @@ func BenchmarkFencedFailover(b *testing.B) {
 	}
 	var t strings.Builder
 	fmt.Fprintf(&t, "\nfailover with IPMI fencing (ipmi_sim) in the path, client-observed (request every 10 ms), min / median / max over %d runs\n", runs)
-	fmt.Fprintf(&t, "vigil timing: %s; fence device time = the recorded fence attempt's duration; load average at start %s, at end %s\n",
-		label, load0, loadAvg())
+	fmt.Fprintf(&t, "vigil timing: %s; vigil group: %s; fence device time = the recorded fence attempt's duration; load average at start %s, at end %s\n",
+		label, groupLabel(benchGroup(b)), load0, loadAvg())
 	fmt.Fprintf(&t, "%-20s | %-27s | %-27s | %s\n", "case", "downtime", "fence device", "vigil's share")
 	for _, kind := range kinds {
 		r := results[kind]
@@ -91,7 +99,7 @@ func BenchmarkFencedFailover(b *testing.B) {
 // the client watches the VIP, waits until the other node answers, checks
 // that the node was fenced and is off, and powers it back on. It returns
 // the client-observed downtime and the fence device's own time.
-func fencedFailover(b *testing.B, fc *FencedCluster, client *Host, kind string, i int) (down, fence time.Duration) {
+func fencedFailover(b *testing.B, fc *FencedCluster, client *Host, kind string, i int, vipOnly bool) (down, fence time.Duration) {
 	b.Helper()
 	// The active node is kept off the raft leadership: the holder of a
 	// group that was the leader until the new leader's election is not
@@ -132,6 +140,7 @@ func fencedFailover(b *testing.B, fc *FencedCluster, client *Host, kind string, 
 		b.Fatalf("%s of %s: fence recorded but the node still runs", kind, active)
 	}
 	fc.PowerOnNode(active)
+	lbUp(fc.Node(active).Host, active, vipOnly)
 	return down, fence
 }
 
