@@ -45,9 +45,10 @@ func (a *Agent) hostSilent(ctx context.Context, node string) bool {
 }
 
 // reachTimeout: a kernel answers a connection attempt within a round trip,
-// well under a millisecond on a LAN; fast 50 ms, lan 150 ms, wan 500 ms.
+// well under a millisecond on a LAN, even while its processes are starved
+// or frozen; fast 20 ms, lan 150 ms, wan 500 ms.
 func reachTimeout(t configs.Timing) time.Duration {
-	return max(50*time.Millisecond, t.RaftHeartbeatTimeout/5)
+	return max(20*time.Millisecond, t.RaftHeartbeatTimeout/5)
 }
 
 // timedOut reports whether a TCP connection attempt to addr went unanswered

@@ -33,10 +33,9 @@ type reachResult struct {
 }
 
 // probes are the nodes to ask now: fenceable, quiet on the cluster link
-// (lost, or no answer for half the time that makes it lost: the answer is
-// in by the time the link counts as lost), and not asked since their last
-// sign of life there; once lost, asked again if the last ask came before
-// (the host answered it half-way, then lost its power).
+// (lost, or no answer for probeAfter), not yet found silent, and not asked
+// since their last sign of life there; once lost, asked again if the last
+// ask came before (the host answered it while quiet, then lost its power).
 func probes(in Input) []string {
 	if in.Fenceable == nil {
 		return nil
@@ -50,8 +49,8 @@ func probes(in Input) []string {
 			continue
 		}
 		st, l := in.link(n.Name)
-		quiet := st == linkLost || st == linkOK && !l.Last.IsZero() && in.due(l.Last.Add(in.staleAfter()/2))
-		if !quiet {
+		quiet := st == linkLost || st == linkOK && !l.Last.IsZero() && in.due(l.Last.Add(in.probeAfter()))
+		if !quiet || in.silent(n.Name, l.Since) {
 			continue
 		}
 		at, ok := in.Probed[n.Name]
@@ -62,6 +61,15 @@ func probes(in Input) []string {
 	}
 	return out
 }
+
+// probeAfter is how long a node may go without an answer on the cluster
+// link before it is asked about: two fifths of staleAfter (fast 40 ms, at
+// least two raft heartbeats missed). A silent answer makes the link lost
+// there and then (link), so a powered-off node is failed, and fenced, at
+// probeAfter plus the probe's timeout (fast 60 ms) instead of staleAfter
+// plus nothing: an answer, a refusal or a starved probe leaves it to
+// staleAfter and the lease, as before.
+func (in Input) probeAfter() time.Duration { return in.staleAfter() * 2 / 5 }
 
 // silent reports whether a probe started after node's last sign of life on
 // the cluster link (since) found its host answering on neither link.

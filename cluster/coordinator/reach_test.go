@@ -76,33 +76,77 @@ func TestSilentHostIsFencedBeforeItsLeaseEnds(t *testing.T) {
 	}
 }
 
-// A node is asked about once it has not answered for half the time that
-// makes its link lost, so that the answer is in when the link counts as
-// lost; the leader wakes for that instant.
-func TestQuietNodeIsProbedHalfWayToLost(t *testing.T) {
+// A node is asked about once it has not answered for probeAfter (two
+// fifths of the time that makes its link lost); the leader wakes for that
+// instant.
+func TestQuietNodeIsProbedBeforeItsLinkIsLost(t *testing.T) {
 	in := lostHolder()
 	last := in.Links["lb1"].Last
 	in.Data.Nodes["lb1"].Status = state.NodeOnline
-	in.Now = last.Add(in.staleAfter()/2 - time.Millisecond)
+	in.Now = last.Add(in.probeAfter() - time.Millisecond)
 	out := Decide(in)
 	if len(out.Probes) != 0 {
 		t.Fatalf("probes %v while lb1 answered %v ago", out.Probes, in.Now.Sub(last))
 	}
-	if want := last.Add(in.staleAfter() / 2); !out.Wake.Equal(want) {
+	if want := last.Add(in.probeAfter()); !out.Wake.Equal(want) {
 		t.Errorf("Wake = %v after the last answer, want %v", out.Wake.Sub(last), want.Sub(last))
 	}
-	in.Now = last.Add(in.staleAfter() / 2)
+	in.Now = last.Add(in.probeAfter())
 	if got := Decide(in).Probes; len(got) != 1 || got[0] != "lb1" {
-		t.Errorf("probes %v half-way to lost, want [lb1]", got)
+		t.Errorf("probes %v after %v without an answer, want [lb1]", got, in.probeAfter())
 	}
 }
 
-// A host that answered the half-way probe and then lost its power is asked
-// again once its link counts as lost, and not again after that.
-func TestHalfWayProbeIsRepeatedOnceTheLinkIsLost(t *testing.T) {
+// The silent answer to that probe is the loss: the node has failed and is
+// fenced at once, before staleAfter, and is not asked again. An answer on
+// the cluster link after the probe started is life: online again, and the
+// probe says nothing any more.
+func TestSilentProbeLosesTheLinkBeforeItGoesStale(t *testing.T) {
 	in := lostHolder()
 	last := in.Links["lb1"].Last
-	in.Probed = map[string]time.Time{"lb1": last.Add(in.staleAfter() / 2)}
+	in.Data.Nodes["lb1"].Status = state.NodeOnline
+	probe := last.Add(in.probeAfter())
+	in.Probed = map[string]time.Time{"lb1": probe}
+	in.Silent = map[string]time.Time{"lb1": probe}
+	in.Now = probe.Add(20 * time.Millisecond)
+	if in.Now.Sub(last) >= in.staleAfter() {
+		t.Fatalf("test setup: %v is not before staleAfter %v", in.Now.Sub(last), in.staleAfter())
+	}
+	if st, _ := in.link("lb1"); st != linkLost {
+		t.Fatalf("link %v after a silent probe, want lost", st)
+	}
+	out := Decide(in)
+	if len(out.Probes) != 0 {
+		t.Errorf("probes %v of a host already found silent", out.Probes)
+	}
+	cmds, fences, _ := run(t, in)
+	st := commandsOf[*state.SetNodeStatus](Output{Commands: cmds})
+	if len(st) == 0 || st[0].Status != state.NodeFailed {
+		t.Errorf("status commands %v, want lb1 failed", st)
+	}
+	if len(fences) != 1 || fences[0].Node != "lb1" {
+		t.Errorf("fences %v, want lb1 fenced at once", fences)
+	}
+	in = lostHolder()
+	in.Data.Nodes["lb1"].Status = state.NodeOnline
+	in.Silent = map[string]time.Time{"lb1": probe}
+	answered := probe.Add(5 * time.Millisecond)
+	in.Links["lb1"] = Link{OK: true, Answered: true, Since: t0, Last: answered, Renewed: last}
+	in.Now = answered.Add(time.Millisecond)
+	if st, _ := in.link("lb1"); st != linkOK {
+		t.Errorf("link %v after an answer newer than the silent probe, want ok", st)
+	}
+	if _, fences, _ := run(t, in); len(fences) != 0 {
+		t.Errorf("fenced %v after an answer newer than the silent probe", fences)
+	}
+}
+
+// A host that answered the early probe and then lost its power is asked
+// again once its link counts as lost, and not again after that.
+func TestEarlyProbeIsRepeatedOnceTheLinkIsLost(t *testing.T) {
+	in := lostHolder()
+	last := in.Links["lb1"].Last
+	in.Probed = map[string]time.Time{"lb1": last.Add(in.probeAfter())}
 	in.Now = last.Add(in.staleAfter())
 	if got := Decide(in).Probes; len(got) != 1 {
 		t.Fatalf("probes %v at the loss after a half-way probe, want [lb1]", got)

@@ -41,8 +41,10 @@ func (s linkState) String() string {
 }
 
 // link is node's cluster link as this leader knows it. A peer that answered
-// is lost once a heartbeat to it failed or once it has been silent for
-// staleAfter; its lease counts from its last evidence of life. The previous
+// is lost once a heartbeat to it failed, once it has been silent for
+// staleAfter, or once a probe started after its last answer found its host
+// answering on neither link (reach.go: that is more than missed answers);
+// its lease counts from its last evidence of life. The previous
 // leader is lost once a heartbeat to it failed or prevLeaderWait passed,
 // even if it never answered us: our election is the observation (a
 // majority, us included, stopped hearing from it). Until then it may simply
@@ -54,7 +56,7 @@ func (in Input) link(node string) (linkState, Link) {
 		if !l.Last.IsZero() {
 			l.Since = l.Last
 		}
-		if l.OK && (l.Last.IsZero() || !in.due(l.Last.Add(in.staleAfter()))) {
+		if l.OK && (l.Last.IsZero() || !in.due(l.Last.Add(in.staleAfter()))) && !in.silent(node, l.Since) {
 			return linkOK, l
 		}
 		return linkLost, l
