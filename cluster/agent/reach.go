@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"net"
 	"time"
 
@@ -19,8 +18,10 @@ import (
 // host whose agent is stalled or frozen still completes the handshake in
 // its kernel, and refuses or resets when the agent is gone. A local error
 // (no route from here, a socket error) is no evidence about the node. The
-// answer counts only if this node still holds its lease afterwards: its
-// quorum answered meanwhile, so its own network was not the one cut.
+// answer counts only if this node still holds its lease afterwards (its own
+// network may be the one cut); and the verdict it leads to is committed
+// through raft before any fence, which a leader cut off from its quorum
+// cannot do.
 func (a *Agent) hostSilent(ctx context.Context, node string) bool {
 	n := a.current().Node(node)
 	if n.Address == "" || n.Heartbeat == "" {
@@ -49,40 +50,4 @@ func (a *Agent) hostSilent(ctx context.Context, node string) bool {
 // or frozen; fast 20 ms, lan 150 ms, wan 500 ms.
 func reachTimeout(t configs.Timing) time.Duration {
 	return max(20*time.Millisecond, t.RaftHeartbeatTimeout/5)
-}
-
-// timedOut reports whether a TCP connection attempt to addr went unanswered
-// for timeout. An attempt that took much longer than that says more about
-// this process (starved, stalled: its timer and the answer were both
-// pending when it ran again, and the timer may win) than about the peer:
-// unknown, not silent.
-func timedOut(ctx context.Context, addr string, timeout time.Duration, greet func(net.Conn)) bool {
-	// A name is resolved first, apart: a slow resolver is no silence of
-	// the node.
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if net.ParseIP(host) == nil {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		ips, err := net.DefaultResolver.LookupHost(rctx, host)
-		cancel()
-		if err != nil || len(ips) == 0 {
-			return false
-		}
-		addr = net.JoinHostPort(ips[0], port)
-	}
-	d := net.Dialer{Timeout: timeout}
-	start := time.Now()
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err == nil {
-		if greet != nil {
-			_ = c.SetDeadline(time.Now().Add(timeout))
-			greet(c)
-		}
-		c.Close()
-		return false
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil && time.Since(start) < timeout*3/2
 }
