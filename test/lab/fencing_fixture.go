@@ -150,12 +150,12 @@ func PrepareFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 	return fc
 }
 
-// powerCutCommand writes the BMC's power-off program for node, silent like
-// a real power loss: freeze every process of the node's namespace, delete
-// its veths (which takes its addresses, the VIP, with them), then kill the
-// frozen processes (NetnsKillCommand), whose dying sockets can no longer
-// reach anyone. Links already gone (the lab cut the power first) are not
-// an error.
+// powerCutCommand writes the BMC's power-off program for node, silent and
+// sudden like a real power loss (Host.PowerOff): delete its veths, both in
+// one batch (which takes its addresses, the VIP, with them), then freeze and
+// kill every process of the node's namespace (NetnsKillCommand), whose dying
+// sockets can no longer reach anyone. Links already gone (the lab cut the
+// power first) are not an error.
 func powerCutCommand(l *Lab, node string) []string {
 	tb := l.tb
 	tb.Helper()
@@ -171,15 +171,19 @@ func powerCutCommand(l *Lab, node string) []string {
 	// lands while the lab powers the node on would freeze the lab's own
 	// `ip -n` commands and delete the links it just made).
 	fmt.Fprintf(&b, "exec 9>%s\nflock 9 || exit 1\n", bmcShellQuote(powerLockPath(l, node)))
+	// The cables first, both in one netlink batch (Host.PowerOff): the
+	// node's kernel stops answering at once, as in a real power cut. A link
+	// already gone (a second cut) is no error; one still there after is.
+	fmt.Fprintf(&b, "printf 'link del %%s\\n' %s %s | %s -n %s -force -batch - >/dev/null 2>&1\n",
+		bmcShellQuote(node+"-"+Pub), bmcShellQuote(node+"-"+HB), bmcShellQuote(ipBin), bmcShellQuote(l.sw))
+	for _, link := range []string{Pub, HB} {
+		fmt.Fprintf(&b, "%s -n %s link show dev %s >/dev/null 2>&1 && exit 1\n",
+			bmcShellQuote(ipBin), bmcShellQuote(l.sw), bmcShellQuote(node+"-"+link))
+	}
 	// Two passes catch a child forked while the first was being frozen.
 	for range 2 {
 		fmt.Fprintf(&b, "pids=$(%s netns pids %s) || exit 1\n[ -n \"$pids\" ] && kill -STOP $pids 2>/dev/null\n",
 			bmcShellQuote(ipBin), bmcShellQuote(ns))
-	}
-	for _, link := range []string{Pub, HB} {
-		port := bmcShellQuote(node + "-" + link)
-		fmt.Fprintf(&b, "if %[1]s -n %[2]s link show dev %[3]s >/dev/null 2>&1; then %[1]s -n %[2]s link del %[3]s || exit 1; fi\n",
-			bmcShellQuote(ipBin), bmcShellQuote(l.sw), port)
 	}
 	fmt.Fprintf(&b, "%s || exit 1\n", bmcShellJoin(kill))
 	b.WriteString("exit 0\n")

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -138,26 +139,45 @@ func (h *Host) RunContext(ctx context.Context, argv ...string) (string, error) {
 	return string(out), nil
 }
 
-// PowerOff simulates a power loss, in the order that keeps it silent: every
-// process of the namespace is frozen (SIGSTOP), the host's cables are pulled
-// (its veths deleted, so its addresses vanish with them), and only then are
-// the processes killed. Killing first would let the dying kernel sockets send
-// FIN/RST to the peers, which then learn of the failure within milliseconds;
-// a real power loss sends nothing.
+// PowerOff simulates a power loss, in the order that keeps it silent and
+// sudden: the host's cables are pulled, all at once (its veths deleted in
+// one netlink batch, so its addresses vanish with them), then every process
+// of the namespace is frozen (SIGSTOP) and killed. Killing first would let
+// the dying kernel sockets send FIN/RST to the peers, which then learn of
+// the failure within milliseconds; freezing first would leave the host's
+// kernel answering (a frozen agent, not a power cut) until its cables go.
+// A real power loss does neither.
 func (h *Host) PowerOff() {
 	h.lab.tb.Helper()
-	freezeNetnsPids(h.ns)
+	ports := make([]string, 0, len(h.nics))
 	for _, n := range h.nics {
-		// Deleting the switch end deletes the pair, including the
-		// host-side device and every address on it.
-		if _, err := run("ip", "-n", h.lab.sw, "link", "del", n.port); err != nil {
-			h.lab.tb.Fatalf("lab: power-off %s: %v", h.name, err)
-		}
+		ports = append(ports, n.port)
 	}
+	// Deleting the switch end deletes the pair, including the host-side
+	// device and every address on it.
+	if err := deleteLinks(h.lab.sw, ports); err != nil {
+		h.lab.tb.Fatalf("lab: power-off %s: %v", h.name, err)
+	}
+	freezeNetnsPids(h.ns)
 	killNetnsPids(h.ns)
 	if left := netnsPids(h.ns); len(left) > 0 {
 		h.lab.tb.Fatalf("lab: power-off %s: pids %v survive SIGKILL", h.name, left)
 	}
+}
+
+// deleteLinks deletes links of namespace ns in one `ip -batch` run: one
+// process, the links gone within a millisecond of each other.
+func deleteLinks(ns string, links []string) error {
+	var b strings.Builder
+	for _, l := range links {
+		fmt.Fprintf(&b, "link del %s\n", l)
+	}
+	cmd := exec.Command("ip", "-n", ns, "-batch", "-")
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ip -n %s -batch (%s): %w: %s", ns, strings.Join(links, ", "), err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // PowerOn re-creates the host's veths with the same MACs and addresses.
