@@ -307,6 +307,77 @@ func TestFencing(t *testing.T) {
 		noOverlap(t, from)
 	})
 
+	t.Run("LeaderCutOffFromBothNodesFencesNobody", func(t *testing.T) {
+		// The witness leads and loses both resource nodes on both links,
+		// while it still reaches their BMCs (other ports of the heartbeat
+		// network). Its probes of n1 and n2 go unanswered exactly as after
+		// a power cut, but it has no quorum left to commit a verdict, and
+		// nothing is fenced before its verdict is committed: nobody is
+		// fenced. n1 and n2 elect a leader of their own and the group
+		// stays where it runs.
+		from := time.Now()
+		if leader := fc.WaitHealthy(settle); leader != "w" {
+			if out, err := fc.CLI(leader, "leader", "transfer", "w"); err != nil {
+				t.Fatalf("leader transfer %s -> w: %v\n%s", leader, err, out)
+			}
+		}
+		fc.Eventually(settle, "w leads", func() error {
+			st, err := fc.Status("w")
+			if err == nil && st.Leader != "w" {
+				err = fmt.Errorf("leader %q", st.Leader)
+			}
+			return err
+		})
+		active := fc.Active()
+		fences := len(mustStatus(t, fc.Cluster, "w").Fencing)
+		offs := map[string]int{}
+		for _, n := range []string{"n1", "n2"} {
+			offs[n] = fc.BMCs[n].CountCalls("set power 0")
+		}
+		silentBefore := strings.Count(agentLog(t, fc.Cluster, "w"), "host answers on neither link")
+		w := fc.Node("w").Host
+		for _, link := range []string{Pub, HB} {
+			for _, n := range []string{"n1", "n2"} {
+				l.Partition(link, w, fc.Node(n).Host)
+			}
+		}
+		fc.Eventually(settle, "a leader among n1 and n2", func() error {
+			st, err := fc.Status(active)
+			if err == nil && (st.Leader == "" || st.Leader == "w") {
+				err = fmt.Errorf("leader %q", st.Leader)
+			}
+			return err
+		})
+		// Several leases: the VIP never on the other node (it may drop
+		// from the holder for a moment while n1 and n2 elect a leader:
+		// BenchmarkLeaderLossHolderGap), and back on the holder.
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if h := fc.VIPHolders(); len(h) > 1 || len(h) == 1 && h[0] != active {
+				t.Fatalf("VIP holders %v; the group ran on %s", h, active)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		fc.WaitVIP(active, settle)
+		for _, n := range []string{"n1", "n2"} {
+			if k := fc.BMCs[n].CountCalls("set power 0"); k != offs[n] || fc.PoweredOff(n) {
+				t.Errorf("%s: %d power-off calls to its BMC during the cut (powered off: %v)", n, k-offs[n], fc.PoweredOff(n))
+			}
+		}
+		st := mustStatus(t, fc.Cluster, active)
+		if len(st.Fencing) != fences {
+			t.Errorf("fence attempts during the cut: %+v", st.Fencing[fences:])
+		}
+		if k := strings.Count(agentLog(t, fc.Cluster, "w"), "host answers on neither link") - silentBefore; k > 0 {
+			t.Logf("w found %d silent hosts while cut off, and fenced none", k)
+		} else {
+			t.Logf("w's lease ran out before a probe found a host silent")
+		}
+		l.Heal()
+		fc.WaitHealthy(settle)
+		noOverlap(t, from)
+	})
+
 	holders.Stop()
 	if m := holders.MaxHolders(); m > 1 {
 		t.Errorf("VIP held by %d nodes at once during the test", m)
