@@ -63,15 +63,7 @@ func TestSilentHostIsFencedBeforeItsLeaseEnds(t *testing.T) {
 		t.Fatalf("fenced %v on a probe older than the last answer", fences)
 	}
 	in.Silent = map[string]time.Time{"lb1": last.Add(in.staleAfter())}
-	cmds, fences, _ := run(t, in)
-	st := commandsOf[*state.SetNodeStatus](Output{Commands: cmds})
-	if len(st) == 0 || st[0].Status != state.NodeFailed {
-		t.Errorf("status commands %v, want lb1 failed", st)
-	}
-	if len(fences) != 1 || fences[0].Node != "lb1" {
-		t.Errorf("fences %v, want lb1 fenced at once", fences)
-	}
-	if moved(cmds) {
+	if cmds := failedAndFenced(t, in); moved(cmds) {
 		t.Errorf("web moved before the fence: %s", show(cmds))
 	}
 }
@@ -119,14 +111,7 @@ func TestSilentProbeLosesTheLinkBeforeItGoesStale(t *testing.T) {
 	if len(out.Probes) != 0 {
 		t.Errorf("probes %v of a host already found silent", out.Probes)
 	}
-	cmds, fences, _ := run(t, in)
-	st := commandsOf[*state.SetNodeStatus](Output{Commands: cmds})
-	if len(st) == 0 || st[0].Status != state.NodeFailed {
-		t.Errorf("status commands %v, want lb1 failed", st)
-	}
-	if len(fences) != 1 || fences[0].Node != "lb1" {
-		t.Errorf("fences %v, want lb1 fenced at once", fences)
-	}
+	failedAndFenced(t, in)
 	in = lostHolder()
 	in.Data.Nodes["lb1"].Status = state.NodeOnline
 	in.Silent = map[string]time.Time{"lb1": probe}
@@ -156,4 +141,19 @@ func TestEarlyProbeIsRepeatedOnceTheLinkIsLost(t *testing.T) {
 	if got := Decide(in).Probes; len(got) != 0 {
 		t.Errorf("probes %v after the probe at the loss, want none", got)
 	}
+}
+
+// failedAndFenced runs the decisions for in and checks that lb1 is judged
+// failed and fenced at once; it returns the commands.
+func failedAndFenced(t *testing.T, in Input) []state.Command {
+	t.Helper()
+	cmds, fences, _ := run(t, in)
+	st := commandsOf[*state.SetNodeStatus](Output{Commands: cmds})
+	if len(st) == 0 || st[0].Status != state.NodeFailed {
+		t.Errorf("status commands %v, want lb1 failed", st)
+	}
+	if len(fences) != 1 || fences[0].Node != "lb1" {
+		t.Errorf("fences %v, want lb1 fenced at once", fences)
+	}
+	return cmds
 }
