@@ -11,7 +11,7 @@ import (
 
 // upgradeFrom is the last version that landed on main (its CI passed)
 // before the changes of this tree: the version users upgrade from.
-const upgradeFrom = "d740cbb"
+const upgradeFrom = "345a6c2"
 
 // TestRollingUpgrade upgrades a running cluster from upgradeFrom to this
 // tree the documented way (docs/operations.md, "Rolling upgrades"): one node
