@@ -150,11 +150,7 @@ const benchSettle = 60 * time.Second
 func startVigilBench(b *testing.B, preset, tuning string) *vigilBench {
 	b.Helper()
 	l, client := benchWebLab(b, "vlabfb")
-	vipOnly := benchGroup(b) == "vip"
-	group := WebGroupHCL(b, l.Dir(), "n1", 3)
-	if vipOnly {
-		group = VIPGroupHCL("n1")
-	}
+	group, vipOnly := benchGroupHCL(b, l.Dir())
 	c := prepareCluster(l, ClusterSpec{Preset: preset, LogLevel: "info", ClusterExtra: tuning,
 		Extra: group}, Vigil(b))
 	validateConfigs(b, c)
@@ -183,6 +179,15 @@ func benchGroup(b *testing.B) string {
 		b.Fatalf("VIGIL_BENCH_GROUP=%q: want vip or haproxy", g)
 		return ""
 	}
+}
+
+// benchGroupHCL is the group benchGroup names, preferring n1, and whether it
+// is the address alone (haproxy then runs on both nodes: lbUp).
+func benchGroupHCL(b *testing.B, labDir string) (hcl string, vipOnly bool) {
+	if benchGroup(b) == "vip" {
+		return VIPGroupHCL("n1"), true
+	}
+	return WebGroupHCL(b, labDir, "n1", 3), false
 }
 
 // nodeUp prepares a (powered-on) load balancer: nonlocal bind, and haproxy

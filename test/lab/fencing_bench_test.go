@@ -43,17 +43,13 @@ func BenchmarkFencedFailover(b *testing.B) {
 	load0 := loadAvg()
 	type result struct{ down, fence, share []time.Duration }
 	kinds := []string{"poweroff", "sigstop", "two-node-poweroff"}
-	vipOnly := benchGroup(b) == "vip"
 	results := map[string]*result{}
 	for _, kind := range kinds {
 		r := &result{}
 		results[kind] = r
 		b.Run(kind, func(b *testing.B) {
 			l, client := benchWebLab(b, "vlabfnb")
-			group := WebGroupHCL(b, l.Dir(), "n1", 3)
-			if vipOnly {
-				group = VIPGroupHCL("n1")
-			}
+			group, vipOnly := benchGroupHCL(b, l.Dir())
 			spec := FenceSpec{LogLevel: "info", Preset: preset, ClusterExtra: tuning, Group: group}
 			if kind == "two-node-poweroff" {
 				spec.TwoNode = true

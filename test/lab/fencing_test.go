@@ -316,18 +316,8 @@ func TestFencing(t *testing.T) {
 		// fenced. n1 and n2 elect a leader of their own and the group
 		// stays where it runs.
 		from := time.Now()
-		if leader := fc.WaitHealthy(settle); leader != "w" {
-			if out, err := fc.CLI(leader, "leader", "transfer", "w"); err != nil {
-				t.Fatalf("leader transfer %s -> w: %v\n%s", leader, err, out)
-			}
-		}
-		fc.Eventually(settle, "w leads", func() error {
-			st, err := fc.Status("w")
-			if err == nil && st.Leader != "w" {
-				err = fmt.Errorf("leader %q", st.Leader)
-			}
-			return err
-		})
+		fc.WaitHealthy(settle)
+		fc.LeadOn("w", settle)
 		active := fc.Active()
 		fences := len(mustStatus(t, fc.Cluster, "w").Fencing)
 		offs := map[string]int{}

@@ -31,16 +31,7 @@ func BenchmarkLeaderLossHolderGap(b *testing.B) {
 		// up yet): retried. A lapse of n1's lease around the hand-over (its
 		// 30 ms window, design.md Leases) is counted apart.
 		handOver := time.Now()
-		c.Eventually(settle, "w leading", func() error {
-			if leader := c.WaitLeader(settle); leader != "w" {
-				out, err := c.CLI("w", "leader", "transfer", "w")
-				if err != nil {
-					return fmt.Errorf("leader transfer to w: %v %s", err, out)
-				}
-				return fmt.Errorf("leader %s", leader)
-			}
-			return nil
-		})
+		c.LeadOn("w", settle)
 		time.Sleep(2 * time.Second) // past the hand-over and any restart after it
 		c.WaitVIPOn(FenceVIP, "n1", settle)
 		cut := time.Now()

@@ -23,27 +23,15 @@ func BenchmarkTransferFromHolder(b *testing.B) {
 	runs := runsFromEnv(b, "VIGIL_BENCH_RUNS", 20)
 	c, n1, label := holderBenchCluster(b, "vlabtx")
 	const settle = 30 * time.Second
-	transferTo := func(node string) {
-		c.Eventually(settle, node+" leading", func() error {
-			if leader := c.WaitLeader(settle); leader != node {
-				out, err := c.CLI(leader, "leader", "transfer", node)
-				if err != nil {
-					return fmt.Errorf("leader transfer to %s: %v %s", node, err, out)
-				}
-				return fmt.Errorf("leader %s", leader)
-			}
-			return nil
-		})
-	}
 	load0 := loadAvg()
 	var gaps []time.Duration
 	lapsed := 0
 	for i := range runs {
-		transferTo("n1")
+		c.LeadOn("n1", settle)
 		time.Sleep(500 * time.Millisecond)
 		target := []string{"n2", "w"}[i%2]
 		start := time.Now()
-		transferTo(target)
+		c.LeadOn(target, settle)
 		time.Sleep(time.Second)
 		missing, gap := n1.Absent(start, time.Time{})
 		if missing {

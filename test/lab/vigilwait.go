@@ -46,6 +46,23 @@ func (c *Cluster) WaitLeader(timeout time.Duration) string {
 	return leader
 }
 
+// LeadOn makes node the raft leader (`vigil leader transfer`, retried: a
+// node just restarted may refuse until it has caught up) and waits until
+// every running agent agrees.
+func (c *Cluster) LeadOn(node string, timeout time.Duration) {
+	c.Lab.tb.Helper()
+	c.Eventually(timeout, node+" leading", func() error {
+		if leader := c.WaitLeader(timeout); leader != node {
+			out, err := c.CLI(leader, "leader", "transfer", node)
+			if err != nil {
+				return fmt.Errorf("leader transfer to %s: %v %s", node, err, out)
+			}
+			return fmt.Errorf("leader %s", leader)
+		}
+		return nil
+	})
+}
+
 // WaitNewLeader waits for an agreed leader other than old.
 func (c *Cluster) WaitNewLeader(old string, timeout time.Duration) string {
 	c.Lab.tb.Helper()
