@@ -79,7 +79,10 @@ func (r *runner) startAddresses(ctx context.Context, run []*res) []error {
 			}
 		}
 		if len(holds) > 0 && r.d.Lease() {
-			for i, err := range gb.HoldMany(ctx, holds) {
+			t0 := time.Now()
+			errs := gb.HoldMany(ctx, holds)
+			r.log.Debug("crash guard holds the addresses", "count", len(holds), "took", time.Since(t0).Round(10*time.Microsecond))
+			for i, err := range errs {
 				if err != nil {
 					err = heldErr(holds[i][1], err)
 				}
@@ -175,7 +178,10 @@ func (r *runner) startMany(ctx context.Context, run []*res, held map[*res]error)
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for k, err := range ms.StartMany(cctx, agents) {
+	t0 := time.Now()
+	started := ms.StartMany(cctx, agents)
+	r.log.Debug("addresses added and announced", "count", len(agents), "took", time.Since(t0).Round(10*time.Microsecond))
+	for k, err := range started {
 		n := todo[k]
 		if errs[n] = err; err == nil {
 			r.noteStarted(run[n])

@@ -171,9 +171,11 @@ func (r *runner) step(ctx context.Context) {
 		if !r.due(&r.startRetry, now) {
 			return
 		}
+		t0 := time.Now()
 		if g = r.fresh(ctx); g == nil {
 			return
 		}
+		r.log.Debug("starting: the state is current", "sync_took", time.Since(t0).Round(10*time.Microsecond))
 		r.start(ctx, g)
 	case want:
 		if rejoined != "" {
@@ -423,9 +425,14 @@ func (r *runner) stopList(ctx context.Context, list []*res) bool {
 	for i := 0; i < len(list); {
 		// A run of addresses stops together (parallel.go).
 		j := addressRun(list, i)
+		t0 := time.Now()
 		released = j > i+1 && r.releaseAddresses(ctx, list[i:j])
+		t1 := time.Now()
 		errs, batched := r.stopMany(ctx, list[i:j], released)
-		if !batched {
+		if batched {
+			r.log.Debug("addresses removed", "count", j-i, "release_took", t1.Sub(t0).Round(10*time.Microsecond),
+				"remove_took", time.Since(t1).Round(10*time.Microsecond))
+		} else {
 			errs = each(list[i:j], stopOne)
 		}
 		for _, err := range errs {

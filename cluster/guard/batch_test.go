@@ -1,12 +1,20 @@
 package guard
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // Holds and releases of a whole group of addresses in one exchange: every
@@ -20,7 +28,7 @@ func TestHoldManyAndReleaseMany(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = c.Run(ctx); close(done) }()
 
-	const n = 150 // more than one batch
+	const n = 300 // more than one batch
 	var holds [][3]string
 	for i := range n {
 		holds = append(holds, [3]string{fmt.Sprintf("g/a%d", i), fmt.Sprintf("addr%d", i), "eth0"})
@@ -30,7 +38,7 @@ func TestHoldManyAndReleaseMany(t *testing.T) {
 			t.Fatalf("hold %d: %v", i, err)
 		}
 	}
-	c.ReleaseMany(ctx, []string{"g/a0", "g/a149"})
+	c.ReleaseMany(ctx, []string{"g/a0", "g/a299"})
 	cancel()
 	<-done
 	b, _ := os.ReadFile(logf)
@@ -54,4 +62,90 @@ func TestHoldManyWithoutLeaseFails(t *testing.T) {
 			t.Errorf("hold %d without a lease: %v, want a refusal", i, err)
 		}
 	}
+}
+
+// A burst of holds and releases is logged at INFO as a few summary lines
+// (each address at DEBUG), and every request of the burst is answered, in
+// order, although the guard writes its replies together.
+func TestBurstIsSummarisedAndAnswered(t *testing.T) {
+	var logs syncBuffer
+	sock := filepath.Join(t.TempDir(), "g.sock")
+	done := make(chan error, 1)
+	var mu sync.Mutex
+	var ops []string
+	go func() {
+		done <- Serve(context.Background(), Config{Socket: sock, Lifetime: 2 * time.Second,
+			Logger:    hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info}),
+			NewHolder: func(a, i string) (Holder, error) { return memHolder{mu: &mu, ops: &ops, n: a}, nil }})
+	}()
+	var conn net.Conn
+	for i := 0; conn == nil; i++ {
+		c, err := net.Dial("unix", sock)
+		if err != nil && i > 200 {
+			t.Fatal(err)
+		}
+		conn = c
+		time.Sleep(5 * time.Millisecond)
+	}
+	rd := bufio.NewReader(conn)
+	const n = 256
+	burst := func(op string) {
+		t.Helper()
+		var out []byte
+		for i := range n {
+			b, _ := json.Marshal(request{Op: op, Key: fmt.Sprintf("g/a%d", i), Address: fmt.Sprint("addr", i), Deadline: in(time.Hour)})
+			out = append(append(out, b...), '\n')
+		}
+		if _, err := conn.Write(out); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			line, err := rd.ReadBytes('\n')
+			var rep reply
+			if err == nil {
+				err = json.Unmarshal(line, &rep)
+			}
+			if err != nil || !rep.OK {
+				t.Fatalf("%s %d: %v %+v", op, i, err, rep)
+			}
+		}
+	}
+	burst("hold")
+	burst("release")
+	conn.Close()
+	<-done
+	text := logs.String()
+	for _, what := range []string{"guarding address", "released address"} {
+		total := 0
+		for _, line := range strings.Split(text, "\n") {
+			if strings.Contains(line, what+": ") {
+				t.Errorf("one INFO line per address: %s", line)
+			}
+			if i := strings.Index(line, what+"es: count="); i >= 0 {
+				var c int
+				fmt.Sscanf(line[i+len(what+"es: count="):], "%d", &c)
+				total += c
+			}
+		}
+		if total != n {
+			t.Errorf("%ses logged for %d of %d addresses:\n%s", what, total, n, text)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -400,8 +400,10 @@ func (c *Client) Pid() int {
 }
 
 // batchSize bounds the requests written before their replies are read, so
-// that the replies never fill the socket while the requests are written.
-const batchSize = 64
+// that the replies never fill the socket while the requests are written
+// (256 replies of at most a few hundred bytes each: well under a unix
+// socket's buffer). A group of 256 addresses is one exchange.
+const batchSize = 256
 
 // HoldMany is Hold for many addresses ({key, address, interface} each) in
 // few exchanges (requests pipelined, then their replies read): a group of

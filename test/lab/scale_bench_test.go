@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -56,7 +57,7 @@ func BenchmarkManyAddresses(b *testing.B) {
 	serve("n1")
 	serve("n2")
 	probe := client.Start("vipcheck-probe", bin, "probe", "-port", "7999", "-first", scaleFirst,
-		"-count", fmt.Sprint(n), "-interval", "20ms")
+		"-count", fmt.Sprint(n), "-interval", "20ms", "-retry", "5ms")
 	from := waitGroupStarted(b, c, "many", "", settle)
 	waitAnswering(b, probe.Log, n, from, time.Time{}, 30*time.Second)
 	threads("with the group's 256 addresses up")
@@ -66,8 +67,14 @@ func BenchmarkManyAddresses(b *testing.B) {
 	for i := range runs {
 		from := waitGroupStarted(b, c, "many", "", settle)
 		to := other[from]
+		cl, err := c.API(to)
+		if err != nil {
+			b.Fatal(err)
+		}
 		at := time.Now()
-		foCLI(b, c, to, "node", "standby", from)
+		if err := cl.Standby(context.Background(), from, true); err != nil {
+			b.Fatalf("standby %s through %s's API: %v", from, to, err)
+		}
 		d := waitAnswering(b, probe.Log, n, to, at, 30*time.Second)
 		standby = append(standby, d)
 		fmt.Printf("standby run %d: %s -> %s: all %d answer from %s after %v (standby at %s)\n", i, from, to, n, to,
@@ -137,7 +144,7 @@ func benchKeepalivedMany(b *testing.B, n, runs int) (off, stop []time.Duration) 
 	serve("n1")
 	serve("n2")
 	probe := client.Start("vipcheck-probe", bin, "probe", "-port", "7999", "-first", scaleFirst,
-		"-count", fmt.Sprint(n), "-interval", "20ms")
+		"-count", fmt.Sprint(n), "-interval", "20ms", "-retry", "5ms")
 	steady := func() {
 		k.WaitMaster("n1", 30*time.Second)
 		waitAnswering(b, probe.Log, n, "n1", time.Time{}, 30*time.Second)
