@@ -320,3 +320,47 @@ func unwrap(a resources.Agent) resources.Agent {
 		a = u.Unwrap()
 	}
 }
+
+// manyMonitor is an agent type that monitors many agents of its type at
+// once (ipaddr: one address dump per interface instead of one per address).
+type manyMonitor interface {
+	MonitorMany(ctx context.Context, agents []resources.Agent) ([]resources.State, []error)
+}
+
+// monitored is one monitor's outcome.
+type monitored struct {
+	st  resources.State
+	err error
+}
+
+// monitorRuns monitors, with one MonitorMany per run of addresses, the
+// addresses whose monitor is due at now, when two or more of a run are;
+// monitorDue takes their outcomes from it instead of asking each.
+func (r *runner) monitorRuns(ctx context.Context, now time.Time) map[*res]monitored {
+	out := map[*res]monitored{}
+	for i := 0; i < len(r.res); {
+		j := addressRun(r.res, i)
+		var due []*res
+		var agents []resources.Agent
+		var timeout time.Duration
+		for _, x := range r.res[i:j] {
+			if !now.Before(x.nextMon) {
+				due = append(due, x)
+				agents = append(agents, unwrap(x.agent))
+				timeout = max(timeout, x.cfg.MonitorTimeout)
+			}
+		}
+		i = j
+		mm, ok := ability[manyMonitor](r.res[j-1].agent)
+		if len(due) < 2 || !ok {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		states, errs := mm.MonitorMany(cctx, agents)
+		cancel()
+		for k, x := range due {
+			out[x] = monitored{states[k], errs[k]}
+		}
+	}
+	return out
+}

@@ -188,6 +188,8 @@ func (r *runner) step(ctx context.Context) {
 		}
 		if !lease {
 			r.log.Warn("lease lost: stopping resources, addresses first")
+		} else {
+			r.log.Debug("stopping: the group is not assigned here")
 		}
 		ok := r.stopAll(ctx, !lease)
 		if lease && g != nil && g.Holder == me {
@@ -283,13 +285,18 @@ func (r *runner) monitorGuardedNow() {
 // monitorDue runs the monitors whose interval elapsed.
 func (r *runner) monitorDue(ctx context.Context, g *state.Group) {
 	now := r.d.Now()
+	batched := r.monitorRuns(ctx, now)
 	for i, x := range r.res {
 		r.refresh(ctx, x, now)
 		if now.Before(x.nextMon) {
 			continue
 		}
 		x.nextMon = now.Add(x.cfg.MonitorInterval)
-		st, err := r.monitor(ctx, x)
+		m, ok := batched[x]
+		if !ok {
+			m.st, m.err = r.monitor(ctx, x)
+		}
+		st, err := m.st, m.err
 		if st == resources.Running {
 			r.set(x, st)
 			r.clearFail(x, "monitor")

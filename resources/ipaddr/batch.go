@@ -90,35 +90,14 @@ func unlock(list []*Agent, idx []int) {
 // removeOn deletes, from one dump of link's addresses, every address (any
 // prefix length) of the agents list[idx], noting each one's error.
 func removeOn(h *netlink.Handle, link netlink.Link, list []*Agent, idx []int, errs []error) error {
-	mine := map[netip.Addr][]int{}
-	fams := map[int]bool{}
-	for _, i := range idx {
-		ip := list[i].prefix.Addr()
-		mine[ip] = append(mine[ip], i)
-		if ip.Is4() {
-			fams[netlink.FAMILY_V4] = true
-		} else {
-			fams[netlink.FAMILY_V6] = true
-		}
+	present, err := addressesOn(h, link, list, idx)
+	if err != nil {
+		return err
 	}
-	for fam := range fams {
-		var all []netlink.Addr
-		err := retryDump(func() (err error) {
-			all, err = h.AddrList(link, fam)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("list addresses of %s: %w", link.Attrs().Name, err)
-		}
-		for _, ad := range all {
-			ip, ok := netip.AddrFromSlice(ad.IP)
-			if !ok {
-				continue
-			}
-			for _, i := range mine[ip.Unmap()] {
-				if err := h.AddrDel(link, &ad); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && errs[i] == nil {
-					errs[i] = fmt.Errorf("remove %s from %s: %w", ad.IPNet, list[i].ifName, err)
-				}
+	for _, i := range idx {
+		for _, ad := range present[list[i].prefix.Addr()] {
+			if err := h.AddrDel(link, &ad); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && errs[i] == nil {
+				errs[i] = fmt.Errorf("remove %s from %s: %w", ad.IPNet, list[i].ifName, err)
 			}
 		}
 	}
@@ -187,4 +166,73 @@ func (a *Agent) announceMany(list []*Agent, idx []int, errs []error) {
 		}
 		x.pool.burst(x, an, x.count-1, x.interval)
 	}
+}
+
+// MonitorMany is Monitor for many ipaddr agents at once: one netlink handle
+// and one address dump per interface and family, instead of one each per
+// address (256 addresses monitored one by one parsed the interface's 256
+// addresses 256 times every monitor_interval). It returns each one's state
+// and error, in order; an agent of another type gets an error.
+func (a *Agent) MonitorMany(ctx context.Context, agents []resources.Agent) ([]resources.State, []error) {
+	list, byIface, errs := byInterface(agents)
+	states := make([]resources.State, len(agents))
+	for i := range states {
+		states[i] = resources.Failed
+	}
+	for _, idx := range byIface {
+		err := list[idx[0]].withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
+			present, err := addressesOn(h, link, list, idx)
+			if err != nil {
+				return err
+			}
+			for _, i := range idx {
+				x := list[i]
+				states[i] = resources.Stopped
+				for _, ad := range present[x.prefix.Addr()] {
+					if ad.Flags&unix.IFA_F_DADFAILED != 0 {
+						states[i], errs[i] = resources.Failed, fmt.Errorf("address %s on %s failed duplicate address detection", x.prefix, x.ifName)
+						break
+					}
+					states[i] = resources.Running
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			for _, i := range idx {
+				states[i], errs[i] = resources.Failed, err
+			}
+		}
+	}
+	return states, errs
+}
+
+// addressesOn dumps link's addresses of the families of list[idx], by
+// address (any prefix length).
+func addressesOn(h *netlink.Handle, link netlink.Link, list []*Agent, idx []int) (map[netip.Addr][]netlink.Addr, error) {
+	fams := map[int]bool{}
+	for _, i := range idx {
+		if list[i].prefix.Addr().Is4() {
+			fams[netlink.FAMILY_V4] = true
+		} else {
+			fams[netlink.FAMILY_V6] = true
+		}
+	}
+	out := map[netip.Addr][]netlink.Addr{}
+	for fam := range fams {
+		var all []netlink.Addr
+		err := retryDump(func() (err error) {
+			all, err = h.AddrList(link, fam)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list addresses of %s: %w", link.Attrs().Name, err)
+		}
+		for _, ad := range all {
+			if ip, ok := netip.AddrFromSlice(ad.IP); ok {
+				out[ip.Unmap()] = append(out[ip.Unmap()], ad)
+			}
+		}
+	}
+	return out, nil
 }

@@ -1,10 +1,14 @@
 package ipaddr
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netns"
 
 	"github.com/vigil-ha/vigil/resources"
 )
@@ -113,4 +117,104 @@ func TestStartManyAddsAndAnnounces(t *testing.T) {
 	if len(pool.jobs) != 0 {
 		t.Errorf("after StopMany the announcer still has %d bursts", len(pool.jobs))
 	}
+}
+
+// MonitorMany sees each address as Monitor does: running while present,
+// stopped once removed, from one dump.
+func TestMonitorManyMatchesMonitor(t *testing.T) {
+	l := newLab(t)
+	factory := NewWithLifetime(0)
+	var agents []resources.Agent
+	for i := range 8 {
+		ag, err := factory(resources.Spec{Group: "g", Name: fmt.Sprint("a", i), Params: map[string]string{
+			"interface": "eth0", "address": fmt.Sprintf("198.18.0.%d/24", 100+i), "garp_count": "0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ag.(*Agent).nsPath = nsPath(l.a)
+		agents = append(agents, ag)
+	}
+	a0 := agents[0].(*Agent)
+	for i, err := range a0.StartMany(ctxT(t), agents) {
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+	}
+	for _, i := range []int{2, 5} {
+		if err := agents[i].Stop(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	states, errs := a0.MonitorMany(ctxT(t), agents)
+	for i, ag := range agents {
+		one, err := ag.Monitor(ctxT(t))
+		if errs[i] != nil || err != nil || states[i] != one {
+			t.Errorf("a%d: MonitorMany %v (%v), Monitor %v (%v)", i, states[i], errs[i], one, err)
+		}
+		if want := i != 2 && i != 5; (one == resources.Running) != want {
+			t.Errorf("a%d: %v, want running %v", i, one, want)
+		}
+	}
+	a0.StopMany(ctxT(t), agents)
+}
+
+// BenchmarkMonitor256 is one monitor round of a group of 256 addresses (a
+// /23 on one interface): one Monitor each, as the executor did, against one
+// MonitorMany. Both run on a thread inside the namespace, as the agent's
+// run inside its own. As root: go test -run '^$' -bench Monitor256 ./resources/ipaddr/
+func BenchmarkMonitor256(b *testing.B) {
+	l := newLab(b)
+	factory := NewWithLifetime(0)
+	var agents []resources.Agent
+	for i := range 256 {
+		ag, err := factory(resources.Spec{Group: "g", Name: fmt.Sprint("a", i), Params: map[string]string{
+			"interface": "eth0", "address": fmt.Sprintf("198.18.%d.%d/23", 2+i/250, 1+i%250), "garp_count": "0"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		agents = append(agents, ag)
+	}
+	a0 := agents[0].(*Agent)
+	inside := func(fn func()) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer orig.Close()
+		target, err := netns.GetFromPath(nsPath(l.a))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = netns.Set(orig) }()
+		fn()
+	}
+	ctx := context.Background()
+	inside(func() { a0.StartMany(ctx, agents) })
+	defer inside(func() { a0.StopMany(ctx, agents) })
+	b.Run("each", func(b *testing.B) {
+		inside(func() {
+			for b.Loop() {
+				for _, ag := range agents {
+					if st, err := ag.Monitor(ctx); err != nil || st != resources.Running {
+						b.Fatal(st, err)
+					}
+				}
+			}
+		})
+	})
+	b.Run("many", func(b *testing.B) {
+		inside(func() {
+			for b.Loop() {
+				if states, _ := a0.MonitorMany(ctx, agents); states[255] != resources.Running {
+					b.Fatal(states[255])
+				}
+			}
+		})
+	})
 }
