@@ -2,7 +2,6 @@ package guard
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigil-ha/vigil/internal/syncbuf"
 )
 
 // Holds and releases of a whole group of addresses in one exchange: every
@@ -68,7 +69,7 @@ func TestHoldManyWithoutLeaseFails(t *testing.T) {
 // (each address at DEBUG), and every request of the burst is answered, in
 // order, although the guard writes its replies together.
 func TestBurstIsSummarisedAndAnswered(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	sock := filepath.Join(t.TempDir(), "g.sock")
 	done := make(chan error, 1)
 	var mu sync.Mutex
@@ -131,21 +132,4 @@ func TestBurstIsSummarisedAndAnswered(t *testing.T) {
 			t.Errorf("%ses logged for %d of %d addresses:\n%s", what, total, n, text)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

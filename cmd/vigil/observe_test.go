@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-ha/vigil/cluster/api"
 	"github.com/vigil-ha/vigil/cluster/sdnotify"
 	"github.com/vigil-ha/vigil/configs"
+	"github.com/vigil-ha/vigil/internal/syncbuf"
 )
 
 // runArgs runs the real dispatcher as main does.
@@ -255,7 +256,7 @@ func TestDevAgentObservability(t *testing.T) {
 	if err := configs.Validate(cfg, builtin.Schemas()); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	a, err := agent.New(agent.Deps{Config: cfg, Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: &logs}),
 		Resources: resourceRegistry(), Fencers: fenceRegistry(), Checks: checkRegistry(), Version: "test",
 		Notify: sdnotify.Notifier{Socket: notify, Watchdog: 100 * time.Millisecond}})
@@ -390,29 +391,6 @@ func checkMetrics(t *testing.T, resp *http.Response, names ...string) {
 			t.Errorf("no %s", n)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // `vigil agent -dev` listens on the fixed per-user socket the CLI tries.

@@ -1,17 +1,16 @@
 package ipmi
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/vigil-ha/vigil/fencing"
+	"github.com/vigil-ha/vigil/internal/syncbuf"
 	"github.com/vigil-ha/vigil/test/fencetest"
 )
 
@@ -20,25 +19,7 @@ import (
 // over a veth; the root namespace gets no lab addresses.
 const nsPrefix = "vtfen-ipmi"
 
-// syncBuffer collects log output from concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newFencer(t testing.TB, bed *fencetest.Bed, host, password string, logs *syncBuffer) fencing.Fencer {
+func newFencer(t testing.TB, bed *fencetest.Bed, host, password string, logs *syncbuf.Buffer) fencing.Fencer {
 	t.Helper()
 	log := hclog.NewNullLogger()
 	if logs != nil {
@@ -63,7 +44,7 @@ func newFencer(t testing.TB, bed *fencetest.Bed, host, password string, logs *sy
 
 func TestOffKillsTheNodeAndConfirms(t *testing.T) {
 	bed := fencetest.New(t, nsPrefix, 210)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	f := newFencer(t, bed, bed.BMC.Addr, bed.BMC.Password, logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -119,7 +100,7 @@ func TestOffOnAPoweredOffNodeSendsNothing(t *testing.T) {
 func TestWrongPasswordFailsWithoutLeakingIt(t *testing.T) {
 	bed := fencetest.New(t, nsPrefix, 212)
 	const wrong = "Wr0ng-S3cret-xyz"
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	f := newFencer(t, bed, bed.BMC.Addr, wrong, logs)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -153,7 +134,7 @@ func TestCheckFindsAWrongPassword(t *testing.T) {
 		t.Fatalf("check with the right password: %v", err)
 	}
 	const wrong = "Wr0ng-S3cret-chk"
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	err := fencing.Check(ctx, newFencer(t, bed, bed.BMC.Addr, wrong, logs))
 	if err == nil {
 		t.Fatal("check with a wrong password passed")

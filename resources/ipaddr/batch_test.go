@@ -123,17 +123,7 @@ func TestStartManyAddsAndAnnounces(t *testing.T) {
 // stopped once removed, from one dump.
 func TestMonitorManyMatchesMonitor(t *testing.T) {
 	l := newLab(t)
-	factory := NewWithLifetime(0)
-	var agents []resources.Agent
-	for i := range 8 {
-		ag, err := factory(resources.Spec{Group: "g", Name: fmt.Sprint("a", i), Params: map[string]string{
-			"interface": "eth0", "address": fmt.Sprintf("198.18.0.%d/24", 100+i), "garp_count": "0"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ag.(*Agent).nsPath = nsPath(l.a)
-		agents = append(agents, ag)
-	}
+	agents := quietAgents(t, 8, nsPath(l.a), func(i int) string { return fmt.Sprintf("198.18.0.%d/24", 100+i) })
 	a0 := agents[0].(*Agent)
 	for i, err := range a0.StartMany(ctxT(t), agents) {
 		if err != nil {
@@ -164,16 +154,7 @@ func TestMonitorManyMatchesMonitor(t *testing.T) {
 // run inside its own. As root: go test -run '^$' -bench Monitor256 ./resources/ipaddr/
 func BenchmarkMonitor256(b *testing.B) {
 	l := newLab(b)
-	factory := NewWithLifetime(0)
-	var agents []resources.Agent
-	for i := range 256 {
-		ag, err := factory(resources.Spec{Group: "g", Name: fmt.Sprint("a", i), Params: map[string]string{
-			"interface": "eth0", "address": fmt.Sprintf("198.18.%d.%d/23", 2+i/250, 1+i%250), "garp_count": "0"}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		agents = append(agents, ag)
-	}
+	agents := quietAgents(b, 256, "", func(i int) string { return fmt.Sprintf("198.18.%d.%d/23", 2+i/250, 1+i%250) })
 	a0 := agents[0].(*Agent)
 	inside := func(fn func()) {
 		runtime.LockOSThread()
@@ -217,4 +198,22 @@ func BenchmarkMonitor256(b *testing.B) {
 			}
 		})
 	})
+}
+
+// quietAgents builds n ipaddr agents on eth0 of the namespace at ns ("":
+// the calling thread's), without announcements, at the addresses addr(i).
+func quietAgents(tb testing.TB, n int, ns string, addr func(i int) string) []resources.Agent {
+	tb.Helper()
+	factory := NewWithLifetime(0)
+	var agents []resources.Agent
+	for i := range n {
+		ag, err := factory(resources.Spec{Group: "g", Name: fmt.Sprint("a", i), Params: map[string]string{
+			"interface": "eth0", "address": addr(i), "garp_count": "0"}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ag.(*Agent).nsPath = ns
+		agents = append(agents, ag)
+	}
+	return agents
 }
