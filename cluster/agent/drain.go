@@ -17,16 +17,12 @@ import (
 //
 // A leader hands its groups over first, under its own leadership (a
 // standby switchover), and then raft leadership, to a voter that holds
-// nothing when there is one: no lease is at stake in the transfer, and the
-// cluster never waits out an election. It used to transfer first, and kept
-// its groups through the transfer on a lease carried over from its
-// leadership; on a busy machine the new leader's first answer could come
-// after that lease ended (a CI run: the target's election took 67 ms, its
-// dials to peers just restarted), and the groups stopped and started again
-// on the way out. A pair hands leadership over first still: the peer must
-// lead to take this node's vote away (twonode.go), and it is the new
-// holder either way. In maintenance nothing is handed over: the resources
-// stay as they are.
+// nothing when there is one: no lease is at stake in the transfer (one that
+// transferred first kept its groups on a carried lease, which a slow
+// election outlasted: design.md, Clean shutdown), and the cluster never
+// waits out an election. A pair transfers first: the peer must lead to take
+// this node's vote away (twonode.go), and is the new holder either way. In
+// maintenance nothing is handed over: the resources stay as they are.
 func (a *Agent) drain() {
 	ctx, cancel := context.WithTimeout(context.Background(), a.drainTimeout())
 	defer cancel()

@@ -66,8 +66,9 @@ func TestHoldManyWithoutLeaseFails(t *testing.T) {
 }
 
 // A burst of holds and releases is logged at INFO as a few summary lines
-// (each address at DEBUG), and every request of the burst is answered, in
-// order, although the guard writes its replies together.
+// (each address at DEBUG), soon after it even while renewals go on, and
+// every request of the burst is answered, in order, although the guard
+// writes its replies together.
 func TestBurstIsSummarisedAndAnswered(t *testing.T) {
 	var logs syncbuf.Buffer
 	sock := filepath.Join(t.TempDir(), "g.sock")
@@ -112,6 +113,20 @@ func TestBurstIsSummarisedAndAnswered(t *testing.T) {
 		}
 	}
 	burst("hold")
+	// Renewals every 5 ms do not put off the burst's line.
+	renew, _ := json.Marshal(request{Op: "renew", Deadline: in(time.Hour)})
+	for range 20 {
+		if _, err := conn.Write(append(renew, '\n')); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rd.ReadBytes('\n'); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "guarding addresses: count=") {
+		t.Errorf("no summary of the holds 100 ms after them, renewals meanwhile:\n%s", logs.String())
+	}
 	burst("release")
 	conn.Close()
 	<-done

@@ -134,7 +134,7 @@ type news struct {
 // request came for this long; the requests of one group come back to back.
 const newsQuiet = 20 * time.Millisecond
 
-func (n news) any() bool { return len(n.held)+len(n.released) > 0 }
+func (n news) count() int { return len(n.held) + len(n.released) }
 
 // flushNews logs what the burst held and released, and forgets it.
 func (s *session) flushNews() {
@@ -198,6 +198,7 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 	// quiet logs a burst's holds and releases once it is over.
 	quiet := time.NewTimer(time.Hour)
 	defer quiet.Stop()
+	armed := 0 // the count of news when quiet was last set
 	// drain handles the requests that arrived meanwhile; false once the
 	// agent is gone. They come first: a release must never be overtaken by
 	// a renewal of the address it releases, and a renewal waiting in the
@@ -217,6 +218,14 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 	}
 	for {
 		flush()
+		// News is logged once its burst is over: quiet is set again only
+		// when more came, so that renewals do not put it off.
+		if n := s.news.count(); n != armed {
+			if n > 0 {
+				quiet.Reset(newsQuiet)
+			}
+			armed = n
+		}
 		// Holding nothing, there is nothing to check or renew: a guard of a
 		// node that runs no group then wakes only for the agent.
 		checkC, renewC := check.C, renew.C
@@ -231,9 +240,6 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			if !s.take(m, ok, soon) || !drain() {
 				s.flushNews()
 				return nil
-			}
-			if s.news.any() {
-				quiet.Reset(newsQuiet)
 			}
 			s.arm(expiry)
 		case <-quiet.C:
