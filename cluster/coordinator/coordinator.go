@@ -349,7 +349,7 @@ func (c *Coordinator) apply(cmd state.Command) error {
 	}
 	start := c.d.Now()
 	resp, err := c.d.Raft.Apply(b, 2*time.Second)
-	c.d.Logger.Debug("committed", "command", fmt.Sprintf("%T", cmd), "took", c.d.Now().Sub(start).Round(10*time.Microsecond), "error", err)
+	c.d.Logger.Debug("committed", "command", hclog.Fmt("%T", cmd), "took", c.d.Now().Sub(start).Round(10*time.Microsecond), "error", err)
 	if err != nil {
 		if !c.d.Raft.IsLeader() {
 			return errNotLeader

@@ -1,15 +1,11 @@
 package guard
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -71,25 +67,8 @@ func TestHoldManyWithoutLeaseFails(t *testing.T) {
 // writes its replies together.
 func TestBurstIsSummarisedAndAnswered(t *testing.T) {
 	var logs syncbuf.Buffer
-	sock := filepath.Join(t.TempDir(), "g.sock")
-	done := make(chan error, 1)
-	var mu sync.Mutex
-	var ops []string
-	go func() {
-		done <- Serve(context.Background(), Config{Socket: sock, Lifetime: 2 * time.Second,
-			Logger:    hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info}),
-			NewHolder: func(a, i string) (Holder, error) { return memHolder{mu: &mu, ops: &ops, n: a}, nil }})
-	}()
-	var conn net.Conn
-	for i := 0; conn == nil; i++ {
-		c, err := net.Dial("unix", sock)
-		if err != nil && i > 200 {
-			t.Fatal(err)
-		}
-		conn = c
-		time.Sleep(5 * time.Millisecond)
-	}
-	rd := bufio.NewReader(conn)
+	s := startServerLogging(t, hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info}))
+	conn, rd := s.conn, s.rd
 	const n = 256
 	burst := func(op string) {
 		t.Helper()
@@ -114,14 +93,8 @@ func TestBurstIsSummarisedAndAnswered(t *testing.T) {
 	}
 	burst("hold")
 	// Renewals every 5 ms do not put off the burst's line.
-	renew, _ := json.Marshal(request{Op: "renew", Deadline: in(time.Hour)})
 	for range 20 {
-		if _, err := conn.Write(append(renew, '\n')); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := rd.ReadBytes('\n'); err != nil {
-			t.Fatal(err)
-		}
+		s.call(request{Op: "renew", Deadline: in(time.Hour)})
 		time.Sleep(5 * time.Millisecond)
 	}
 	if !strings.Contains(logs.String(), "guarding addresses: count=") {
@@ -129,7 +102,7 @@ func TestBurstIsSummarisedAndAnswered(t *testing.T) {
 	}
 	burst("release")
 	conn.Close()
-	<-done
+	<-s.done
 	text := logs.String()
 	for _, what := range []string{"guarding address", "released address"} {
 		total := 0

@@ -90,12 +90,15 @@ type server struct {
 	done chan error
 }
 
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T) *server { return startServerLogging(t, hclog.NewNullLogger()) }
+
+// startServerLogging is startServer with the guard logging to log.
+func startServerLogging(t *testing.T, log hclog.Logger) *server {
 	t.Helper()
 	s := &server{t: t, done: make(chan error, 1)}
 	sock := filepath.Join(t.TempDir(), "g.sock")
 	go func() {
-		s.done <- Serve(context.Background(), Config{Socket: sock, Lifetime: 2 * time.Second, Logger: hclog.NewNullLogger(),
+		s.done <- Serve(context.Background(), Config{Socket: sock, Lifetime: 2 * time.Second, Logger: log,
 			NewHolder: func(a, i string) (Holder, error) { return memHolder{mu: &s.mu, ops: &s.ops, n: a}, nil }})
 	}()
 	for i := 0; ; i++ {

@@ -186,15 +186,7 @@ func (a *Agent) MonitorMany(ctx context.Context, agents []resources.Agent) ([]re
 				return err
 			}
 			for _, i := range idx {
-				x := list[i]
-				states[i] = resources.Stopped
-				for _, ad := range present[x.prefix.Addr()] {
-					if ad.Flags&unix.IFA_F_DADFAILED != 0 {
-						states[i], errs[i] = resources.Failed, fmt.Errorf("address %s on %s failed duplicate address detection", x.prefix, x.ifName)
-						break
-					}
-					states[i] = resources.Running
-				}
+				states[i], errs[i] = list[i].stateOf(present[list[i].prefix.Addr()])
 			}
 			return nil
 		})
@@ -207,8 +199,8 @@ func (a *Agent) MonitorMany(ctx context.Context, agents []resources.Agent) ([]re
 	return states, errs
 }
 
-// addressesOn dumps link's addresses of the families of list[idx], by
-// address (any prefix length).
+// addressesOn dumps link's addresses of the families of list[idx] (one dump
+// per family), by address (any prefix length).
 func addressesOn(h *netlink.Handle, link netlink.Link, list []*Agent, idx []int) (map[netip.Addr][]netlink.Addr, error) {
 	fams := map[int]bool{}
 	for _, i := range idx {

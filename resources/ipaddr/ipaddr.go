@@ -250,24 +250,34 @@ func (a *Agent) Stop(ctx context.Context) error {
 
 // Monitor reports Running while the address is on the interface.
 func (a *Agent) Monitor(ctx context.Context) (resources.State, error) {
-	state := resources.Stopped
+	var state resources.State
 	err := a.withLink(ctx, func(h *netlink.Handle, link netlink.Link) error {
 		addrs, err := a.matching(h, link)
 		if err != nil {
 			return err
 		}
-		for _, ad := range addrs {
-			if ad.Flags&unix.IFA_F_DADFAILED != 0 {
-				return fmt.Errorf("address %s on %s failed duplicate address detection", a.prefix, a.ifName)
-			}
-			state = resources.Running
-		}
-		return nil
+		state, err = a.stateOf(addrs)
+		return err
 	})
 	if err != nil {
 		return resources.Failed, err
 	}
 	return state, nil
+}
+
+// stateOf is the state of the address given the link's copies of it (any
+// prefix length): running if present, failed if its duplicate address
+// detection failed.
+func (a *Agent) stateOf(addrs []netlink.Addr) (resources.State, error) {
+	for _, ad := range addrs {
+		if ad.Flags&unix.IFA_F_DADFAILED != 0 {
+			return resources.Failed, fmt.Errorf("address %s on %s failed duplicate address detection", a.prefix, a.ifName)
+		}
+	}
+	if len(addrs) == 0 {
+		return resources.Stopped, nil
+	}
+	return resources.Running, nil
 }
 
 // refresh sends one announcement round if the address is configured.
@@ -360,25 +370,8 @@ func (a *Agent) withLink(ctx context.Context, fn func(*netlink.Handle, netlink.L
 
 // matching lists the link's addresses equal to ours (any prefix length).
 func (a *Agent) matching(h *netlink.Handle, link netlink.Link) ([]netlink.Addr, error) {
-	family := netlink.FAMILY_V4
-	if a.prefix.Addr().Is6() {
-		family = netlink.FAMILY_V6
-	}
-	var all []netlink.Addr
-	err := retryDump(func() (err error) {
-		all, err = h.AddrList(link, family)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list addresses of %s: %w", a.ifName, err)
-	}
-	var out []netlink.Addr
-	for _, ad := range all {
-		if ip, ok := netip.AddrFromSlice(ad.IP); ok && ip.Unmap() == a.prefix.Addr() {
-			out = append(out, ad)
-		}
-	}
-	return out, nil
+	present, err := addressesOn(h, link, []*Agent{a}, []int{0})
+	return present[a.prefix.Addr()], err
 }
 
 // retryDump retries a netlink dump the kernel interrupted because the
