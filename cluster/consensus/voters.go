@@ -1,6 +1,8 @@
 package consensus
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -30,32 +32,19 @@ func (n *Node) Configuration() ([]raftmembers.Server, error) {
 // voters in contact (PeerContact: only a fresh answer counts). It returns
 // the verdict; the change is committed when it returns nil.
 func (n *Node) ChangeVoters(c raftmembers.Change, timeout time.Duration) (raftmembers.Verdict, error) {
-	r, err := n.get()
+	r, servers, idx, live, err := n.voterView()
 	if err != nil {
 		return raftmembers.Verdict{}, err
 	}
-	if r.State() != raft.Leader {
-		return raftmembers.Verdict{}, n.leaderErr(raft.ErrNotLeader)
-	}
-	f := r.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return raftmembers.Verdict{}, n.leaderErr(err)
-	}
-	var servers []raftmembers.Server
-	for _, s := range f.Configuration().Servers {
-		servers = append(servers, raftmembers.Server{ID: string(s.ID), Address: string(s.Address), Voter: s.Suffrage == raft.Voter})
-	}
-	live := map[string]bool{}
-	for id, l := range n.PeerContact() {
-		live[id] = l.Answered && l.OK
-	}
 	v, err := raftmembers.Check(servers, n.cfg.NodeID, live, c)
+	if err != nil && raftmembers.CatchUpFirst(servers, n.cfg.NodeID, live, c) {
+		return n.addThroughNonvoter(c, timeout)
+	}
 	if err != nil || v.NoOp {
 		return v, err
 	}
 	// The index pins the change to the configuration that was checked: a
 	// concurrent change makes raft refuse this one.
-	idx := f.Index()
 	switch c.Op {
 	case "add":
 		err = r.AddVoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout).Error()
@@ -65,6 +54,72 @@ func (n *Node) ChangeVoters(c raftmembers.Change, timeout time.Duration) (raftme
 	if err == nil {
 		n.forgetLink(c.ID)
 	}
+	return v, n.leaderErr(err)
+}
+
+// voterView is what a voter change is checked against on the leader: the
+// configuration, its index, and the servers that answered this leader.
+func (n *Node) voterView() (*raft.Raft, []raftmembers.Server, uint64, map[string]bool, error) {
+	r, err := n.get()
+	if err != nil {
+		return nil, nil, 0, nil, err
+	}
+	if r.State() != raft.Leader {
+		return nil, nil, 0, nil, n.leaderErr(raft.ErrNotLeader)
+	}
+	f := r.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, nil, 0, nil, n.leaderErr(err)
+	}
+	var servers []raftmembers.Server
+	for _, s := range f.Configuration().Servers {
+		servers = append(servers, raftmembers.Server{ID: string(s.ID), Address: string(s.Address), Voter: s.Suffrage == raft.Voter})
+	}
+	live := map[string]bool{}
+	for id, l := range n.PeerContact() {
+		live[id] = l.Answered && l.OK
+	}
+	return r, servers, f.Index(), live, nil
+}
+
+// addThroughNonvoter adds c.ID as a non-voter (no majority changes), waits
+// up to timeout for it to answer this leader at its address, and then
+// promotes it, checked again with its answer counted (raftmembers
+// CatchUpFirst). A node that does not answer stays a non-voter: harmless,
+// and the next `node add` promotes it.
+func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration) (raftmembers.Verdict, error) {
+	r, servers, idx, _, err := n.voterView()
+	if err != nil {
+		return raftmembers.Verdict{}, err
+	}
+	if !slices.Contains(servers, raftmembers.Server{ID: c.ID, Address: c.Address}) {
+		if err := r.AddNonvoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout).Error(); err != nil {
+			return raftmembers.Verdict{}, n.leaderErr(err)
+		}
+		n.forgetLink(c.ID) // only an answer at the new address counts
+		n.log.Info("joined as a non-voter; a voter once it answers", "node", c.ID)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		l, ok := n.PeerContact()[c.ID]
+		if ok && l.Answered && l.OK {
+			break
+		}
+		if time.Now().After(deadline) {
+			return raftmembers.Verdict{}, fmt.Errorf("%s joined as a non-voter but has not answered the leader within %v: "+
+				"check that its agent runs, then `vigil node add %s` again", c.ID, timeout, c.ID)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r, servers, idx, live, err := n.voterView()
+	if err != nil {
+		return raftmembers.Verdict{}, err
+	}
+	v, err := raftmembers.Check(servers, n.cfg.NodeID, live, c)
+	if err != nil {
+		return v, err
+	}
+	err = r.AddVoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout).Error()
 	return v, n.leaderErr(err)
 }
 

@@ -88,8 +88,10 @@ func Check(servers []Server, leader string, live map[string]bool, c Change) (Ver
 	var up, down []string
 	for _, id := range v.Voters {
 		// A node being added, or given a new address, has not answered at
-		// that address yet: it does not count until it has.
-		if id != c.ID && (id == leader || live[id]) {
+		// that address yet: it does not count until it has. One that is a
+		// non-voter at that address already (CatchUpFirst) has, if live.
+		fresh := id == c.ID && (cur[id].ID == "" || cur[id].Address != c.Address)
+		if id == leader || live[id] && !fresh {
 			up = append(up, id)
 		} else {
 			down = append(down, id)
@@ -108,6 +110,28 @@ func Check(servers []Server, leader string, live map[string]bool, c Change) (Ver
 			len(v.Voters), len(v.Voters)-1)
 	}
 	return v, nil
+}
+
+// CatchUpFirst reports whether an add that Check refuses would pass once
+// the node, joined as a non-voter at its address (which changes no
+// majority), has answered the leader: with few voters in contact (one,
+// after `vigil recover`) the new node is the majority's missing member.
+func CatchUpFirst(servers []Server, leader string, live map[string]bool, c Change) bool {
+	if c.Op != "add" {
+		return false
+	}
+	joined := []Server{{ID: c.ID, Address: c.Address}}
+	for _, s := range servers {
+		if s.ID != c.ID {
+			joined = append(joined, s)
+		}
+	}
+	withIt := map[string]bool{c.ID: true}
+	for id, l := range live {
+		withIt[id] = withIt[id] || l
+	}
+	_, err := Check(joined, leader, withIt, c)
+	return err == nil
 }
 
 // Disagreement compares the raft voters with the configured nodes and

@@ -40,6 +40,34 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
+// After `vigil recover` one voter is left: a second can join only as a
+// non-voter first, and becomes a voter once it has answered at its address.
+func TestGrowFromOneThroughANonvoter(t *testing.T) {
+	one := []Server{{"n1", "a1", true}}
+	add := Change{Op: "add", ID: "w", Address: "a3"}
+	if _, err := Check(one, "n1", nil, add); err == nil || !strings.Contains(err.Error(), "needs 2") {
+		t.Fatalf("1 -> 2 at once: %v, want refused", err)
+	}
+	if !CatchUpFirst(one, "n1", nil, add) {
+		t.Fatal("CatchUpFirst(1 -> 2) = false")
+	}
+	joined := append(one, Server{"w", "a3", false})
+	if _, err := Check(joined, "n1", map[string]bool{}, add); err == nil {
+		t.Fatal("promoted before it answered")
+	}
+	if _, err := Check(joined, "n1", map[string]bool{"w": true}, Change{Op: "add", ID: "w", Address: "a9"}); err == nil {
+		t.Fatal("promoted at another address than the one that answered")
+	}
+	v, err := Check(joined, "n1", map[string]bool{"w": true}, add)
+	if err != nil || strings.Join(v.Voters, ",") != "n1,w" || v.Warning == "" {
+		t.Fatalf("promotion once it answered: %+v %v", v, err)
+	}
+	// 3 -> 4 with one down and the new node not enough either way.
+	if CatchUpFirst(three(), "n1", map[string]bool{}, Change{Op: "add", ID: "n4", Address: "a4"}) {
+		t.Fatal("CatchUpFirst with two of four in contact even after the catch-up")
+	}
+}
+
 func TestGrowToFiveAndReplace(t *testing.T) {
 	live := map[string]bool{"n2": true, "w": true}
 	s := three()

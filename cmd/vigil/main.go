@@ -53,6 +53,7 @@ func commands(ui cli.Ui) map[string]cli.CommandFactory {
 		"leader":           f(&groupHelp{synopsis: "Move raft leadership on purpose", help: "Usage: vigil leader transfer [NODE]"}),
 		"leader transfer":  conn(&leaderTransferCmd{ui: ui}),
 		"guard":            f(&guardCmd{ui: ui}),
+		"recover":          f(&recoverCmd{ui: ui}),
 		"reload":           conn(&reloadCmd{ui: ui}),
 		"keyring":          f(&groupHelp{synopsis: "Rotate the gossip key of a running cluster", help: "Usage: vigil keyring list | vigil keyring install|use|remove KEYFILE"}),
 		"keyring list":     conn(&keyringCmd{ui: ui}),
