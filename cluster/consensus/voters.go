@@ -38,7 +38,7 @@ func (n *Node) ChangeVoters(c raftmembers.Change, timeout time.Duration) (raftme
 	}
 	v, err := raftmembers.Check(servers, n.cfg.NodeID, live, c)
 	if err != nil && raftmembers.CatchUpFirst(servers, n.cfg.NodeID, live, c) {
-		return n.addThroughNonvoter(c, timeout)
+		return n.addThroughNonvoter(c, timeout, err)
 	}
 	if err != nil || v.NoOp {
 		return v, err
@@ -85,14 +85,15 @@ func (n *Node) voterView() (*raft.Raft, []raftmembers.Server, uint64, map[string
 // addThroughNonvoter adds c.ID as a non-voter (no majority changes), waits
 // up to timeout for it to answer this leader at its address, and then
 // promotes it, checked again with its answer counted (raftmembers
-// CatchUpFirst). A node that does not answer stays a non-voter: harmless,
-// and the next `node add` promotes it.
-func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration) (raftmembers.Verdict, error) {
+// CatchUpFirst). A node that gives no answer is removed again, and the
+// change refused as at first (refused).
+func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration, refused error) (raftmembers.Verdict, error) {
 	r, servers, idx, _, err := n.voterView()
 	if err != nil {
 		return raftmembers.Verdict{}, err
 	}
-	if !slices.Contains(servers, raftmembers.Server{ID: c.ID, Address: c.Address}) {
+	added := !slices.Contains(servers, raftmembers.Server{ID: c.ID, Address: c.Address})
+	if added {
 		if err := r.AddNonvoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout).Error(); err != nil {
 			return raftmembers.Verdict{}, n.leaderErr(err)
 		}
@@ -101,13 +102,18 @@ func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration) (
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		l, ok := n.PeerContact()[c.ID]
-		if ok && l.Answered && l.OK {
+		if l, ok := n.PeerContact()[c.ID]; ok && l.Answered && l.OK {
 			break
 		}
 		if time.Now().After(deadline) {
-			return raftmembers.Verdict{}, fmt.Errorf("%s joined as a non-voter but has not answered the leader within %v: "+
-				"check that its agent runs, then `vigil node add %s` again", c.ID, timeout, c.ID)
+			if added {
+				if err := r.RemoveServer(raft.ServerID(c.ID), 0, timeout).Error(); err != nil {
+					return raftmembers.Verdict{}, fmt.Errorf("%w; %s joined as a non-voter so that its answer could count, "+
+						"gave none within %v, and could not be removed again: %v", refused, c.ID, timeout, n.leaderErr(err))
+				}
+			}
+			return raftmembers.Verdict{}, fmt.Errorf("%w; %s joined as a non-voter so that its answer could count, but gave "+
+				"none within %v and was removed again: check that its agent runs", refused, c.ID, timeout)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
