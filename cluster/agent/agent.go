@@ -316,6 +316,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		execErr <- a.exec.Run(ctx)
 	}()
 	run("fence-monitor", a.fence.monitor)
+	run("recovery-note", a.recordRecovery)
 	run("coordinator", a.coord.Run)
 	if a.pair != nil {
 		run("two-node", a.pair.run)

@@ -1,12 +1,14 @@
 package consensus
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -90,6 +92,49 @@ func (o *Offline) Recover(fsm raft.FSM, conf raft.Configuration) error {
 	}
 	if err := raft.RecoverCluster(rc, fsm, o.st.logs, o.st.stable, o.st.snaps, trans, conf); err != nil {
 		return fmt.Errorf("rewrite the raft configuration: %w", err)
+	}
+	return nil
+}
+
+// RecoveryNote is what a recovery leaves for the agent to record in the
+// replicated history once it runs (a recovery happens with raft stopped).
+type RecoveryNote struct {
+	Time    time.Time `json:"time"`
+	Voters  []string  `json:"voters"`
+	Removed []string  `json:"removed"`
+}
+
+func notePath(dataDir string) string { return filepath.Join(dataDir, "raft", "recovered.json") }
+
+// WriteRecoveryNote leaves n in dataDir for the agent (PendingRecovery).
+func WriteRecoveryNote(dataDir string, n RecoveryNote) error {
+	b, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(notePath(dataDir), b, 0o600)
+}
+
+// PendingRecovery returns the note of a recovery not recorded yet, or nil.
+func PendingRecovery(dataDir string) (*RecoveryNote, error) {
+	b, err := os.ReadFile(notePath(dataDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var n RecoveryNote
+	if err := json.Unmarshal(b, &n); err != nil {
+		return nil, fmt.Errorf("%s: %w", notePath(dataDir), err)
+	}
+	return &n, nil
+}
+
+// RecoveryRecorded removes the note once its event is committed.
+func RecoveryRecorded(dataDir string) error {
+	if err := os.Remove(notePath(dataDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/cli"
 	"github.com/hashicorp/go-hclog"
@@ -103,6 +104,10 @@ func (c *recoverCmd) Run(args []string) int {
 	}
 	if err := off.Recover(scratch(), conf); err != nil {
 		return fail(c.ui, err)
+	}
+	note := consensus.RecoveryNote{Time: time.Now(), Voters: kept, Removed: dropped}
+	if err := consensus.WriteRecoveryNote(cfg.DataDir, note); err != nil {
+		c.ui.Warn("Warning: the recovery is done but will not show in `vigil history`: " + err.Error())
 	}
 	c.ui.Output(fmt.Sprintf("raft configuration rewritten: voters %s.", strings.Join(kept, ", ")))
 	if len(kept) > 1 {

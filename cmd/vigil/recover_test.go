@@ -21,7 +21,7 @@ import (
 // `vigil recover` on n1 of n1, n2 and the witness w: refused without
 // -voters, for a majority and while the stores are held; does nothing
 // unless the removed names are typed back; with them, n1 is the only voter
-// stored.
+// stored, and a note is left for the agent's history.
 func TestRecoverRewritesTheStoredVoters(t *testing.T) {
 	dir := t.TempDir()
 	ca, caKey, err := tlsutil.CreateCA(dir)
@@ -89,6 +89,11 @@ node "w" {
 	}
 	if v := storedVoters(t, dataDir); !slices.Equal(v, []string{"n1"}) {
 		t.Fatalf("voters after the recovery: %v, want n1 alone", v)
+	}
+	// Left for the agent to record in the history.
+	note, err := consensus.PendingRecovery(dataDir)
+	if err != nil || note == nil || !slices.Equal(note.Voters, []string{"n1"}) || !slices.Equal(note.Removed, []string{"n2", "w"}) {
+		t.Fatalf("recovery note %+v, %v", note, err)
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 // active load balancer n2 and the witness lose their power for good. n1
 // alone has no quorum and must not start the VIP. The operator stops n1's
 // agent, runs `vigil recover -voters n1` (refused while the agent runs) and
-// starts it again: n1 leads alone and the VIP answers from it. The witness
+// starts it again: n1 leads alone, the VIP answers from it and the
+// history says what the operator did. The witness
 // comes back as a new machine (empty data_dir) and `vigil node add w` makes
 // it a voter again, the VIP staying on n1.
 func TestRecoverFromALostMajority(t *testing.T) {
@@ -50,6 +51,15 @@ func TestRecoverFromALostMajority(t *testing.T) {
 	if st := mustStatus(t, c, "n1"); st.Leader != "n1" {
 		t.Fatalf("leader after the recovery: %q, want n1", st.Leader)
 	}
+
+	c.Eventually(settle, "the recovery in the history", func() error {
+		for _, e := range history(t, c, "n1") {
+			if e.Kind == "recover" && strings.Contains(e.Message, "voters n1; removed n2, w") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no recover event")
+	})
 
 	w := c.Node("w")
 	w.Host.PowerOn()
