@@ -23,14 +23,7 @@ func BenchmarkIdleFloor(b *testing.B) {
 	if os.Getenv("VIGIL_BENCH") == "" {
 		b.Skip("lab bench: set VIGIL_BENCH=1 (make bench)")
 	}
-	window := 20 * time.Second
-	if v := os.Getenv("VIGIL_IDLE_WINDOW"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			b.Fatalf("VIGIL_IDLE_WINDOW %q: %v", v, err)
-		}
-		window = d
-	}
+	window := durationFromEnv(b, "VIGIL_IDLE_WINDOW", 20*time.Second)
 	bin := Build(b, "./test/lab/cmd/floor")
 	l := New(b, "vlabfloor")
 	n1 := l.AddHost("n1", "198.18.0.11", "198.18.1.11")

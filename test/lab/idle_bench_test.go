@@ -31,14 +31,7 @@ func BenchmarkIdleCost(b *testing.B) {
 	if os.Getenv("VIGIL_BENCH") == "" {
 		b.Skip("lab bench: set VIGIL_BENCH=1 (make bench)")
 	}
-	window := time.Minute
-	if v := os.Getenv("VIGIL_IDLE_WINDOW"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			b.Fatalf("VIGIL_IDLE_WINDOW %q: %v", v, err)
-		}
-		window = d
-	}
+	window := durationFromEnv(b, "VIGIL_IDLE_WINDOW", time.Minute)
 	const settle = 5 * time.Second // start bursts, first monitors, elections done
 	profDir := os.Getenv("VIGIL_IDLE_PROFILE")
 

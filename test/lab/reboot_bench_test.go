@@ -2,7 +2,6 @@ package lab
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 )
@@ -22,14 +21,7 @@ import (
 func BenchmarkFailoverAfterStandbyReboot(b *testing.B) {
 	runs := runsFromEnv(b, "VIGIL_BENCH_RUNS", 5)
 	preset, label, tuning := benchTiming(b, "VIGIL_BENCH")
-	down := 8 * time.Second
-	if s := os.Getenv("VIGIL_BENCH_DOWN"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			b.Fatalf("VIGIL_BENCH_DOWN=%q: %v", s, err)
-		}
-		down = d
-	}
+	down := durationFromEnv(b, "VIGIL_BENCH_DOWN", 8*time.Second)
 	load0 := loadAvg()
 	fmt.Printf("FailoverAfterStandbyReboot: %d runs, standby down %v, vigil timing %s, load average %s\n", runs, down, label, load0)
 	v := startVigilBench(b, preset, tuning)
