@@ -55,11 +55,14 @@ func (a *Agent) newGuard() *guard.Client {
 	})
 }
 
-// guardEvery is how often the agent renews its guard's deadline: a fifth of
-// the shortest lease window (a leader's: its leader lease after a quorum
-// last answered), 50 ms at most. The deadline is the lease end at the
-// renewal, so the guard acts on a lease that lapsed, not on a renewal that
-// came late (fast: 20 ms, leaving 80 ms of a leader's lease in hand).
+// guardEvery is how often the agent looks whether its guard's deadline is
+// due for renewal (guard.Client dueLocked): a fifth of the shortest lease
+// window (a leader's: its leader lease after a quorum last answered). The
+// deadline is the lease end at the renewal, so the guard acts on a lease
+// that lapsed, not on a renewal that came late (fast: 20 ms, leaving 80 ms
+// of a leader's lease in hand; lan 100 ms of 500, wan 300 ms). It was
+// capped at 50 ms: at lan a sixth of an idle leader's wake-ups, where the
+// deadline is renewed three looks before it (300 ms) anyway.
 func guardEvery(t configs.Timing) time.Duration {
-	return max(5*time.Millisecond, min(50*time.Millisecond, t.RaftLeaderLease/5, t.Lease/5))
+	return max(5*time.Millisecond, min(t.RaftLeaderLease/5, t.Lease/5))
 }

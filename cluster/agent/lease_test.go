@@ -225,3 +225,14 @@ func TestRenewalPeriodByPreset(t *testing.T) {
 		}
 	}
 }
+
+// The guard is looked at a fifth of a leader lease: each preset keeps
+// three looks of margin well inside its leader lease.
+func TestGuardEveryPerPreset(t *testing.T) {
+	for preset, want := range map[string]time.Duration{"fast": 20 * time.Millisecond, "lan": 100 * time.Millisecond, "wan": 300 * time.Millisecond} {
+		tm, _ := configs.TimingPreset(preset)
+		if got := guardEvery(tm); got != want {
+			t.Errorf("%s: guardEvery %v, want %v", preset, got, want)
+		}
+	}
+}
