@@ -85,15 +85,15 @@ func (n *Node) voterView() (*raft.Raft, []raftmembers.Server, uint64, map[string
 // addThroughNonvoter adds c.ID as a non-voter (no majority changes), waits
 // up to timeout for it to answer this leader at its address, and then
 // promotes it, checked again with its answer counted (raftmembers
-// CatchUpFirst). A node that gives no answer is removed again, and the
-// change refused as at first (refused).
+// CatchUpFirst). A node that gives no answer is removed again if this call
+// added it, and the change refused as at first (refused).
 func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration, refused error) (raftmembers.Verdict, error) {
 	r, servers, idx, _, err := n.voterView()
 	if err != nil {
 		return raftmembers.Verdict{}, err
 	}
-	added := !slices.Contains(servers, raftmembers.Server{ID: c.ID, Address: c.Address})
-	if added {
+	added := !slices.ContainsFunc(servers, func(s raftmembers.Server) bool { return s.ID == c.ID })
+	if !slices.Contains(servers, raftmembers.Server{ID: c.ID, Address: c.Address}) {
 		if err := r.AddNonvoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout).Error(); err != nil {
 			return raftmembers.Verdict{}, n.leaderErr(err)
 		}
@@ -106,11 +106,13 @@ func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration, r
 			break
 		}
 		if time.Now().After(deadline) {
-			if added {
-				if err := r.RemoveServer(raft.ServerID(c.ID), 0, timeout).Error(); err != nil {
-					return raftmembers.Verdict{}, fmt.Errorf("%w; %s joined as a non-voter so that its answer could count, "+
-						"gave none within %v, and could not be removed again: %v", refused, c.ID, timeout, n.leaderErr(err))
-				}
+			if !added {
+				return raftmembers.Verdict{}, fmt.Errorf("%w; %s, a non-voter, gave no answer within %v: check that its agent runs",
+					refused, c.ID, timeout)
+			}
+			if err := r.RemoveServer(raft.ServerID(c.ID), 0, timeout).Error(); err != nil {
+				return raftmembers.Verdict{}, fmt.Errorf("%w; %s joined as a non-voter so that its answer could count, "+
+					"gave none within %v, and could not be removed again: %v", refused, c.ID, timeout, n.leaderErr(err))
 			}
 			return raftmembers.Verdict{}, fmt.Errorf("%w; %s joined as a non-voter so that its answer could count, but gave "+
 				"none within %v and was removed again: check that its agent runs", refused, c.ID, timeout)

@@ -116,12 +116,17 @@ func Check(servers []Server, leader string, live map[string]bool, c Change) (Ver
 // the node, joined as a non-voter at its address (which changes no
 // majority), has answered the leader: with few voters in contact (one,
 // after `vigil recover`) the new node is the majority's missing member.
+// Not for a voter given a new address: raft's AddNonvoter keeps a voter a
+// voter, and removing it again, were it silent, would lose a voter.
 func CatchUpFirst(servers []Server, leader string, live map[string]bool, c Change) bool {
 	if c.Op != "add" {
 		return false
 	}
 	joined := []Server{{ID: c.ID, Address: c.Address}}
 	for _, s := range servers {
+		if s.ID == c.ID && s.Voter {
+			return false
+		}
 		if s.ID != c.ID {
 			joined = append(joined, s)
 		}

@@ -62,6 +62,11 @@ func TestGrowFromOneThroughANonvoter(t *testing.T) {
 	if err != nil || strings.Join(v.Voters, ",") != "n1,w" || v.Warning == "" {
 		t.Fatalf("promotion once it answered: %+v %v", v, err)
 	}
+	// A voter readdressed (a replaced machine) is never joined as a
+	// non-voter first: it is refused as before when it would not count.
+	if CatchUpFirst([]Server{{"n1", "a1", true}, {"w", "a3", true}}, "n1", nil, Change{Op: "add", ID: "w", Address: "a9"}) {
+		t.Fatal("CatchUpFirst for a voter given a new address")
+	}
 	// 3 -> 4 with one down and the new node not enough either way.
 	if CatchUpFirst(three(), "n1", map[string]bool{}, Change{Op: "add", ID: "n4", Address: "a4"}) {
 		t.Fatal("CatchUpFirst with two of four in contact even after the catch-up")
