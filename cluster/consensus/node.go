@@ -311,7 +311,7 @@ func (n *Node) Apply(cmd []byte, timeout time.Duration) (any, error) {
 		return nil, n.leaderErr(raft.ErrNotLeader)
 	}
 	f := r.Apply(cmd, timeout)
-	if err := f.Error(); err != nil {
+	if err := await(f, timeout); err != nil {
 		return nil, n.leaderErr(err)
 	}
 	// Followers learn that the entry committed from the next AppendEntries,
@@ -348,7 +348,7 @@ func (n *Node) Barrier(timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	return n.leaderErr(r.Barrier(timeout).Error())
+	return n.leaderErr(await(r.Barrier(timeout), timeout))
 }
 
 // VerifyLeader confirms with a quorum that this node is still the leader.

@@ -150,14 +150,14 @@ func (n *Node) AddPeer(id, addr string, timeout time.Duration) (voter bool, err 
 	case isVoter:
 		return true, nil
 	case !in:
-		err = r.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout).Error()
+		err = await(r.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout), timeout)
 		return false, n.leaderErr(err)
 	}
 	l, ok := n.PeerContact()[id]
 	if !ok || !l.Answered || !l.OK {
 		return false, nil
 	}
-	if err := r.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout).Error(); err != nil {
+	if err := await(r.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout), timeout); err != nil {
 		return false, n.leaderErr(err)
 	}
 	return true, nil
@@ -191,5 +191,5 @@ func (n *Node) RemovePeer(id string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	return n.leaderErr(r.RemoveServer(raft.ServerID(id), 0, timeout).Error())
+	return n.leaderErr(await(r.RemoveServer(raft.ServerID(id), 0, timeout), timeout))
 }

@@ -47,9 +47,9 @@ func (n *Node) ChangeVoters(c raftmembers.Change, timeout time.Duration) (raftme
 	// concurrent change makes raft refuse this one.
 	switch c.Op {
 	case "add":
-		err = r.AddVoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout).Error()
+		err = await(r.AddVoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout), timeout)
 	case "remove":
-		err = r.RemoveServer(raft.ServerID(c.ID), idx, timeout).Error()
+		err = await(r.RemoveServer(raft.ServerID(c.ID), idx, timeout), timeout)
 	}
 	if err == nil {
 		n.forgetLink(c.ID)
@@ -94,7 +94,7 @@ func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration, r
 	}
 	added := !slices.ContainsFunc(servers, func(s raftmembers.Server) bool { return s.ID == c.ID })
 	if !slices.Contains(servers, raftmembers.Server{ID: c.ID, Address: c.Address}) {
-		if err := r.AddNonvoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout).Error(); err != nil {
+		if err := await(r.AddNonvoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout), timeout); err != nil {
 			return raftmembers.Verdict{}, n.leaderErr(err)
 		}
 		n.forgetLink(c.ID) // only an answer at the new address counts
@@ -110,7 +110,7 @@ func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration, r
 				return raftmembers.Verdict{}, fmt.Errorf("%w; %s, a non-voter, gave no answer within %v: check that its agent runs",
 					refused, c.ID, timeout)
 			}
-			if err := r.RemoveServer(raft.ServerID(c.ID), 0, timeout).Error(); err != nil {
+			if err := await(r.RemoveServer(raft.ServerID(c.ID), 0, timeout), timeout); err != nil {
 				return raftmembers.Verdict{}, fmt.Errorf("%w; %s joined as a non-voter so that its answer could count, "+
 					"gave none within %v, and could not be removed again: %v", refused, c.ID, timeout, n.leaderErr(err))
 			}
@@ -127,7 +127,7 @@ func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration, r
 	if err != nil {
 		return v, err
 	}
-	err = r.AddVoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout).Error()
+	err = await(r.AddVoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout), timeout)
 	return v, n.leaderErr(err)
 }
 
