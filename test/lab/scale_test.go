@@ -38,6 +38,8 @@ func TestManyAddressesMoveTogetherAndStayGuarded(t *testing.T) {
 			return nil
 		}
 	}
+	// A new cluster may place it on n2 first (SettleOn).
+	c.SettleOn("many", "n1", settle)
 	waitGroupStarted(t, c, "many", "n1", settle)
 	c.Eventually(5*time.Second, "all addresses on n1", holdsAll("n1", true))
 
