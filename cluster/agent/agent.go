@@ -155,7 +155,7 @@ func New(d Deps) (*Agent, error) {
 		Label: cfg.Cluster.Name, Timing: cfg.Cluster.Timing, Meta: a.meta, Logger: a.log.Named("memberlist"),
 	}
 	if cfg.Cluster.TwoNode {
-		rc.ScratchFSM = func() raft.FSM { return state.NewFSM(hclog.NewNullLogger()) }
+		rc.ScratchFSM = state.ScratchFSM
 	}
 	if d.Net != nil {
 		rc.Transport, rc.InMem, mc.Transport = d.Net.Raft, true, d.Net.Gossip
@@ -456,7 +456,7 @@ func (a *Agent) fenceNode(ctx context.Context, node, reason string) error {
 // maintenance, say). Any sign of life refuses it: the node answering this
 // leader on the cluster link, or alive on the heartbeat link.
 func (a *Agent) confirmDown(ctx context.Context, node string) error {
-	if l, ok := a.raft.PeerContact()[node]; ok && l.OK && l.Answered {
+	if a.raft.PeerContact()[node].InContact() {
 		return fmt.Errorf("%s answers on the cluster link: it is not powered off", node)
 	}
 	boot := ""

@@ -145,8 +145,7 @@ func transferTarget(self string, servers []raftmembers.Server, contact map[strin
 	}
 	var ids []string
 	for _, s := range servers {
-		l, ok := contact[s.ID]
-		if s.Voter && s.ID != self && ok && l.OK && l.Answered && !busy[s.ID] {
+		if s.Voter && s.ID != self && contact[s.ID].InContact() && !busy[s.ID] {
 			ids = append(ids, s.ID)
 		}
 	}

@@ -140,9 +140,7 @@ func (p *pair) facts() (coordinator.PairFacts, error) {
 	}
 	leader, _ := a.raft.Leader()
 	f.LeaderIsPeer = leader == p.peer
-	if l, ok := a.raft.PeerContact()[p.peer]; ok {
-		f.PeerAnswered = l.Answered && l.OK
-	}
+	f.PeerAnswered = a.raft.PeerContact()[p.peer].InContact()
 	for _, mem := range a.mem.Members() {
 		if mem.Name == p.peer {
 			mem := mem

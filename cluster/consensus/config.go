@@ -31,9 +31,9 @@ type Config struct {
 	Peers    []Peer         // voters (witnesses included), bootstrapped on first start only
 	Timing   configs.Timing // zero raft fields take the lan preset's values
 	FSM      raft.FSM
-	// ScratchFSM makes an empty FSM for RecoverAlone to replay the log into
-	// (replaying into FSM would apply entries twice). Nil: RecoverAlone
-	// refuses.
+	// ScratchFSM makes an empty FSM for RecoverAlone (and an Offline
+	// recovery) to replay the log into (replaying into FSM would apply
+	// entries twice). Nil: both refuse.
 	ScratchFSM func() raft.FSM
 	Logger     hclog.Logger
 	// Transport replaces the TCP cluster port (tests pass a raft

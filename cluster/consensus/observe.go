@@ -27,6 +27,11 @@ type PeerLink struct {
 	failedSeen time.Time
 }
 
+// InContact: the peer answered this leader and no heartbeat to it has
+// failed since. Only that is evidence of a live link; a link never answered
+// is unknown, whatever OK says.
+func (l PeerLink) InContact() bool { return l.Answered && l.OK }
+
 // peerContact tracks heartbeat failures seen by this node while leader.
 type peerContact struct {
 	mu          sync.Mutex

@@ -36,13 +36,14 @@ type Offline struct {
 }
 
 // OpenOffline opens the raft stores under cfg.DataDir (cfg needs NodeID,
-// DataDir and Logger). It fails, naming the file, while an agent holds them.
+// DataDir and ScratchFSM). It fails, naming the file, while an agent holds
+// them.
 func OpenOffline(cfg Config) (*Offline, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	if cfg.NodeID == "" || cfg.DataDir == "" || cfg.InMem {
-		return nil, fmt.Errorf("%w: a node name and an on-disk data dir are needed", ErrRecover)
+	if cfg.NodeID == "" || cfg.DataDir == "" || cfg.InMem || cfg.ScratchFSM == nil {
+		return nil, fmt.Errorf("%w: a node name, an on-disk data dir and a scratch FSM are needed", ErrRecover)
 	}
 	// Never create stores here: a wrong data_dir would look like a node
 	// that has nothing.
@@ -69,13 +70,13 @@ func OpenOffline(cfg Config) (*Offline, error) {
 func (o *Offline) Close() error { return o.st.close() }
 
 // Servers is the stored configuration (the latest, committed or not), read
-// by replaying the stored snapshot and log into fsm, which is left unusable.
-func (o *Offline) Servers(fsm raft.FSM) ([]raft.Server, error) {
+// by replaying the stored snapshot and log into a scratch FSM.
+func (o *Offline) Servers() ([]raft.Server, error) {
 	rc, trans, err := o.raftParts()
 	if err != nil {
 		return nil, err
 	}
-	conf, err := raft.GetConfiguration(rc, fsm, o.st.logs, o.st.stable, o.st.snaps, trans)
+	conf, err := raft.GetConfiguration(rc, o.cfg.ScratchFSM(), o.st.logs, o.st.stable, o.st.snaps, trans)
 	if err != nil {
 		return nil, fmt.Errorf("read the stored raft configuration: %w", err)
 	}
@@ -83,14 +84,14 @@ func (o *Offline) Servers(fsm raft.FSM) ([]raft.Server, error) {
 }
 
 // Recover rewrites the stored configuration to conf (PlanRecovery's),
-// replaying the log into fsm, a scratch FSM, to compact it into a snapshot
-// that carries conf.
-func (o *Offline) Recover(fsm raft.FSM, conf raft.Configuration) error {
+// replaying the log into a scratch FSM to compact it into a snapshot that
+// carries conf.
+func (o *Offline) Recover(conf raft.Configuration) error {
 	rc, trans, err := o.raftParts()
 	if err != nil {
 		return err
 	}
-	if err := raft.RecoverCluster(rc, fsm, o.st.logs, o.st.stable, o.st.snaps, trans, conf); err != nil {
+	if err := raft.RecoverCluster(rc, o.cfg.ScratchFSM(), o.st.logs, o.st.stable, o.st.snaps, trans, conf); err != nil {
 		return fmt.Errorf("rewrite the raft configuration: %w", err)
 	}
 	return nil

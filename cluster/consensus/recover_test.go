@@ -83,21 +83,24 @@ func TestRecoverFromALostMajority(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "the survivor not to lead", func() bool { return !survivor.node.IsLeader() })
 
-	if _, err := OpenOffline(survivor.cfg); err == nil || !strings.Contains(err.Error(), "locked by another process") {
+	offCfg := survivor.cfg
+	offCfg.ScratchFSM = func() raft.FSM { return &testFSM{} }
+	if _, err := OpenOffline(offCfg); err == nil || !strings.Contains(err.Error(), "locked by another process") {
 		t.Fatalf("OpenOffline while the node runs: %v, want the store locked", err)
 	}
 	if err := survivor.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenOffline(Config{NodeID: "n1", DataDir: t.TempDir()}); !errors.Is(err, ErrRecover) {
+	if _, err := OpenOffline(Config{NodeID: "n1", DataDir: t.TempDir(), ScratchFSM: offCfg.ScratchFSM}); !errors.Is(err, ErrRecover) ||
+		!strings.Contains(err.Error(), "no raft state") {
 		t.Fatalf("OpenOffline of an empty dir: %v, want ErrRecover", err)
 	}
 
-	off, err := OpenOffline(survivor.cfg)
+	off, err := OpenOffline(offCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	servers, err := off.Servers(&testFSM{})
+	servers, err := off.Servers()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,7 @@ func TestRecoverFromALostMajority(t *testing.T) {
 	if !slices.Equal(dropped, []string{"n2", "n3"}) {
 		t.Fatalf("dropped %v, want [n2 n3]", dropped)
 	}
-	if err := off.Recover(&testFSM{}, conf); err != nil {
+	if err := off.Recover(conf); err != nil {
 		t.Fatal(err)
 	}
 	if err := off.Close(); err != nil {

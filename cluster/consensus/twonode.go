@@ -153,8 +153,7 @@ func (n *Node) AddPeer(id, addr string, timeout time.Duration) (voter bool, err 
 		err = await(r.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout), timeout)
 		return false, n.leaderErr(err)
 	}
-	l, ok := n.PeerContact()[id]
-	if !ok || !l.Answered || !l.OK {
+	if !n.PeerContact()[id].InContact() {
 		return false, nil
 	}
 	if err := await(r.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, timeout), timeout); err != nil {

@@ -38,7 +38,7 @@ func (n *Node) ChangeVoters(c raftmembers.Change, timeout time.Duration) (raftme
 	}
 	v, err := raftmembers.Check(servers, n.cfg.NodeID, live, c)
 	if err != nil && raftmembers.CatchUpFirst(servers, n.cfg.NodeID, live, c) {
-		return n.addThroughNonvoter(c, timeout, err)
+		return n.addThroughNonvoter(r, servers, idx, c, timeout, err)
 	}
 	if err != nil || v.NoOp {
 		return v, err
@@ -77,21 +77,19 @@ func (n *Node) voterView() (*raft.Raft, []raftmembers.Server, uint64, map[string
 	}
 	live := map[string]bool{}
 	for id, l := range n.PeerContact() {
-		live[id] = l.Answered && l.OK
+		live[id] = l.InContact()
 	}
 	return r, servers, f.Index(), live, nil
 }
 
-// addThroughNonvoter adds c.ID as a non-voter (no majority changes), waits
-// up to timeout for it to answer this leader at its address, and then
-// promotes it, checked again with its answer counted (raftmembers
-// CatchUpFirst). A node that gives no answer is removed again if this call
-// added it, and the change refused as at first (refused).
-func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration, refused error) (raftmembers.Verdict, error) {
-	r, servers, idx, _, err := n.voterView()
-	if err != nil {
-		return raftmembers.Verdict{}, err
-	}
+// addThroughNonvoter adds c.ID as a non-voter (no majority changes) to the
+// configuration servers at index idx that ChangeVoters checked, waits up to
+// timeout for it to answer this leader at its address, and then promotes
+// it, checked again with its answer counted (raftmembers CatchUpFirst). A
+// node that gives no answer is removed again if this call added it, and the
+// change refused as at first (refused).
+func (n *Node) addThroughNonvoter(r *raft.Raft, servers []raftmembers.Server, idx uint64, c raftmembers.Change,
+	timeout time.Duration, refused error) (raftmembers.Verdict, error) {
 	added := !slices.ContainsFunc(servers, func(s raftmembers.Server) bool { return s.ID == c.ID })
 	if !slices.Contains(servers, raftmembers.Server{ID: c.ID, Address: c.Address}) {
 		if err := await(r.AddNonvoter(raft.ServerID(c.ID), raft.ServerAddress(c.Address), idx, timeout), timeout); err != nil {
@@ -102,7 +100,7 @@ func (n *Node) addThroughNonvoter(c raftmembers.Change, timeout time.Duration, r
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		if l, ok := n.PeerContact()[c.ID]; ok && l.Answered && l.OK {
+		if n.PeerContact()[c.ID].InContact() {
 			break
 		}
 		if time.Now().After(deadline) {

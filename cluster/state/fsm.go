@@ -33,6 +33,11 @@ func NewFSM(log hclog.Logger) *FSM {
 	return &FSM{log: log, data: newData(), notify: make(chan struct{})}
 }
 
+// ScratchFSM is an empty, silent state machine for raft to replay the log
+// into when it rewrites the stored configuration (consensus.Config
+// ScratchFSM: RecoverAlone and `vigil recover`).
+func ScratchFSM() raft.FSM { return NewFSM(nil) }
+
 // NewFSMFor returns an empty state machine that refuses names k does not
 // list (see Known).
 func NewFSMFor(log hclog.Logger, k Known) *FSM {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/cli"
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/vigil-ha/vigil/builtin"
@@ -73,13 +72,12 @@ func (c *recoverCmd) Run(args []string) int {
 		keep[i] = strings.TrimSpace(keep[i])
 	}
 	off, err := consensus.OpenOffline(consensus.Config{NodeID: cfg.NodeName, DataDir: cfg.DataDir,
-		Timing: cfg.Cluster.Timing, Logger: hclog.NewNullLogger()})
+		Timing: cfg.Cluster.Timing, ScratchFSM: state.ScratchFSM})
 	if err != nil {
 		return fail(c.ui, fmt.Errorf("%w (stop this node's agent first)", err))
 	}
 	defer off.Close()
-	scratch := func() *state.FSM { return state.NewFSM(hclog.NewNullLogger()) }
-	servers, err := off.Servers(scratch())
+	servers, err := off.Servers()
 	if err != nil {
 		return fail(c.ui, err)
 	}
@@ -102,7 +100,7 @@ func (c *recoverCmd) Run(args []string) int {
 			return 1
 		}
 	}
-	if err := off.Recover(scratch(), conf); err != nil {
+	if err := off.Recover(conf); err != nil {
 		return fail(c.ui, err)
 	}
 	note := consensus.RecoveryNote{Time: time.Now(), Voters: kept, Removed: dropped}

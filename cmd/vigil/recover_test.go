@@ -73,7 +73,7 @@ node "w" {
 		t.Fatalf("voters after the refusals: %v, want all three", v)
 	}
 
-	held, err := consensus.OpenOffline(consensus.Config{NodeID: "n1", DataDir: dataDir})
+	held, err := consensus.OpenOffline(consensus.Config{NodeID: "n1", DataDir: dataDir, ScratchFSM: state.ScratchFSM})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,12 +128,12 @@ func bootstrap(t *testing.T, dataDir, self string, voters ...string) {
 
 func storedVoters(t *testing.T, dataDir string) []string {
 	t.Helper()
-	off, err := consensus.OpenOffline(consensus.Config{NodeID: "n1", DataDir: dataDir})
+	off, err := consensus.OpenOffline(consensus.Config{NodeID: "n1", DataDir: dataDir, ScratchFSM: state.ScratchFSM})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer off.Close()
-	servers, err := off.Servers(state.NewFSM(hclog.NewNullLogger()))
+	servers, err := off.Servers()
 	if err != nil {
 		t.Fatal(err)
 	}
