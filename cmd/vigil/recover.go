@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,7 +75,10 @@ func (c *recoverCmd) Run(args []string) int {
 	off, err := consensus.OpenOffline(consensus.Config{NodeID: cfg.NodeName, DataDir: cfg.DataDir,
 		Timing: cfg.Cluster.Timing, ScratchFSM: state.ScratchFSM})
 	if err != nil {
-		return fail(c.ui, fmt.Errorf("%w (stop this node's agent first)", err))
+		if !errors.Is(err, consensus.ErrRecover) { // the store is locked, or unreadable
+			err = fmt.Errorf("%w (stop this node's agent first)", err)
+		}
+		return fail(c.ui, err)
 	}
 	defer off.Close()
 	servers, err := off.Servers()

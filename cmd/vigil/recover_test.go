@@ -33,18 +33,14 @@ func TestRecoverRewritesTheStoredVoters(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := filepath.Join(dir, "data")
-	cfg := secConfig(t, dir, ca, cert, key, dataDir, `
-node "n2" {
-  address   = "127.0.0.2:17300"
-  heartbeat = "127.0.0.2:17301"
-}
-node "w" {
-  address   = "127.0.0.3:17300"
-  heartbeat = "127.0.0.3:17301"
-  witness   = true
-}
-`)
+	cfg := secConfig(t, dir, ca, cert, key, dataDir, extraNodes)
 	bootstrap(t, dataDir, "n1", "n1", "n2", "w")
+	// The same node with a data_dir that holds no raft state.
+	emptyDir := filepath.Join(dir, "empty")
+	if err := os.MkdirAll(emptyDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	wrongCfg := secConfig(t, emptyDir, ca, cert, key, filepath.Join(emptyDir, "data"), extraNodes)
 
 	run := func(input string, args ...string) (int, string) {
 		t.Helper()
@@ -64,10 +60,15 @@ node "w" {
 		{"", []string{"-config", cfg, "-voters", "n1,w"}, "majority"},
 		{"", []string{"-config", cfg, "-voters", "n2"}, "this node (n1)"},
 		{"n2\n", []string{"-config", cfg, "-voters", "n1"}, "not confirmed; nothing changed"},
+		{"", []string{"-config", wrongCfg, "-voters", "n1"}, "no raft state at"},
 	} {
 		if code, out := run(c.input, c.args...); code != 1 || !strings.Contains(out, c.want) {
 			t.Errorf("recover %v: exit %d, want 1 saying %q:\n%s", c.args, code, c.want, out)
 		}
+	}
+	// A wrong data_dir is no running agent: no hint to stop one.
+	if _, out := run("", "-config", wrongCfg, "-voters", "n1"); strings.Contains(out, "stop this node's agent") {
+		t.Errorf("recover with an empty data_dir hints at a running agent:\n%s", out)
 	}
 	if v := storedVoters(t, dataDir); !slices.Equal(v, []string{"n1", "n2", "w"}) {
 		t.Fatalf("voters after the refusals: %v, want all three", v)
@@ -96,6 +97,19 @@ node "w" {
 		t.Fatalf("recovery note %+v, %v", note, err)
 	}
 }
+
+// extraNodes are n2 and the witness w beside secConfig's n1.
+const extraNodes = `
+node "n2" {
+  address   = "127.0.0.2:17300"
+  heartbeat = "127.0.0.2:17301"
+}
+node "w" {
+  address   = "127.0.0.3:17300"
+  heartbeat = "127.0.0.3:17301"
+  witness   = true
+}
+`
 
 // bootstrap stores a first raft configuration of voters in dataDir, as an
 // agent's first start does.
