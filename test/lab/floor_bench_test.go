@@ -73,13 +73,12 @@ func BenchmarkIdleFloor(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
-// pidUsage is one process's CPU ticks and context switches.
+// pidUsage is procUsageOf a process that must still run.
 func pidUsage(tb testing.TB, p *Proc) procUsage {
 	tb.Helper()
-	u, _, ok := readProcStat(p.Pid)
+	u, ok := procUsageOf(p.Pid)
 	if !ok {
 		tb.Fatalf("%s (pid %d) is gone: %s", p.Name, p.Pid, tail(p.Log, 5))
 	}
-	u.switches = ctxSwitches(p.Pid)
 	return u
 }

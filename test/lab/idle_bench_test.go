@@ -222,12 +222,10 @@ func (s idleSubject) usage() [2]procUsage {
 		if err != nil || filepath.Base(exe) != s.comm {
 			continue
 		}
-		p, _, ok := readProcStat(pid)
+		p, ok := procUsageOf(pid)
 		if !ok {
 			continue
 		}
-		p.switches = ctxSwitches(pid)
-		p.anonKB = statusKB(pid, "RssAnon")
 		argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if f := strings.Split(string(argv), "\x00"); len(f) > 1 && f[1] == "guard" {
 			u[1].add(p)
@@ -236,6 +234,17 @@ func (s idleSubject) usage() [2]procUsage {
 		}
 	}
 	return u
+}
+
+// procUsageOf is one process's CPU ticks, memory, threads and context
+// switches; false once it is gone.
+func procUsageOf(pid int) (procUsage, bool) {
+	p, _, ok := readProcStat(pid)
+	if ok {
+		p.switches = ctxSwitches(pid)
+		p.anonKB = statusKB(pid, "RssAnon")
+	}
+	return p, ok
 }
 
 // ctxSwitches sums the voluntary and involuntary context switches of every
