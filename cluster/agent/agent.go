@@ -194,7 +194,8 @@ func New(d Deps) (*Agent, error) {
 	}
 	cd := coordinator.Deps{
 		Config: cfg, Raft: timed, Links: a.links, Members: a.mem.Members, MemberChanges: a.mem.Changes(),
-		Store: a.fsm, Logger: a.log.Named("coordinator"),
+		LinkChanges: a.raft.LinkChanges(),
+		Store:       a.fsm, Logger: a.log.Named("coordinator"),
 	}
 	if a.fence.any() {
 		cd.Fencer = nodeFencer{a}

@@ -39,6 +39,38 @@ type peerContact struct {
 	links       map[string]PeerLink // only peers whose state changed since leaderSince
 	changed     context.Context     // cancelled at the next leader change (LeaderContext)
 	endChanged  context.CancelFunc
+	linkChanges chan struct{} // LinkChanges; made on first use
+}
+
+// LinkChanges returns a channel that receives when this node's view of its
+// peers' cluster links may have changed without a new answer: a heartbeat
+// failed or resumed, a server was added or removed, or the leadership
+// changed. A first answer, or one after a silence, is not signalled (it
+// would cost a send per heartbeat): the coordinator looks again on a tick
+// while any link is not in contact.
+func (n *Node) LinkChanges() <-chan struct{} {
+	c := &n.contact
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changesLocked()
+}
+
+func (c *peerContact) changesLocked() chan struct{} {
+	if c.linkChanges == nil {
+		c.linkChanges = make(chan struct{}, 1)
+	}
+	return c.linkChanges
+}
+
+// signal notes a change for LinkChanges; it never blocks.
+func (c *peerContact) signal() {
+	c.mu.Lock()
+	ch := c.changesLocked()
+	c.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
 }
 
 func wantObservation(o *raft.Observation) bool {
@@ -71,6 +103,7 @@ func (n *Node) observe(ctx context.Context, ch <-chan raft.Observation, obs *raf
 
 func (n *Node) noteObservation(o raft.Observation, now time.Time) {
 	c := &n.contact
+	defer c.signal()
 	switch d := o.Data.(type) {
 	case raft.LeaderObservation:
 		// A new term of leadership: every peer starts out OK.

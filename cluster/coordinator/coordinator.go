@@ -55,9 +55,13 @@ type Fencer interface {
 
 // Deps are the coordinator's collaborators.
 type Deps struct {
-	Config        *configs.Config
-	Raft          Raft
-	Links         func() map[string]Link // leader's cluster-link view, by node name
+	Config *configs.Config
+	Raft   Raft
+	Links  func() map[string]Link // leader's cluster-link view, by node name
+	// LinkChanges receives when the cluster-link view may have changed with
+	// no new answer (a heartbeat failed or resumed, a server added or
+	// removed); nil: never.
+	LinkChanges   <-chan struct{}
 	Members       func() []membership.Member
 	MemberChanges <-chan struct{}
 	Store         Store
@@ -189,19 +193,22 @@ func (c *Coordinator) lead(ctx context.Context) error {
 			c.d.Logger.Info("leadership lost")
 			return nil
 		}
-		wake, err := c.reconcile(ctx)
+		changed := c.d.Raft.LeaderChanged()
+		wake, poll, err := c.reconcile(ctx)
 		if err != nil {
 			if errors.Is(err, errNotLeader) {
 				return nil
 			}
 			c.d.Logger.Warn("reconcile", "error", err)
 		}
-		t.Reset(nextWake(c.d.Now(), wake))
+		t.Reset(nextWake(c.d.Now(), wake, poll))
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-changed:
 		case <-c.d.Store.Watch():
 		case <-c.d.MemberChanges:
+		case <-c.d.LinkChanges:
 		case <-c.reloaded:
 		case r := <-c.fenceDone:
 			c.fences[r.node] = fenceEnded(c.fences[r.node], c.d.Now(), r.err)
@@ -232,9 +239,14 @@ func (c *Coordinator) establish() {
 const maxSteps = 8
 
 // Without an event, the leader decides again at the step's Wake, and at
-// least every idleTick for what Decide does not time (raft links answering
-// for the first time, placement delays).
-const idleTick = 100 * time.Millisecond
+// least every idleTick while the step asks to Poll (a link not in contact:
+// its first answer, or its return, is signalled by nothing), else at least
+// every settledTick. An idle cluster is settled: its leader wakes for its
+// links' deadlines and for events, not ten times a second.
+const (
+	idleTick    = 100 * time.Millisecond
+	settledTick = time.Second
+)
 
 // leadRetry: a term that ended while this node still leads (its barrier
 // failed) is tried again this soon.
@@ -247,8 +259,11 @@ const leadRetry = 50 * time.Millisecond
 func (c *Coordinator) followerPoll() time.Duration { return c.d.Config.Cluster.Timing.Lease }
 
 // nextWake is the wait until the next decision.
-func nextWake(now, wake time.Time) time.Duration {
-	d := idleTick
+func nextWake(now, wake time.Time, poll bool) time.Duration {
+	d := settledTick
+	if poll {
+		d = idleTick
+	}
 	if !wake.IsZero() {
 		d = min(d, max(wake.Sub(now), time.Millisecond))
 	}
@@ -256,10 +271,11 @@ func nextWake(now, wake time.Time) time.Duration {
 }
 
 // reconcile runs decision steps until one has nothing to commit, and
-// returns that step's Wake.
-func (c *Coordinator) reconcile(ctx context.Context) (time.Time, error) {
+// returns that step's Wake and Poll. After an error, or when more steps
+// were needed than it takes, it asks to poll: the next tick decides again.
+func (c *Coordinator) reconcile(ctx context.Context) (time.Time, bool, error) {
 	if err := c.defineGroups(); err != nil {
-		return time.Time{}, err
+		return time.Time{}, true, err
 	}
 	for range maxSteps {
 		out := Decide(c.input())
@@ -271,7 +287,7 @@ func (c *Coordinator) reconcile(ctx context.Context) (time.Time, error) {
 		}
 		if len(out.Commands) == 0 {
 			c.publish(out.Why)
-			return out.Wake, nil
+			return out.Wake, out.Poll, nil
 		}
 		held := false
 		for _, cmd := range out.Commands {
@@ -286,14 +302,14 @@ func (c *Coordinator) reconcile(ctx context.Context) (time.Time, error) {
 				continue
 			}
 			if err != nil {
-				return time.Time{}, err
+				return time.Time{}, true, err
 			}
 		}
 		if held {
-			return time.Time{}, nil
+			return time.Time{}, true, nil
 		}
 	}
-	return time.Time{}, nil
+	return time.Time{}, true, nil
 }
 
 // input gathers everything Decide reads.

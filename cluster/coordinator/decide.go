@@ -79,6 +79,9 @@ type Output struct {
 	// Wake is the next instant a decision of this step can change with no
 	// new event (zero: none known); the driver decides again then.
 	Wake time.Time
+	// Poll: a decision may also change at an instant nobody knows and no
+	// event marks (unsettled); the driver looks again soon.
+	Poll bool
 }
 
 // Decide returns the next step. The stages run in order and the first stage
@@ -92,6 +95,7 @@ func Decide(in Input) (out Output) {
 	}
 	defer func() {
 		out.Probes = probes(in) // first: it may name an earlier wake
+		out.Poll = in.unsettled()
 		out.Wake = in.wake.at
 	}()
 	if in.StartupMaintenance {
@@ -111,6 +115,7 @@ func Decide(in Input) (out Output) {
 		return out
 	}
 	acts, why := placement.Plan(placement.Input{Data: in.Data, Config: in.Config, Facts: facts(in), Now: in.Now})
+	healthMoveWaits(in)
 	for _, d := range why {
 		if _, fence := out.Why[d.Group]; !fence {
 			out.Why[d.Group] = d.Reason
@@ -140,4 +145,28 @@ func expiries(in Input) []state.Command {
 		}
 	}
 	return out
+}
+
+// healthMoveWaits wakes the driver when a group's min_move_interval since
+// its last health move ends: a move placement.Plan held back may be due.
+func healthMoveWaits(in Input) {
+	for _, gc := range in.Config.Groups {
+		if g := in.Data.Groups[gc.Name]; g != nil && !g.LastHealthMove.IsZero() && gc.MinMoveInterval > 0 {
+			in.due(g.LastHealthMove.Add(gc.MinMoveInterval))
+		}
+	}
+}
+
+// unsettled: a link that has not answered this leader, or is lost, changes
+// at its next answer, which no event signals (a signal per heartbeat would
+// cost more than the poll). Everything else Decide reads comes with an event
+// (the store, the heartbeat link's members, a link's failure, a fence or a
+// probe ending, a reload) or at a known instant (Wake).
+func (in Input) unsettled() bool {
+	for node := range in.Links {
+		if st, _ := in.link(node); st != linkOK {
+			return true
+		}
+	}
+	return false
 }

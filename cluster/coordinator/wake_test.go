@@ -66,16 +66,75 @@ func TestNextWake(t *testing.T) {
 	now := t0
 	for _, c := range []struct {
 		wake time.Time
+		poll bool
 		want time.Duration
 	}{
-		{time.Time{}, idleTick},
-		{now.Add(30 * time.Millisecond), 30 * time.Millisecond},
-		{now.Add(time.Hour), idleTick},
-		{now.Add(-time.Second), time.Millisecond},
+		{time.Time{}, true, idleTick},
+		{now.Add(30 * time.Millisecond), true, 30 * time.Millisecond},
+		{now.Add(time.Hour), true, idleTick},
+		{now.Add(-time.Second), true, time.Millisecond},
+		{time.Time{}, false, settledTick},
+		{now.Add(300 * time.Millisecond), false, 300 * time.Millisecond},
+		{now.Add(time.Hour), false, settledTick},
 	} {
-		if got := nextWake(now, c.wake); got != c.want {
-			t.Errorf("nextWake(%v) = %s, want %s", c.wake.Sub(now), got, c.want)
+		if got := nextWake(now, c.wake, c.poll); got != c.want {
+			t.Errorf("nextWake(%v, poll %v) = %s, want %s", c.wake.Sub(now), c.poll, got, c.want)
 		}
+	}
+}
+
+// A leader polls only while a link is not in contact: its first answer (or
+// its return) is signalled by nothing. With every link answering it waits
+// for events and for the instant the freshest link would go stale.
+func TestPollOnlyWhileALinkIsNotInContact(t *testing.T) {
+	in := base()
+	in.Now = t0.Add(time.Hour)
+	fresh := Link{OK: true, Answered: true, Since: t0, Last: in.Now.Add(-10 * time.Millisecond)}
+	for name := range in.Links {
+		in.Links[name] = fresh
+		in.Members[name] = *member(membership.StateAlive, t0)
+	}
+	out := Decide(in)
+	if out.Poll {
+		t.Errorf("Poll with every link answering")
+	}
+	if want := fresh.Last.Add(in.staleAfter()); !out.Wake.Equal(want) {
+		t.Errorf("Wake = %v, want the instant the links go stale %v", out.Wake, want)
+	}
+	for name, l := range map[string]Link{
+		"never answered":   unknownLink,
+		"heartbeat failed": {OK: false, Answered: true, Since: t0, Last: in.Now.Add(-10 * time.Millisecond)},
+		"silent":           {OK: true, Answered: true, Since: t0, Last: in.Now.Add(-time.Hour)},
+	} {
+		in := base()
+		in.Now = t0.Add(time.Hour)
+		for n := range in.Links {
+			in.Links[n] = fresh
+			in.Members[n] = *member(membership.StateAlive, t0)
+		}
+		in.Links["lb2"] = l
+		if !Decide(in).Poll {
+			t.Errorf("%s: no Poll", name)
+		}
+	}
+}
+
+// A health move held back by min_move_interval is decided again when the
+// interval ends, without a poll.
+func TestHealthMoveWaitIsAWake(t *testing.T) {
+	in := base()
+	in.Now = t0.Add(time.Hour)
+	gc := &in.Config.Groups[0]
+	gc.MinMoveInterval = time.Minute
+	g := in.Data.Groups[gc.Name]
+	if g == nil {
+		g = &state.Group{Name: gc.Name}
+		in.Data.Groups[gc.Name] = g
+	}
+	g.LastHealthMove = in.Now.Add(-20 * time.Second)
+	want := g.LastHealthMove.Add(time.Minute)
+	if out := Decide(in); !out.Wake.Equal(want) {
+		t.Errorf("Wake = %v, want %v", out.Wake, want)
 	}
 }
 

@@ -30,12 +30,10 @@ func (m *Membership) Run(ctx context.Context) error {
 		m.log.Warn("heartbeat gossip is not encrypted (no key): acceptable in dev mode only")
 	}
 	if m.cfg.Transport == nil {
-		nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
-			BindAddrs: []string{m.mlConf.BindAddr}, BindPort: m.mlConf.BindPort, Logger: m.mlConf.Logger})
+		f, err := listenFiltered(m.self, m.peers, m.log)
 		if err != nil {
 			return fmt.Errorf("membership: listen on heartbeat link %s: %w", m.self, err)
 		}
-		f := newFilterTransport(nt, m.self, m.peers)
 		f.start()
 		m.filter.Store(f)
 		m.mlConf.Transport = f
