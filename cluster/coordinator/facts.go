@@ -19,6 +19,12 @@ func facts(in Input) placement.Facts {
 	for _, n := range in.Config.Nodes {
 		if !in.joined(n.Name) {
 			f.NotJoined[n.Name] = "has not answered " + in.Config.NodeName + " on the cluster link since it became leader"
+			if in.joining(n.Name) {
+				if f.Joining == nil {
+					f.Joining = map[string]bool{}
+				}
+				f.Joining[n.Name] = true
+			}
 		}
 	}
 	for name, m := range in.Members {
@@ -45,4 +51,21 @@ func facts(in Input) placement.Facts {
 		}
 	}
 	return f
+}
+
+// joining: node is alive on the heartbeat link and has not answered this
+// leader yet, within a lease of the election (raft on a node that booted with
+// the others may still be electing or catching up). Never the leader it
+// replaced: that one is gone, not joining. Within a lease, because a group
+// released from a holder that died unseen is released no earlier than a
+// lease after the election: a failover never waits for a joiner.
+func (in Input) joining(node string) bool {
+	if node == in.Term.PrevLeader || node == in.Config.NodeName {
+		return false
+	}
+	if st, _ := in.link(node); st != linkUnknown {
+		return false
+	}
+	m, ok := in.Members[node]
+	return ok && m.State == membership.StateAlive && !in.due(in.Term.Since.Add(in.Config.Cluster.Timing.Lease))
 }

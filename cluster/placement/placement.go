@@ -5,6 +5,7 @@ package placement
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,12 @@ type Facts struct {
 	// answer on the cluster link): no group is placed there, but a group
 	// already there stays.
 	NotJoined map[string]string
+	// Joining are nodes that have not joined this leader but are alive on
+	// the heartbeat link, early in its term (a cluster starting together,
+	// its nodes' raft still electing or catching up): a group that runs
+	// nowhere waits for its preferred node among them instead of starting
+	// on the first node that answered and staying there (failback = false).
+	Joining map[string]bool
 }
 
 // Input is everything Plan needs.
@@ -119,6 +126,9 @@ func planGroup(in Input, gc configs.Group, g *state.Group) (*Action, string) {
 		}
 		return nil, "waiting for " + g.Holder + " to stop the group"
 	}
+	if p := gc.Prefer; in.Facts.Joining[p] && g.MovedTo == "" && !contains(cands, p) && eligibleOnceJoined(in, gc, g, p) {
+		return nil, "waiting for " + p + " (preferred) to answer this leader on the cluster link"
+	}
 	if len(cands) == 0 {
 		return nil, "no eligible node: " + summarize(reasons)
 	}
@@ -160,6 +170,33 @@ func candidates(in Input, gc configs.Group, g *state.Group) ([]string, map[strin
 		out = append(out, n.Name)
 	}
 	return out, why
+}
+
+// eligibleOnceJoined: node could run the group but for not having joined
+// (which also makes it offline, "never joined", until it answers). A node
+// failed or fenced is not waited for.
+func eligibleOnceJoined(in Input, gc configs.Group, g *state.Group, node string) bool {
+	for _, n := range in.Config.Nodes {
+		if n.Name != node {
+			continue
+		}
+		ns := state.Node{Name: node}
+		if cur := in.Data.Nodes[node]; cur != nil {
+			ns = *cur
+		}
+		if ns.Status != "" && ns.Status != state.NodeOffline && ns.Status != state.NodeOnline {
+			return false
+		}
+		ns.Status = state.NodeOnline
+		d := *in.Data
+		d.Nodes = maps.Clone(d.Nodes)
+		d.Nodes[node] = &ns
+		in.Data = &d
+		in.Facts.NotJoined = maps.Clone(in.Facts.NotJoined)
+		delete(in.Facts.NotJoined, node)
+		return ineligible(in, gc, g, n) == ""
+	}
+	return false
 }
 
 func ineligible(in Input, gc configs.Group, g *state.Group, n configs.Node) string {

@@ -234,3 +234,69 @@ func history(t *testing.T, c *Cluster, node string) []api.Event {
 	sort.Slice(ev, func(i, j int) bool { return ev[i].Index < ev[j].Index })
 	return ev
 }
+
+// TestClusterBootStartsTheGroupOnItsPreferredNode boots a new cluster (the
+// default `lan` timing) with n1, the preferred node, slow on the cluster
+// link: its cluster port is cut off at first, its heartbeat link is up, so
+// the witness and n2 elect a leader that n1's raft has not answered. The
+// group waits for n1 and starts there once n1 answers: the VIP is never on
+// n2. (The leader used to start it on n2 at once, and failback = false kept
+// it there.) Then again from empty data dirs with n1's cluster link cut for
+// good: the wait lasts a lease, and the group starts on n2 (availability
+// first) and stays there after n1 joins.
+func TestClusterBootStartsTheGroupOnItsPreferredNode(t *testing.T) {
+	l := New(t, "vlabcb")
+	c := prepareCluster(l, ClusterSpec{Preset: "lan", LogLevel: "info", Extra: FenceGroupHCL(l.Dir())}, Vigil(t))
+	const settle = 30 * time.Second
+	n1, n2 := c.Node("n1").Host, c.Node("n2").Host
+	boot := func() (*Holders, time.Time) {
+		l.Partition(Pub, n1, nil)
+		holders := SampleHolders([]*Host{n1, n2}, FenceVIP, 10*time.Millisecond)
+		start := time.Now()
+		for _, n := range []string{"w", "n2", "n1"} {
+			c.Start(n)
+		}
+		c.Eventually(settle, "a leader", func() error {
+			st, err := c.Status("w")
+			if err == nil && st.Leader == "" {
+				err = fmt.Errorf("no leader yet")
+			}
+			return err
+		})
+		return holders, start
+	}
+
+	holders, start := boot()
+	time.Sleep(time.Second) // the leader has had every chance to place the group
+	elected := time.Now()
+	l.Heal()
+	waitVIPOnly(t, c, "n1", settle)
+	holders.Stop()
+	if at := firstHeld(holders, "n2", start); !at.IsZero() {
+		t.Errorf("VIP on n2 at %s (boot at %s)", at.Format("15:04:05.000"), start.Format("15:04:05.000"))
+	}
+	t.Logf("n1 slow: VIP on n1 %v after its cluster link came back", firstHeld(holders, "n1", start).Sub(elected).Round(time.Millisecond))
+
+	for _, n := range []string{"n1", "n2", "w"} {
+		c.Stop(n)
+	}
+	for _, n := range c.Nodes {
+		if err := os.RemoveAll(n.DataDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(n.DataDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holders, start = boot()
+	waitVIPOnly(t, c, "n2", settle)
+	onN2 := firstHeld(holders, "n2", start)
+	l.Heal()
+	c.WaitHealthy(settle)
+	time.Sleep(time.Second)
+	holders.Stop()
+	if h := c.VIPHoldersOf(FenceVIP); !slices.Equal(h, []string{"n2"}) {
+		t.Errorf("after n1 joined late: VIP on %v; want n2 (failback = false)", h)
+	}
+	t.Logf("n1 cut off: VIP on n2 %v after the first agent started", onN2.Sub(start).Round(time.Millisecond))
+}
