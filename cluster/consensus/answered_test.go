@@ -123,3 +123,31 @@ func TestHeartbeatObservationBeforeAnyLeaderObservation(t *testing.T) {
 	}
 	n.noteObservation(raft.Observation{Data: raft.ResumedHeartbeatObservation{PeerID: "n2"}}, time.Now())
 }
+
+// TestLinkChangesSignalsHeartbeatFailuresAndResumptions: the coordinator of
+// a settled leader sleeps until an event, so a failed or resumed heartbeat,
+// a server change and a leader change each signal LinkChanges; the signal
+// never blocks raft's observer, however many arrive unread.
+func TestLinkChangesSignalsHeartbeatFailuresAndResumptions(t *testing.T) {
+	var n Node
+	ch := n.LinkChanges()
+	for _, o := range []any{
+		raft.FailedHeartbeatObservation{PeerID: "n2"},
+		raft.ResumedHeartbeatObservation{PeerID: "n2"},
+		raft.PeerObservation{Removed: true, Peer: raft.Server{ID: "n3", Address: "a:1"}},
+		raft.LeaderObservation{LeaderID: "n2"},
+	} {
+		n.noteObservation(raft.Observation{Data: o}, time.Now())
+		n.noteObservation(raft.Observation{Data: o}, time.Now()) // unread: must not block
+		select {
+		case <-ch:
+		default:
+			t.Errorf("%T: no signal", o)
+		}
+		select {
+		case <-ch:
+			t.Errorf("%T: two signals queued; want one", o)
+		default:
+		}
+	}
+}

@@ -228,3 +228,60 @@ func TestEstablishNotesTheHandOver(t *testing.T) {
 		t.Fatalf("term %+v: a takeover request from lb2 is not lb1's hand-over", c.term)
 	}
 }
+
+// A settled leader (every link answering) decides once a second at most
+// with nothing happening, polls every idleTick while a link has not
+// answered, and decides at once when LinkChanges signals.
+func TestSettledLeaderWakesForEventsNotTicks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		in := base()
+		fsm := newFSM(t, in.Data)
+		var mu sync.Mutex
+		links, rounds := in.Links, 0
+		changes := make(chan struct{}, 1)
+		c := New(Deps{
+			Config: in.Config, Raft: &leaderRaft{fsm: fsm}, Store: fsm, LinkChanges: changes,
+			Links: func() map[string]Link {
+				mu.Lock()
+				defer mu.Unlock()
+				rounds++
+				return links
+			},
+			Members: func() []membership.Member {
+				var out []membership.Member
+				for _, m := range in.Members {
+					out = append(out, m)
+				}
+				return out
+			},
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = c.Run(ctx); close(done) }()
+		count := func(d time.Duration) int {
+			mu.Lock()
+			before := rounds
+			mu.Unlock()
+			time.Sleep(d)
+			mu.Lock()
+			defer mu.Unlock()
+			return rounds - before
+		}
+		time.Sleep(time.Second) // first rounds
+		if n := count(10 * time.Second); n > 11 {
+			t.Errorf("settled: %d rounds in 10 s; want at most one a second", n)
+		}
+		mu.Lock()
+		links = map[string]Link{"lb1": links["lb1"], "lb2": {OK: true, Since: time.Now()}} // lb2 not answered yet
+		mu.Unlock()
+		changes <- struct{}{}
+		if n := count(time.Millisecond); n == 0 {
+			t.Errorf("no round right after LinkChanges")
+		}
+		if n := count(time.Second); n < 9 {
+			t.Errorf("lb2 unknown: %d rounds in 1 s; want a poll every %v", n, idleTick)
+		}
+		cancel()
+		<-done
+	})
+}
