@@ -10,39 +10,102 @@ import (
 	"github.com/vigil-ha/vigil/configs"
 )
 
-// hostSilent is the coordinator's reach probe (coordinator/reach.go): a TCP
-// connection attempt to node's cluster and heartbeat addresses at once (the
-// ports its agent listens on: a host firewall lets them through, where a
-// closed port may be dropped silently).
-// Only a timeout on both is silence: a power-off answers nothing, while a
-// host whose agent is stalled or frozen still completes the handshake in
-// its kernel, and refuses or resets when the agent is gone. A local error
-// (no route from here, a socket error) is no evidence about the node. The
-// answer counts only if this node still holds its lease afterwards (its own
-// network may be the one cut); and the verdict it leads to is committed
-// through raft before any fence, which a leader cut off from its quorum
-// cannot do.
+// hostSilent is the coordinator's reach probe (coordinator/reach.go): TCP
+// connection attempts to node's cluster and heartbeat addresses (the ports
+// its agent listens on: a host firewall lets them through, where a closed
+// port may be dropped silently). Only a timeout on both is silence: a
+// power-off answers nothing, while a host whose agent is stalled or frozen
+// still completes the handshake in its kernel, and refuses or resets when
+// the agent is gone. A local error (no route from here, a socket error) is
+// no evidence about the node.
+//
+// One attempt timing out is not enough: a blip of this node's own network,
+// or of a switch all the nodes hang off, swallows it just as well, and the
+// leader may keep its lease through a blip shorter than raft_leader_lease
+// and then commit the verdict once frames pass again (a 400 ms switch
+// outage at `lan` got both load balancers fenced: TestSwitchOutage). So
+// the probe is bracketed (bracket): a first attempt; then evidence that
+// this node's network works after that attempt's deadline (a majority of
+// the voters answered a request sent after it); then a second attempt. One
+// outage that swallowed both attempts would have had to cover that instant
+// too. The verdict counts only if the node did not answer on the cluster
+// link meanwhile and this node still holds its lease afterwards; and it is
+// committed through raft before any fence, which a leader cut off from its
+// quorum cannot do.
 func (a *Agent) hostSilent(ctx context.Context, node string) bool {
 	n := a.current().Node(node)
 	if n.Address == "" || n.Heartbeat == "" {
 		return false
 	}
-	timeout := reachTimeout(a.cfg.Cluster.Timing)
+	t := a.cfg.Cluster.Timing
+	timeout := reachTimeout(t)
 	label := a.cfg.Cluster.Name
-	res := make(chan bool, 2)
-	// The cluster port takes a connection closed before its TLS handshake
-	// quietly (consensus mux); memberlist's port, one that carries our
-	// label header and nothing more (without it, it warns of a label
-	// mismatch).
-	go func() { res <- timedOut(ctx, n.Address, timeout, nil) }()
-	go func() {
-		res <- timedOut(ctx, n.Heartbeat, timeout, func(c net.Conn) { _ = memberlist.AddLabelHeaderToStream(c, label) })
-	}()
-	silent := <-res
-	silent = <-res && silent
+	attempt := func(ctx context.Context) bool {
+		res := make(chan bool, 2)
+		// The cluster port takes a connection closed before its TLS
+		// handshake quietly (consensus mux); memberlist's port, one that
+		// carries our label header and nothing more (without it, it warns
+		// of a label mismatch).
+		go func() { res <- timedOut(ctx, n.Address, timeout, nil) }()
+		go func() {
+			res <- timedOut(ctx, n.Heartbeat, timeout, func(c net.Conn) { _ = memberlist.AddLabelHeaderToStream(c, label) })
+		}()
+		silent := <-res
+		return <-res && silent
+	}
+	// The node's last sign of life on the cluster link, as the coordinator
+	// sees it: an answer to raft, or a lease renewal.
+	answered := func() time.Time { return a.links()[node].Last }
+	silent := bracket(ctx, probeSteps{
+		attempt: attempt, quorumAck: a.raft.QuorumAck, answered: answered,
+		timeout: timeout, maxWait: max(timeout, t.RaftHeartbeatTimeout),
+	})
 	lease := a.lease()
 	a.log.Debug("reach probe", "node", node, "silent", silent, "lease", lease)
 	return silent && lease
+}
+
+// probeSteps are what bracket needs: an attempt on both links (true: no
+// answer on either), this leader's quorum acknowledgement
+// (consensus.QuorumAck) and the node's last answer on the cluster link.
+type probeSteps struct {
+	attempt   func(context.Context) bool
+	quorumAck func() time.Time
+	answered  func() time.Time
+	timeout   time.Duration // of one attempt
+	maxWait   time.Duration // for the evidence between the attempts
+}
+
+// bracket reports silence only for two attempts that both timed out with
+// evidence between them that this node's network worked: a majority
+// answered a request sent after the first attempt's deadline, before the
+// second was sent. A single outage that swallowed the first attempt must
+// have begun by its deadline, one that swallowed the second must have
+// lasted until it was sent: it would have covered that request too. No
+// evidence within maxWait (this node is the one cut off, or its quorum
+// is), or an answer from the node since the first attempt: no verdict.
+func bracket(ctx context.Context, s probeSteps) bool {
+	start := time.Now()
+	if !s.attempt(ctx) {
+		return false
+	}
+	after := start.Add(s.timeout)
+	deadline := time.Now().Add(s.maxWait)
+	poll := max(s.timeout/4, time.Millisecond)
+	for !s.quorumAck().After(after) {
+		if !time.Now().Before(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(poll):
+		}
+	}
+	if s.answered().After(start) {
+		return false
+	}
+	return s.attempt(ctx) && !s.answered().After(start)
 }
 
 // reachTimeout: a kernel answers a connection attempt within a round trip,

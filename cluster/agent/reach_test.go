@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -95,4 +96,96 @@ func fullListener(t *testing.T) string {
 		}
 	}
 	return addr
+}
+
+// fakeProbe scripts bracket's steps: attempts answer as listed, the quorum
+// acknowledgement and the node's last answer follow the clock.
+type fakeProbe struct {
+	silent     []bool    // per attempt; attempts beyond it answer
+	ackAt      time.Time // quorumAck reports this from ackFrom on
+	ackFrom    time.Time
+	answerAt   time.Time // the node's last answer, from answerFrom on
+	answerFrom time.Time
+	attempts   int
+}
+
+func (f *fakeProbe) steps(timeout time.Duration) probeSteps {
+	return probeSteps{
+		attempt: func(ctx context.Context) bool {
+			time.Sleep(timeout)
+			f.attempts++
+			return f.attempts <= len(f.silent) && f.silent[f.attempts-1]
+		},
+		quorumAck: func() time.Time {
+			if !f.ackFrom.IsZero() && !time.Now().Before(f.ackFrom) {
+				return f.ackAt
+			}
+			return time.Time{}
+		},
+		answered: func() time.Time {
+			if !f.answerFrom.IsZero() && !time.Now().Before(f.answerFrom) {
+				return f.answerAt
+			}
+			return time.Time{}
+		},
+		timeout: timeout, maxWait: 100 * time.Millisecond,
+	}
+}
+
+// A timeout counts as silence only when a second attempt times out too,
+// after a majority answered a request sent after the first one's deadline
+// (the network worked in between); a switch outage that ends during the
+// first attempt must not get a live node fenced.
+func TestBracketNeedsAWorkingNetworkBetweenTwoTimeouts(t *testing.T) {
+	const timeout = 20 * time.Millisecond
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		f := &fakeProbe{silent: []bool{true, true}, ackAt: start.Add(25 * time.Millisecond), ackFrom: start.Add(30 * time.Millisecond)}
+		if !bracket(context.Background(), f.steps(timeout)) || f.attempts != 2 {
+			t.Errorf("powered off, the others answering: silent false after %d attempts; want true after 2", f.attempts)
+		}
+		if took := time.Since(start); took > 3*timeout {
+			t.Errorf("the verdict took %v; want the two attempts and the wait for the next answer", took)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// Nobody answers (a switch outage, or this node cut off): no
+		// second attempt, no verdict.
+		f := &fakeProbe{silent: []bool{true, true}}
+		if bracket(context.Background(), f.steps(timeout)) || f.attempts != 1 {
+			t.Errorf("no quorum evidence: silent after %d attempts", f.attempts)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// The quorum answered only requests sent during the first attempt:
+		// the outage may have ended just before its deadline.
+		start := time.Now()
+		f := &fakeProbe{silent: []bool{true, true}, ackAt: start.Add(15 * time.Millisecond), ackFrom: start.Add(18 * time.Millisecond)}
+		if bracket(context.Background(), f.steps(timeout)) {
+			t.Error("evidence from before the first attempt's deadline counted")
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// The switch is back: the second attempt is answered.
+		start := time.Now()
+		f := &fakeProbe{silent: []bool{true, false}, ackAt: start.Add(25 * time.Millisecond), ackFrom: start.Add(30 * time.Millisecond)}
+		if bracket(context.Background(), f.steps(timeout)) {
+			t.Error("silent although the second attempt was answered")
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// The node itself answered on the cluster link meanwhile.
+		start := time.Now()
+		f := &fakeProbe{silent: []bool{true, true}, ackAt: start.Add(25 * time.Millisecond), ackFrom: start.Add(30 * time.Millisecond),
+			answerAt: start.Add(26 * time.Millisecond), answerFrom: start.Add(30 * time.Millisecond)}
+		if bracket(context.Background(), f.steps(timeout)) {
+			t.Error("silent although the node answered raft after the first attempt")
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeProbe{silent: []bool{false}}
+		if bracket(context.Background(), f.steps(timeout)) || f.attempts != 1 {
+			t.Error("an answered first attempt: silent, or asked again")
+		}
+	})
 }
