@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -56,8 +58,15 @@ func (a *Agent) hostSilent(ctx context.Context, node string) bool {
 	// The node's last sign of life on the cluster link, as the coordinator
 	// sees it: an answer to raft, or a lease renewal.
 	answered := func() time.Time { return a.links()[node].Last }
+	var others []string
+	for _, o := range a.current().Nodes {
+		if o.Name != node && o.Name != a.cfg.NodeName && o.Address != "" {
+			others = append(others, o.Address)
+		}
+	}
 	silent := bracket(ctx, probeSteps{
 		attempt: attempt, quorumAck: a.raft.QuorumAck, answered: answered,
+		others:  func(ctx context.Context) bool { return anyAnswers(ctx, others) },
 		timeout: timeout, maxWait: max(timeout, t.RaftHeartbeatTimeout),
 	})
 	lease := a.lease()
@@ -67,45 +76,86 @@ func (a *Agent) hostSilent(ctx context.Context, node string) bool {
 
 // probeSteps are what bracket needs: an attempt on both links (true: no
 // answer on either), this leader's quorum acknowledgement
-// (consensus.QuorumAck) and the node's last answer on the cluster link.
+// (consensus.QuorumAck), the node's last answer on the cluster link, and
+// a connection attempt to the other nodes' cluster ports (true: one
+// answered, with a handshake or a refusal).
 type probeSteps struct {
 	attempt   func(context.Context) bool
 	quorumAck func() time.Time
 	answered  func() time.Time
+	others    func(context.Context) bool
 	timeout   time.Duration // of one attempt
 	maxWait   time.Duration // for the evidence between the attempts
 }
 
 // bracket reports silence only for two attempts that both timed out with
-// evidence between them that this node's network worked: a majority
-// answered a request sent after the first attempt's deadline, before the
-// second was sent. A single outage that swallowed the first attempt must
-// have begun by its deadline, one that swallowed the second must have
-// lasted until it was sent: it would have covered that request too. No
-// evidence within maxWait (this node is the one cut off, or its quorum
-// is), or an answer from the node since the first attempt: no verdict.
+// evidence between them that this node's network worked: another node
+// answered a connection attempt, or a majority a raft request, sent after
+// the first attempt's deadline, before the second attempt was sent. A
+// single outage that swallowed the first attempt must have begun by its
+// deadline, one that swallowed the second must have lasted until it was
+// sent: it would have covered that exchange too. The connection attempt
+// gives the evidence within a round trip, where raft's next heartbeat may
+// be a tenth of a heartbeat timeout away. No evidence within maxWait (this
+// node is the one cut off), or an answer from the node since the first
+// attempt: no verdict.
 func bracket(ctx context.Context, s probeSteps) bool {
 	start := time.Now()
 	if !s.attempt(ctx) {
 		return false
 	}
-	after := start.Add(s.timeout)
-	deadline := time.Now().Add(s.maxWait)
-	poll := max(s.timeout/4, time.Millisecond)
+	after := start.Add(s.timeout) // attempt returns no earlier
+	wctx, cancel := context.WithTimeout(ctx, s.maxWait)
+	defer cancel()
+	reached := make(chan bool, 1)
+	go func() { reached <- s.others(wctx) }()
+	poll := time.NewTicker(max(s.timeout/8, time.Millisecond))
+	defer poll.Stop()
 	for !s.quorumAck().After(after) {
-		if !time.Now().Before(deadline) {
-			return false
-		}
 		select {
-		case <-ctx.Done():
+		case <-wctx.Done():
 			return false
-		case <-time.After(poll):
+		case ok := <-reached:
+			if !ok {
+				reached = nil // no answer from the others: raft's may still come
+				continue
+			}
+		case <-poll.C:
+			continue
 		}
+		break
 	}
 	if s.answered().After(start) {
 		return false
 	}
 	return s.attempt(ctx) && !s.answered().After(start)
+}
+
+// anyAnswers reports whether one of addrs answers a TCP connection attempt
+// (a handshake, or a refusal: either came back over the network) before ctx
+// ends. The cluster port takes a connection closed before its TLS handshake
+// quietly.
+func anyAnswers(ctx context.Context, addrs []string) bool {
+	if len(addrs) == 0 {
+		return false
+	}
+	res := make(chan bool, len(addrs))
+	for _, addr := range addrs {
+		go func() {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			res <- err == nil || errors.Is(err, syscall.ECONNREFUSED)
+		}()
+	}
+	for range addrs {
+		if <-res {
+			return true
+		}
+	}
+	return false
 }
 
 // reachTimeout: a kernel answers a connection attempt within a round trip,

@@ -107,6 +107,8 @@ type fakeProbe struct {
 	answerAt   time.Time // the node's last answer, from answerFrom on
 	answerFrom time.Time
 	attempts   int
+	reachAfter time.Duration // the other nodes answer this long after asked; 0: never
+	asked      time.Time
 }
 
 func (f *fakeProbe) steps(timeout time.Duration) probeSteps {
@@ -127,6 +129,15 @@ func (f *fakeProbe) steps(timeout time.Duration) probeSteps {
 				return f.answerAt
 			}
 			return time.Time{}
+		},
+		others: func(ctx context.Context) bool {
+			f.asked = time.Now()
+			if f.reachAfter == 0 {
+				<-ctx.Done()
+				return false
+			}
+			time.Sleep(f.reachAfter)
+			return true
 		},
 		timeout: timeout, maxWait: 100 * time.Millisecond,
 	}
@@ -183,9 +194,60 @@ func TestBracketNeedsAWorkingNetworkBetweenTwoTimeouts(t *testing.T) {
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
+		// Another node answers a connection attempt made after the first
+		// attempt's deadline: evidence within a round trip, before raft's
+		// next heartbeat.
+		start := time.Now()
+		f := &fakeProbe{silent: []bool{true, true}, reachAfter: time.Millisecond}
+		if !bracket(context.Background(), f.steps(timeout)) || f.attempts != 2 {
+			t.Errorf("the others answering a connection: silent false after %d attempts", f.attempts)
+		}
+		if f.asked.Before(start.Add(timeout)) {
+			t.Errorf("the others were asked %v after the start, before the first attempt's deadline", f.asked.Sub(start))
+		}
+		if took := time.Since(start); took > 2*timeout+2*time.Millisecond {
+			t.Errorf("the verdict took %v; want two attempts and a round trip", took)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
 		f := &fakeProbe{silent: []bool{false}}
 		if bracket(context.Background(), f.steps(timeout)) || f.attempts != 1 {
 			t.Error("an answered first attempt: silent, or asked again")
 		}
 	})
+}
+
+// A handshake and a refusal both came back over the network: evidence that
+// it works. An attempt the peer's kernel drops is not.
+func TestAnyAnswersCountsARefusal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := ln.Addr().String()
+	closed := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}()
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if !anyAnswers(ctx, []string{open}) || !anyAnswers(ctx, []string{closed}) {
+		t.Error("a listening or a closed port did not count as an answer")
+	}
+	full := fullListener(t)
+	start := time.Now()
+	if anyAnswers(ctx, []string{full}) {
+		t.Error("an attempt the peer's kernel dropped counted as an answer")
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("gave up after %v, not at the context's end", time.Since(start))
+	}
+	if anyAnswers(context.Background(), nil) {
+		t.Error("no other node: an answer")
+	}
 }

@@ -14,11 +14,13 @@ import (
 // host that is off answers nothing at all, though, while a slow one's kernel
 // still completes a TCP handshake for a stalled or frozen agent. So the
 // leader asks when a node goes quiet (and once more when its link counts as
-// lost, if the host answered): a connection attempt to the node's cluster
-// and heartbeat addresses (Deps.Reach). Both timing out, and the leader still
-// holding its own lease afterwards (its network reached a quorum meanwhile),
-// is the evidence: the node has failed, and is fenced at once instead of at
-// its lease end. A refused or reset connection, a local error, or any answer
+// lost, if the host answered): connection attempts to the node's cluster
+// and heartbeat addresses (Deps.Reach), two of them with evidence between
+// them that the leader's own network works (agent/reach.go: a switch blip
+// swallows one attempt as well as a power cut). Both timing out on both
+// links, and the leader still holding its own lease afterwards, is the
+// evidence: the node has failed, and is fenced at once instead of at its
+// lease end. A refused or reset connection, a local error, or any answer
 // is no such evidence: the lease decides, as before.
 
 // ReachFunc reports whether node's host answered on neither of its links
