@@ -106,3 +106,52 @@ func switchOutages(t *testing.T, preset string, holderLeads bool, free time.Dura
 		}
 	}
 }
+
+// TestSwitchWorkInMaintenance is the routine for planned network work:
+// `vigil maintenance on`, the switch down for 5 s, back, `vigil maintenance
+// off`. The VIP never leaves its holder (maintenance leaves addresses
+// alone whatever happens to the lease), nothing is fenced or moved.
+func TestSwitchWorkInMaintenance(t *testing.T) {
+	l := New(t, "vlabsm")
+	fc := StartFencedCluster(l, FenceSpec{LogLevel: "info", Preset: "lan"})
+	const settle = 30 * time.Second
+	active := fc.Active()
+	if active == "" {
+		t.Fatal("no active node")
+	}
+	if out, err := fc.CLI("w", "maintenance", "on"); err != nil {
+		t.Fatalf("vigil maintenance on: %v\n%s", err, out)
+	}
+	holders := SampleHolders([]*Host{fc.Node("n1").Host, fc.Node("n2").Host}, FenceVIP, 10*time.Millisecond)
+	start := time.Now()
+	for _, n := range []string{"n1", "n2", "w"} {
+		l.Partition(Pub, fc.Node(n).Host, nil)
+		l.Partition(HB, fc.Node(n).Host, nil)
+	}
+	time.Sleep(5 * time.Second)
+	l.Heal()
+	fc.WaitHealthy(settle)
+	if out, err := fc.CLI("w", "maintenance", "off"); err != nil {
+		t.Fatalf("vigil maintenance off: %v\n%s", err, out)
+	}
+	time.Sleep(2 * time.Second)
+	holders.Stop()
+	if missing, gap := holders.Absent(start, time.Now()); missing {
+		t.Errorf("VIP missing for %v", gap.Round(time.Millisecond))
+	}
+	for _, s := range holders.Samples() {
+		if len(s.Hosts) != 1 || s.Hosts[0] != active {
+			t.Errorf("VIP on %v at %s; want %s only", s.Hosts, s.Time.Format("15:04:05.000"), active)
+			break
+		}
+	}
+	st := mustStatus(t, fc.Cluster, "w")
+	if len(st.Fencing) > 0 {
+		t.Errorf("fence attempts: %+v", st.Fencing)
+	}
+	for _, e := range history(t, fc.Cluster, "w") {
+		if !e.Time.Before(start) && (e.Kind == "assign" || e.Kind == "clear-holder" || e.Kind == "fence" || e.Kind == "fenced") {
+			t.Errorf("history: %s %s", e.Kind, e.Message)
+		}
+	}
+}
