@@ -68,19 +68,24 @@ func driverFixture(t *testing.T, fencer func(Raft) Fencer) (*Coordinator, *state
 	r := &leaderRaft{fsm: fsm}
 	c := New(Deps{
 		Config: in.Config, Raft: r, Store: fsm, Fencer: fencer(r),
-		Links: func() map[string]Link { return in.Links },
-		Members: func() []membership.Member {
-			var out []membership.Member
-			for _, m := range in.Members {
-				out = append(out, m)
-			}
-			return out
-		},
+		Links:   func() map[string]Link { return in.Links },
+		Members: membersOf(in),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = c.Run(ctx); close(done) }()
 	return c, fsm, func() { cancel(); <-done }
+}
+
+// membersOf is Deps.Members for in's heartbeat-link view.
+func membersOf(in Input) func() []membership.Member {
+	return func() []membership.Member {
+		var out []membership.Member
+		for _, m := range in.Members {
+			out = append(out, m)
+		}
+		return out
+	}
 }
 
 // A fence device that never works is retried with a growing, capped
@@ -247,13 +252,7 @@ func TestSettledLeaderWakesForEventsNotTicks(t *testing.T) {
 				rounds++
 				return links
 			},
-			Members: func() []membership.Member {
-				var out []membership.Member
-				for _, m := range in.Members {
-					out = append(out, m)
-				}
-				return out
-			},
+			Members: membersOf(in),
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
