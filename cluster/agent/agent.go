@@ -563,18 +563,27 @@ func (a *Agent) meta() membership.Meta {
 	}
 	a.reloadMeta(extra)
 	a.certMeta(extra)
+	a.storeMeta(extra)
 	return membership.Meta{Role: role, Version: a.d.Version, Standby: standby, Health: h, Extra: extra}
 }
 
 // gossipMeta publishes check verdicts and our standby flag in our memberlist
 // metadata, where the leader's coordinator reads them within a gossip round.
 func (a *Agent) gossipMeta(ctx context.Context) error {
+	storeFailing, storeLook := false, (<-chan time.Time)(nil)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-a.health.Changes():
 			a.gossipHealth()
+		case <-a.raft.StoreChanges():
+			storeFailing, storeLook = a.storeCheck(storeFailing)
+		case <-storeLook:
+			was := storeFailing
+			if storeFailing, storeLook = a.storeCheck(storeFailing); storeFailing == was {
+				continue
+			}
 		case <-a.fsm.Watch():
 			n := a.fsm.Read().Nodes[a.cfg.NodeName]
 			standby := n != nil && n.Standby

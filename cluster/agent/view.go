@@ -127,6 +127,9 @@ func (a *Agent) nodeStatus(n configs.Node, data *state.Data, members map[string]
 		ns.ClusterLink = linkWord(a.lease())
 	}
 	if m, ok := members[n.Name]; ok {
+		if w := storeWarning(m.Meta.Extra); w != "" {
+			ns.Warnings = append(ns.Warnings, w)
+		}
 		if t, ok := certExpiry(m.Meta.Extra); ok {
 			ns.CertExpires = t
 			if w := certWarning(t, time.Now()); w != "" {

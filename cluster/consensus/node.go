@@ -52,6 +52,8 @@ type Node struct {
 	alone chan chan error
 	cmds  *commands // the FSM raft applies to (readindex.go)
 	logs  atomic.Pointer[raft.LogStore]
+	// writes: whether the raft stores can be written (storehealth.go).
+	writes writeHealth
 }
 
 // New validates cfg. It opens nothing and starts nothing; Run does.
@@ -89,7 +91,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	if !n.started.CompareAndSwap(false, true) {
 		return errors.New("consensus: Run called twice")
 	}
-	st, err := openStores(&n.cfg, n.log)
+	st, err := openStores(&n.cfg, n.log, &n.writes)
 	if err != nil {
 		return err
 	}

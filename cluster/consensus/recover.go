@@ -51,7 +51,7 @@ func OpenOffline(cfg Config) (*Offline, error) {
 	if _, err := os.Stat(db); err != nil {
 		return nil, fmt.Errorf("%w: no raft state at %s (is data_dir right?): %v", ErrRecover, db, err)
 	}
-	st, err := openStores(&cfg, cfg.Logger)
+	st, err := openStores(&cfg, cfg.Logger, nil)
 	if err != nil {
 		return nil, err
 	}

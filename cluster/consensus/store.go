@@ -24,7 +24,10 @@ type stores struct {
 	close  func() error
 }
 
-func openStores(cfg *Config, log hclog.Logger) (*stores, error) {
+// openStores opens the stores in cfg.DataDir; w, if set, notes every write
+// to the log and stable stores (under the log cache: raft's cache wraps the
+// store's errors in text).
+func openStores(cfg *Config, log hclog.Logger, w *writeHealth) (*stores, error) {
 	if cfg.InMem {
 		m := raft.NewInmemStore()
 		return &stores{logs: m, stable: m, snaps: raft.NewInmemSnapshotStore(), close: func() error { return nil }}, nil
@@ -53,12 +56,17 @@ func openStores(cfg *Config, log hclog.Logger) (*stores, error) {
 	// term), which at the fast preset's commit timeout is over a hundred
 	// bolt reads and msgpack decodes a second at idle; the recent entries
 	// come from memory instead (write-through, as Consul and Nomad do).
-	logs, err := raft.NewLogCache(logCacheSize, bolt)
+	var under raft.LogStore = bolt
+	var stable raft.StableStore = bolt
+	if w != nil {
+		under, stable = watchedLogs{bolt, w}, watchedStable{bolt, w}
+	}
+	logs, err := raft.NewLogCache(logCacheSize, under)
 	if err != nil {
 		_ = bolt.Close()
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
-	return &stores{logs: logs, stable: bolt, snaps: snaps, close: bolt.Close}, nil
+	return &stores{logs: logs, stable: stable, snaps: snaps, close: bolt.Close}, nil
 }
 
 // logCacheSize is how many recent raft entries stay in memory.
