@@ -102,9 +102,12 @@ type Agent struct {
 	failing  map[string]string // group -> failing check names
 	standby  bool              // our replicated standby flag, for gossip
 
-	boot  time.Time     // this incarnation's start, gossiped (coordinator.BootKey)
-	renew renewals      // lease renewals by round trip with the leader (renew.go)
-	ring  *keyring.Ring // gossip keyring (keyring.go); nil in dev mode
+	boot time.Time // this incarnation's start, gossiped (coordinator.BootKey)
+	// draining: this incarnation began handing its groups over (drain.go),
+	// so a leaving mark in the state is its own.
+	draining atomic.Bool
+	renew    renewals      // lease renewals by round trip with the leader (renew.go)
+	ring     *keyring.Ring // gossip keyring (keyring.go); nil in dev mode
 
 	reloadMu sync.Mutex                      // one Reload at a time (reload.go); guards logLevel
 	logLevel string                          // level set by the last Reload ("": the configured one)
@@ -404,13 +407,27 @@ func (a *Agent) announceOnce(ctx context.Context) error {
 		}
 		a.coord.StartupMaintenanceDone()
 	}
-	// Only a mark set before this incarnation started: a shutdown that began
-	// while this was retrying keeps its own.
-	if n := data.Nodes[a.cfg.NodeName]; n != nil && n.Leaving && n.LeavingSince.Before(a.boot) {
+	if clearLeaving(data.Nodes[a.cfg.NodeName], a.bootKey(), a.draining.Load()) {
 		return a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: false, Time: time.Now()})
 	}
 	return nil
 }
+
+// clearLeaving: the node's leaving mark is an earlier incarnation's, to be
+// cleared at start: it names another start time than boot (this
+// incarnation's), or none (an earlier version's mark), and this incarnation
+// has not begun a drain of its own (a shutdown that began while announce was
+// retrying keeps its mark). Not by comparing the mark's time with this
+// start's: both are the node's wall clock, which may run behind after a
+// reboot (a drifting RTC, NTP not yet synchronised), and a mark that looked
+// newer than the start stayed, and the node ineligible for any group, for
+// good.
+func clearLeaving(n *state.Node, boot string, draining bool) bool {
+	return n != nil && n.Leaving && !draining && (n.LeavingBoot == "" || n.LeavingBoot != boot)
+}
+
+// bootKey is this incarnation's start as gossiped (coordinator.BootKey).
+func (a *Agent) bootKey() string { return strconv.FormatInt(a.boot.UnixNano(), 10) }
 
 func (a *Agent) socket() string {
 	if a.cfg.Cluster.API.Socket != "" {
@@ -557,7 +574,7 @@ func (a *Agent) meta() membership.Meta {
 	}
 	standby := a.standby
 	a.healthMu.Unlock()
-	extra[coordinator.BootKey] = strconv.FormatInt(a.boot.UnixNano(), 10)
+	extra[coordinator.BootKey] = a.bootKey()
 	if a.guard != nil {
 		extra[coordinator.GuardKey] = coordinator.GuardParamsFor(a.cfg.Cluster.Timing).String()
 	}

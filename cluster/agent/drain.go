@@ -56,8 +56,9 @@ func (a *Agent) handGroupsOver(ctx context.Context) {
 	if len(held) == 0 && a.pair == nil {
 		return
 	}
+	a.draining.Store(true)
 	for {
-		err := a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: true, Time: time.Now()})
+		err := a.applier.Apply(ctx, &state.SetLeaving{Node: a.cfg.NodeName, Leaving: true, Time: time.Now(), Boot: a.bootKey()})
 		if err == nil {
 			break
 		}

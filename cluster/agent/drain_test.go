@@ -2,6 +2,7 @@ package agent
 
 import (
 	"testing"
+	"time"
 
 	"github.com/vigil-ha/vigil/cluster/consensus"
 	"github.com/vigil-ha/vigil/cluster/raftmembers"
@@ -34,5 +35,29 @@ func TestTransferTargetHoldsNothing(t *testing.T) {
 		if got := transferTarget("n1", servers, tc.contact, tc.data, map[string]bool{"w": true}); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A leaving mark from an earlier incarnation is cleared at start whatever
+// the clocks say: after a reboot the node's clock may run behind the one
+// that stamped the mark. One this incarnation set (its start in the mark,
+// or a drain under way) stays.
+func TestClearLeavingIgnoresTheClock(t *testing.T) {
+	future := time.Now().Add(time.Hour)                        // stamped by a clock an hour ahead of this start
+	for _, mark := range []string{"1764528000000000000", ""} { // this version's mark, an earlier version's
+		marked := &state.Node{Name: "n1", Leaving: true, LeavingSince: future, LeavingBoot: mark}
+		if !clearLeaving(marked, "1764529000000000000", false) {
+			t.Errorf("mark %q: an earlier incarnation's mark stamped later than this start is kept", mark)
+		}
+		if clearLeaving(marked, "1764529000000000000", true) {
+			t.Errorf("mark %q: this incarnation's own mark (a drain under way) is cleared", mark)
+		}
+	}
+	own := &state.Node{Name: "n1", Leaving: true, LeavingSince: future, LeavingBoot: "1764529000000000000"}
+	if clearLeaving(own, "1764529000000000000", false) {
+		t.Error("a mark naming this incarnation is cleared")
+	}
+	if clearLeaving(&state.Node{Name: "n1"}, "1", false) || clearLeaving(nil, "1", false) {
+		t.Error("no mark, or no record: something to clear")
 	}
 }

@@ -159,6 +159,9 @@ func (p *pair) incarnationLeaving(peer *membership.Member) bool {
 	if n == nil || !n.Leaving || peer == nil {
 		return false
 	}
+	if n.LeavingBoot != "" { // the mark names its incarnation: no clocks
+		return peer.Meta.Extra[coordinator.BootKey] == n.LeavingBoot
+	}
 	boot, ok := coordinator.Started(*peer)
 	return ok && n.LeavingSince.After(boot)
 }

@@ -577,6 +577,20 @@ func TestLeavingMarkClearedForNewIncarnationOnly(t *testing.T) {
 			in.Members["lb1"] = m
 		}, false},
 		{"mark without a time (older version)", func(in *Input) { in.Data.Nodes["lb1"].LeavingSince = time.Time{} }, false},
+		// The mark names the incarnation that set it: the clocks do not
+		// matter (after a reboot the node's clock may run behind).
+		{"restarted, its clock now behind the mark's", func(in *Input) {
+			in.Data.Nodes["lb1"].LeavingBoot = boot(leftAt.Add(-time.Hour))[BootKey]
+			m := in.Members["lb1"]
+			m.Meta.Extra = boot(leftAt.Add(-time.Minute))
+			in.Members["lb1"] = m
+		}, true},
+		{"the incarnation that set the mark, its clock ahead", func(in *Input) {
+			in.Data.Nodes["lb1"].LeavingBoot = boot(leftAt.Add(time.Hour))[BootKey]
+			m := in.Members["lb1"]
+			m.Meta.Extra = boot(leftAt.Add(time.Hour))
+			in.Members["lb1"] = m
+		}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

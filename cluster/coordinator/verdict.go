@@ -188,8 +188,9 @@ func Started(m membership.Member) (time.Time, bool) {
 }
 
 // restarted reports whether a leaving node is back as a new incarnation: it
-// answers on the cluster link and its agent started after it set the mark
-// (both times from the node's own clock).
+// answers on the cluster link and gossips another start time than the agent
+// that set the mark (a mark by an earlier version records none: then its
+// agent started after the mark, both times from the node's own clock).
 func (in Input) restarted(name string, cur *state.Node) bool {
 	if !in.joined(name) || cur.LeavingSince.IsZero() {
 		return false
@@ -197,6 +198,19 @@ func (in Input) restarted(name string, cur *state.Node) bool {
 	m, ok := in.Members[name]
 	if !ok || m.State != membership.StateAlive && m.State != membership.StateSuspect {
 		return false
+	}
+	return NewIncarnation(m, cur)
+}
+
+// NewIncarnation reports whether m, a node marked leaving (cur), is a later
+// incarnation than the agent that set the mark. The start time it gossips is
+// compared for equality with the one the mark recorded, not with the mark's
+// time: after a reboot the node's clock may run behind the one that stamped
+// the mark (a drifting RTC, NTP not yet synchronised).
+func NewIncarnation(m membership.Member, cur *state.Node) bool {
+	if cur.LeavingBoot != "" {
+		b := m.Meta.Extra[BootKey]
+		return b != "" && b != cur.LeavingBoot
 	}
 	boot, ok := Started(m)
 	return ok && boot.After(cur.LeavingSince)

@@ -150,6 +150,10 @@ func (d *Data) apply(idx uint64, c Command) error {
 		}
 		n.Leaving = c.Leaving
 		n.LeavingSince = c.Time
+		n.LeavingBoot = ""
+		if c.Leaving {
+			n.LeavingBoot = c.Boot
+		}
 		msg := "node " + c.Node + " is shutting down: moving its groups away"
 		if !c.Leaving {
 			msg = "node " + c.Node + " agent started"

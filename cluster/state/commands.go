@@ -142,6 +142,10 @@ type SetLeaving struct {
 	Node    string    `json:"node"`
 	Leaving bool      `json:"leaving"`
 	Time    time.Time `json:"time"`
+	// Boot is the start time the marking agent gossips (coordinator.BootKey):
+	// an agent that gossips another is a new incarnation. Marks by earlier
+	// versions have none.
+	Boot string `json:"boot,omitempty"`
 }
 
 // Restart asks the group's holder to stop and start it in place.

@@ -42,6 +42,10 @@ type Node struct {
 	// LeavingSince is when the node set Leaving (its own clock): an agent
 	// started after it is a new incarnation, and the leader clears the mark.
 	LeavingSince time.Time `json:"leaving_since,omitempty"`
+	// LeavingBoot is the start time the agent that set the mark gossiped:
+	// an agent gossiping another one is a new incarnation, whatever the
+	// clocks say ("" for a mark by an earlier version: LeavingSince decides).
+	LeavingBoot string `json:"leaving_boot,omitempty"`
 	// FencedBoot is the start time its agent gossiped when it was fenced:
 	// an agent with another one has rebooted since (no stale observation).
 	FencedBoot string `json:"fenced_boot,omitempty"`

@@ -186,3 +186,21 @@ func TestReadHistoryIsStableAcrossApplies(t *testing.T) {
 		t.Fatalf("FSM history disturbed by a reader's append: %d, %+v", len(d.Events), d.Events[len(d.Events)-1])
 	}
 }
+
+// A leaving mark records the incarnation that set it (its gossiped start),
+// and clearing it forgets that.
+func TestLeavingMarkRecordsItsIncarnation(t *testing.T) {
+	f := NewFSM(nil)
+	if err := apply(t, f, 1, &SetLeaving{Node: "lb1", Leaving: true, Time: t0, Boot: "1764528000000000000"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Read().Nodes["lb1"]; !n.Leaving || n.LeavingBoot != "1764528000000000000" || !n.LeavingSince.Equal(t0) {
+		t.Fatalf("after the mark: %+v", n)
+	}
+	if err := apply(t, f, 2, &SetLeaving{Node: "lb1", Leaving: false, Time: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.Read().Nodes["lb1"]; n.Leaving || n.LeavingBoot != "" {
+		t.Fatalf("after clearing it: %+v", n)
+	}
+}
