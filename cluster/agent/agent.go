@@ -415,7 +415,7 @@ func (a *Agent) announceOnce(ctx context.Context) error {
 
 // clearLeaving: the node's leaving mark is an earlier incarnation's, to be
 // cleared at start: it names another start time than boot (this
-// incarnation's), or none (an earlier version's mark), and this incarnation
+// incarnation's; an earlier version's mark names none), and this incarnation
 // has not begun a drain of its own (a shutdown that began while announce was
 // retrying keeps its mark). Not by comparing the mark's time with this
 // start's: both are the node's wall clock, which may run behind after a
@@ -423,7 +423,7 @@ func (a *Agent) announceOnce(ctx context.Context) error {
 // newer than the start stayed, and the node ineligible for any group, for
 // good.
 func clearLeaving(n *state.Node, boot string, draining bool) bool {
-	return n != nil && n.Leaving && !draining && (n.LeavingBoot == "" || n.LeavingBoot != boot)
+	return n != nil && n.Leaving && !draining && n.LeavingBoot != boot
 }
 
 // bootKey is this incarnation's start as gossiped (coordinator.BootKey).

@@ -112,18 +112,17 @@ func bracket(ctx context.Context, s probeSteps) bool {
 	poll := time.NewTicker(max(s.timeout/8, time.Millisecond))
 	defer poll.Stop()
 	for !s.quorumAck().After(after) {
+		var ok bool
 		select {
 		case <-wctx.Done():
 			return false
-		case ok := <-reached:
-			if !ok {
-				reached = nil // no answer from the others: raft's may still come
-				continue
-			}
+		case ok = <-reached:
+			reached = nil // asked once; without an answer raft's may still come
 		case <-poll.C:
-			continue
 		}
-		break
+		if ok {
+			break
+		}
 	}
 	if s.answered().After(start) {
 		return false
