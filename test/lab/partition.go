@@ -16,21 +16,35 @@ const nftTable = "vlabpart"
 // Partitions accumulate until Heal.
 func (l *Lab) Partition(link string, a, b *Host) {
 	l.tb.Helper()
-	pa := a.port(link)
-	var rules []string
 	if b == nil {
-		rules = []string{
-			fmt.Sprintf("iifname %q drop", pa),
-			fmt.Sprintf("oifname %q drop", pa),
-		}
-	} else {
-		pb := b.port(link)
-		rules = []string{
-			fmt.Sprintf("iifname %q oifname %q drop", pa, pb),
-			fmt.Sprintf("iifname %q oifname %q drop", pb, pa),
+		l.nft(isolation(link, a))
+		return
+	}
+	pa, pb := a.port(link), b.port(link)
+	l.nft([]string{
+		fmt.Sprintf("iifname %q oifname %q drop", pa, pb),
+		fmt.Sprintf("iifname %q oifname %q drop", pb, pa),
+	})
+}
+
+// Isolate cuts each of hosts off from every other port of each link in one
+// change of the switch's rules, as a switch that goes down drops them all at
+// once (one Partition after the other takes some milliseconds each).
+func (l *Lab) Isolate(links []string, hosts ...*Host) {
+	l.tb.Helper()
+	var rules []string
+	for _, link := range links {
+		for _, h := range hosts {
+			rules = append(rules, isolation(link, h)...)
 		}
 	}
 	l.nft(rules)
+}
+
+// isolation is the rules that cut h off from every other port of link.
+func isolation(link string, h *Host) []string {
+	p := h.port(link)
+	return []string{fmt.Sprintf("iifname %q drop", p), fmt.Sprintf("oifname %q drop", p)}
 }
 
 // PartitionOneWay drops frames from a to b on link only (b still reaches a).

@@ -64,10 +64,7 @@ func switchOutages(t *testing.T, preset string, holderLeads bool, free time.Dura
 			return nil
 		})
 		cut := time.Now()
-		for _, n := range []string{"n1", "n2", "w"} {
-			l.Partition(Pub, fc.Node(n).Host, nil)
-			l.Partition(HB, fc.Node(n).Host, nil)
-		}
+		cutSwitch(fc)
 		time.Sleep(outage)
 		l.Heal()
 		healed := time.Now()
@@ -116,10 +113,7 @@ func TestSwitchWorkInMaintenance(t *testing.T) {
 	}
 	holders := SampleHolders([]*Host{fc.Node("n1").Host, fc.Node("n2").Host}, FenceVIP, 10*time.Millisecond)
 	start := time.Now()
-	for _, n := range []string{"n1", "n2", "w"} {
-		l.Partition(Pub, fc.Node(n).Host, nil)
-		l.Partition(HB, fc.Node(n).Host, nil)
-	}
+	cutSwitch(fc)
 	time.Sleep(5 * time.Second)
 	l.Heal()
 	fc.WaitHealthy(settle)
@@ -143,4 +137,10 @@ func TestSwitchWorkInMaintenance(t *testing.T) {
 			t.Errorf("history: %s %s", e.Kind, e.Message)
 		}
 	}
+}
+
+// cutSwitch drops every frame to and from the three nodes on both links at
+// once (Lab.Heal ends it).
+func cutSwitch(fc *FencedCluster) {
+	fc.Lab.Isolate([]string{Pub, HB}, fc.Node("n1").Host, fc.Node("n2").Host, fc.Node("w").Host)
 }
