@@ -9,9 +9,9 @@ import (
 func TestTimingPresetsMatchDocumentedValues(t *testing.T) {
 	ms := time.Millisecond
 	want := map[string]Timing{
-		"fast": {"fast", 200 * ms, 100 * ms, 2, 50 * ms, 100 * ms, 100 * ms, 100 * ms, time.Second, 250 * ms, 300 * ms},
-		"lan":  {"lan", time.Second, 500 * ms, 4, 200 * ms, 750 * ms, 750 * ms, 500 * ms, time.Second, 2 * time.Second, 3 * time.Second},
-		"wan":  {"wan", 2 * time.Second, time.Second, 5, 500 * ms, 2500 * ms, 2500 * ms, 1500 * ms, time.Second, 5 * time.Second, 10 * time.Second},
+		"fast": {"fast", 200 * ms, 100 * ms, 2, 200 * ms, 100 * ms, 100 * ms, 100 * ms, time.Second, 250 * ms, 300 * ms},
+		"lan":  {"lan", time.Second, 500 * ms, 4, time.Second, 750 * ms, 750 * ms, 500 * ms, time.Second, 2 * time.Second, 3 * time.Second},
+		"wan":  {"wan", 2 * time.Second, time.Second, 5, 2 * time.Second, 2500 * ms, 2500 * ms, 1500 * ms, time.Second, 5 * time.Second, 10 * time.Second},
 	}
 	for name, w := range want {
 		got, ok := TimingPreset(name)

@@ -214,14 +214,18 @@ func TestLeaseAcrossStepDown(t *testing.T) {
 
 // TestRenewalPeriodByPreset: a lease that can carry a holder through the
 // election after the leader's death (lan, wan) is renewed every eighth; the
-// fast preset's cannot, and keeps a quarter (renewEvery).
+// fast preset's cannot, and keeps a quarter (renewEvery). A witness, which
+// runs nothing, renews every half lease.
 func TestRenewalPeriodByPreset(t *testing.T) {
 	for name, want := range map[string]time.Duration{
 		"fast": 75 * time.Millisecond, "lan": 375 * time.Millisecond, "wan": 1250 * time.Millisecond,
 	} {
 		tm, _ := configs.TimingPreset(name)
-		if got := renewEvery(tm.Lease, tm.RaftHeartbeatTimeout); got != want {
+		if got := renewEvery(tm.Lease, tm.RaftHeartbeatTimeout, false); got != want {
 			t.Errorf("%s: renewal every %v, want %v", name, got, want)
+		}
+		if got := renewEvery(tm.Lease, tm.RaftHeartbeatTimeout, true); got != tm.Lease/2 {
+			t.Errorf("%s: a witness renews every %v, want %v", name, got, tm.Lease/2)
 		}
 	}
 }

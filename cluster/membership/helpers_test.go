@@ -21,7 +21,7 @@ var fastTiming = configs.Timing{
 	ProbeInterval:  200 * time.Millisecond,
 	ProbeTimeout:   100 * time.Millisecond,
 	SuspicionMult:  2,
-	GossipInterval: 50 * time.Millisecond,
+	GossipInterval: 200 * time.Millisecond,
 }
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")

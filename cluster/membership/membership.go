@@ -101,6 +101,7 @@ type Membership struct {
 
 	ready   chan struct{}
 	changes chan struct{}
+	lost    chan struct{} // a member stopped being alive: the rejoin loop wakes
 	started atomic.Bool
 	events  eventQueue
 
@@ -186,6 +187,7 @@ func New(cfg Config) (*Membership, error) {
 		self:    self,
 		ready:   make(chan struct{}),
 		changes: make(chan struct{}, 1),
+		lost:    make(chan struct{}, 1),
 		members: make(map[string]*record),
 		sink:    newLogSink(cfg.Logger),
 	}

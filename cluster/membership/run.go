@@ -156,6 +156,12 @@ func (m *Membership) applyEvents() {
 		case evUpdate:
 			r.mlAlive = true
 		case evLeave:
+			if r.mlAlive {
+				select {
+				case m.lost <- struct{}{}:
+				default:
+				}
+			}
 			r.mlAlive = false
 			r.leaving = r.leaving || ev.left
 		}
@@ -190,10 +196,23 @@ func (m *Membership) setState(r *record, now time.Time) bool {
 	return true
 }
 
-// join asks memberlist to join every configured peer that is not alive here.
-func (m *Membership) join(list *memberlist.Memberlist) {
+// join asks memberlist to join every configured peer that is not alive
+// here, and says whether there was one.
+func (m *Membership) join(list *memberlist.Memberlist) bool {
+	missing := m.missing()
+	if len(missing) == 0 {
+		return false
+	}
+	n, err := list.Join(missing)
+	m.log.Debug("join attempt", "targets", missing, "joined", n, "error", err)
+	return true
+}
+
+// missing lists the configured peers that are not alive here.
+func (m *Membership) missing() []string {
 	m.mu.Lock()
-	var missing []string
+	defer m.mu.Unlock()
+	var out []string
 	for _, p := range m.peers {
 		up := false
 		for _, r := range m.members {
@@ -203,26 +222,33 @@ func (m *Membership) join(list *memberlist.Memberlist) {
 			}
 		}
 		if !up {
-			missing = append(missing, p)
+			out = append(out, p)
 		}
 	}
-	m.mu.Unlock()
-	if len(missing) == 0 {
-		return
-	}
-	n, err := list.Join(missing)
-	m.log.Debug("join attempt", "targets", missing, "joined", n, "error", err)
+	return out
 }
 
+// rejoinLoop re-joins missing peers every rejoinInterval while there are
+// any; with every peer alive it sleeps until one is not (an idle agent's
+// wake-ups are its idle cost).
 func (m *Membership) rejoinLoop(ctx context.Context, list *memberlist.Memberlist) {
-	t := time.NewTicker(rejoinInterval)
+	t := time.NewTimer(rejoinInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			m.join(list)
+		}
+		if m.join(list) {
+			t.Reset(rejoinInterval)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.lost:
+			t.Reset(rejoinInterval) // memberlist may bring it back itself first
 		}
 	}
 }
