@@ -19,12 +19,16 @@ type answers struct {
 	last map[string]time.Time
 }
 
+// note keeps the latest send time answered: a copy of a heartbeat
+// (hedge.go) may be answered after a later one was.
 func (a *answers) note(id raft.ServerID, at time.Time) {
 	a.mu.Lock()
 	if a.last == nil {
 		a.last = map[string]time.Time{}
 	}
-	a.last[string(id)] = at
+	if at.After(a.last[string(id)]) {
+		a.last[string(id)] = at
+	}
 	a.mu.Unlock()
 }
 
@@ -45,6 +49,9 @@ type answeringTransport struct {
 	rpcs  chan raft.RPC
 	wait  *peerWait // nil: an append that cannot connect fails at once
 	hb    heartbeatGate
+	// hedgeEvery: an unanswered heartbeat is sent again on a new
+	// connection this often (hedge.go); 0: never.
+	hedgeEvery time.Duration
 }
 
 // heartbeatGate: raft's network transport runs the heartbeat handler on its
@@ -85,6 +92,9 @@ func (t *answeringTransport) SetHeartbeatHandler(fn func(raft.RPC)) {
 
 func (t *answeringTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress,
 	args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	if t.hedgeEvery > 0 && heartbeat(args) {
+		return t.hedgedHeartbeat(id, target, args, resp)
+	}
 	// Noted at the send: an answer proves the peer heard us at or after
 	// this instant. Only an answer in our own term acknowledges us.
 	var sent time.Time
@@ -117,11 +127,12 @@ func (t answeringPreVote) RequestPreVote(id raft.ServerID, target raft.ServerAdd
 
 // withAnswers wraps trans so that successful AppendEntries calls are noted
 // in ans, appends wait for an unreachable peer as wait says (peerwait.go),
+// unanswered heartbeats are sent again every hedge (hedge.go; 0: never),
 // and takeover requests are reported to taken. Raft reads its requests
 // only once the returned forward runs; closeGate must run after raft shut
 // down and before its stores close.
-func withAnswers(trans raft.Transport, ans *answers, taken func(string), wait *peerWait) (_ raft.Transport, forward func(context.Context), closeGate func()) {
-	t := &answeringTransport{Transport: trans, ans: ans, taken: taken, rpcs: make(chan raft.RPC), wait: wait}
+func withAnswers(trans raft.Transport, ans *answers, taken func(string), wait *peerWait, hedge time.Duration) (_ raft.Transport, forward func(context.Context), closeGate func()) {
+	t := &answeringTransport{Transport: trans, ans: ans, taken: taken, rpcs: make(chan raft.RPC), wait: wait, hedgeEvery: hedge}
 	if pv, ok := trans.(raft.WithPreVote); ok {
 		return answeringPreVote{answeringTransport: t, pv: pv}, t.forward, t.hb.close
 	}

@@ -20,7 +20,7 @@ func (t *heartbeatTransport) SetHeartbeatHandler(fn func(raft.RPC)) { t.fn = fn 
 // closes (Run closes the stores after it), and later ones never reach raft.
 func TestHeartbeatGateWaitsForOneInProgressAndRefusesTheRest(t *testing.T) {
 	inner := &heartbeatTransport{}
-	trans, _, closeGate := withAnswers(inner, &answers{}, func(string) {}, nil)
+	trans, _, closeGate := withAnswers(inner, &answers{}, func(string) {}, nil, 0)
 	entered, release := make(chan struct{}), make(chan struct{})
 	calls := 0
 	trans.SetHeartbeatHandler(func(rpc raft.RPC) {

@@ -122,7 +122,8 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	outer := trans
 	defer closeTransport(outer)
 	wait := &peerWait{wanted: n.replicatingTo, max: n.cfg.timing().RaftHeartbeatTimeout / 2}
-	trans, forward, closeGate := withAnswers(held(trans), &n.answers, n.noteTakeover, wait)
+	hedge := hedgeEvery(n.cfg.timing().RaftLeaderLease)
+	trans, forward, closeGate := withAnswers(held(trans), &n.answers, n.noteTakeover, wait, hedge)
 
 	notify := make(chan bool, 64)
 	rc, err := n.cfg.raftConfig(notify)
