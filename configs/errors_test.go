@@ -118,7 +118,7 @@ func TestLoadReportsEachProblemAtItsKey(t *testing.T) {
 		{name: "unknown timing", edits: []edit{{`timing          = "fast"`, `timing          = "ludicrous"`}},
 			key: "cluster.timing", at: `"ludicrous"`, msg: `unknown timing "ludicrous" (use fast, lan or wan)`},
 		{name: "leader lease above heartbeat", edits: []edit{{`suspicion_mult = 3`, "suspicion_mult = 3\n    raft_leader_lease = \"250ms\""}},
-			key: "cluster.tuning.raft_leader_lease", at: `raft_leader_lease`, msg: "raft requires leader lease <= heartbeat timeout"},
+			key: "cluster.tuning.raft_leader_lease", at: `raft_leader_lease`, msg: "no other leader may be elected before a leader's lease ends"},
 		{name: "election below heartbeat", edits: []edit{{`suspicion_mult = 3`, "suspicion_mult = 3\n    raft_election_timeout = \"50ms\""}},
 			key: "cluster.tuning.raft_election_timeout", at: `raft_election_timeout`, msg: "election timeout >= heartbeat timeout"},
 		{name: "lease shorter than an election", edits: []edit{{`suspicion_mult = 3`, "suspicion_mult = 3\n    lease = \"150ms\""}},

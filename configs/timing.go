@@ -131,7 +131,7 @@ func validateTiming(r *reporter, t Timing) {
 			named("probe_timeout", t.ProbeTimeout), named("probe_interval", t.ProbeInterval))
 	}
 	if t.RaftLeaderLease > t.RaftHeartbeatTimeout {
-		r.errf(key("raft_leader_lease"), "%s must not exceed %s (raft requires leader lease <= heartbeat timeout)",
+		r.errf(key("raft_leader_lease"), "%s must not exceed %s (no other leader may be elected before a leader's lease ends)",
 			named("raft_leader_lease", t.RaftLeaderLease), named("raft_heartbeat_timeout", t.RaftHeartbeatTimeout))
 	}
 	if t.RaftElectionTimeout < t.RaftHeartbeatTimeout {

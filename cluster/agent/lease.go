@@ -79,8 +79,8 @@ const electedGrace = 30 * time.Millisecond
 // Another leader needs a vote from one of that majority: a follower votes
 // only a heartbeat timeout after it last heard from us (raft refuses votes
 // while it knows a leader), and we vote only after raft stepped us down, a
-// leader lease after the majority last answered; a leader lease never
-// exceeds a heartbeat timeout. So no other leader is elected before this
+// heartbeat timeout after the majority last answered (consensus sets raft's
+// LeaderLeaseTimeout so); a leader lease never exceeds a heartbeat timeout. So no other leader is elected before this
 // lease ends, and a new leader waits a release margin more before it
 // releases our groups (coordinator leaseEnd). This does not rest on raft
 // stepping a cut-off leader down in time, which a starved process may not.

@@ -161,7 +161,7 @@ func (in Input) leaseEnd(node string) time.Time {
 		// election came after that: every vote we got came from a node that
 		// had heard nothing from it for a heartbeat timeout (raft refuses
 		// votes while it knows a leader), or from the old leader itself
-		// after raft stepped it down a leader lease after losing its
+		// after raft stepped it down a heartbeat timeout after losing its
 		// quorum. A leader lease never exceeds a heartbeat timeout. After a
 		// step-down it holds a follower's lease only once it hears from us.
 		// Only an old leader with a longer leader lease than ours (timing
