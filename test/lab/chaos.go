@@ -25,6 +25,7 @@ const (
 	FaultLinkCut  FaultKind = "link-cut"  // one link between two nodes, both directions
 	FaultOneWay   FaultKind = "link-1way" // one link, one direction only
 	FaultIsolate  FaultKind = "isolate"   // one link of a node cut from every other node
+	FaultSwitch   FaultKind = "switch"    // every frame between the nodes dropped on both links for Dur, then back
 	AdminStandby  FaultKind = "standby"   // `vigil node standby`
 	AdminOnline   FaultKind = "online"    // `vigil node online`
 	AdminMove     FaultKind = "move"      // `vigil resource move` then `resource clear`
@@ -33,12 +34,12 @@ const (
 	AdminMaintenance FaultKind = "maintenance"
 )
 
-const faultKindCount = 12
+const faultKindCount = 13
 
 // FaultKinds lists every kind, in table order.
 func FaultKinds() []FaultKind {
 	return []FaultKind{FaultPowerOff, FaultSIGSTOP, FaultKill9, FaultRestart, FaultLinkCut, FaultOneWay,
-		FaultIsolate, AdminStandby, AdminOnline, AdminMove, AdminTransfer, AdminMaintenance}
+		FaultIsolate, FaultSwitch, AdminStandby, AdminOnline, AdminMove, AdminTransfer, AdminMaintenance}
 }
 
 // nodeFault reports whether k acts on a node's processes or power.
@@ -73,6 +74,7 @@ type Fault struct {
 	Peer   Role          // link cuts: the other end (from Target to Peer for one-way)
 	Link   string        // link cuts: Pub (the cluster link) or HB (the heartbeat link)
 	Via    Role          // admin commands: the node whose API socket gets the command
+	Dur    time.Duration // switch: how long the outage lasts (it ends before the step's hold)
 }
 
 func (f Fault) String() string {
@@ -86,6 +88,8 @@ func (f Fault) String() string {
 		return fmt.Sprintf("%s %s %s<->%s %s", f.Kind, f.Link, f.Target, f.Peer, at)
 	case f.Kind == FaultOneWay:
 		return fmt.Sprintf("%s %s %s->%s %s", f.Kind, f.Link, f.Target, f.Peer, at)
+	case f.Kind == FaultSwitch:
+		return fmt.Sprintf("%s %.2fs %s", f.Kind, f.Dur.Seconds(), at)
 	}
 	return fmt.Sprintf("%s %s %s", f.Kind, f.Target, at)
 }
@@ -149,6 +153,10 @@ func ChaosPlan(seed uint64, steps int, kinds []FaultKind) []Step {
 			case f.Kind == FaultIsolate:
 				f.Target = allRoles[rng.IntN(len(allRoles))]
 				f.Link = links[rng.IntN(len(links))]
+			case f.Kind == FaultSwitch:
+				// A switch reboot or a spanning-tree change: 0.1 to 2 s,
+				// over before the step heals the rest.
+				f.Dur = min(time.Duration(100+rng.IntN(1900))*time.Millisecond, s.Hold-f.At-200*time.Millisecond)
 			default: // link cuts between two distinct nodes
 				i := rng.IntN(len(allRoles))
 				j := (i + 1 + rng.IntN(len(allRoles)-1)) % len(allRoles)

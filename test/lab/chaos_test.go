@@ -129,10 +129,32 @@ func (c *chaosRun) step(n int, s Step) {
 	t.Logf("chaos step %d/%d %s (roles: %v)", n, c.steps, s, roles)
 	start := time.Now()
 	down := nodeFaults{}
+	type switchUp struct {
+		at time.Duration
+		up func()
+	}
+	var ups []switchUp // switch outages in progress, by end
+	endSwitches := func(by time.Duration) {
+		for len(ups) > 0 && ups[0].at <= by {
+			time.Sleep(time.Until(start.Add(ups[0].at)))
+			ups[0].up()
+			t.Logf("chaos: switch back @%.2fs", ups[0].at.Seconds())
+			ups = ups[1:]
+		}
+	}
 	for _, f := range s.Faults {
+		endSwitches(f.At)
 		time.Sleep(time.Until(start.Add(f.At)))
+		if f.Kind == FaultSwitch {
+			c.stats.rows[f.Kind].injected++
+			t.Logf("chaos: %s", f)
+			ups = append(ups, switchUp{f.At + f.Dur, c.switchDown()})
+			slices.SortFunc(ups, func(a, b switchUp) int { return int(a.at - b.at) })
+			continue
+		}
 		c.apply(f, roles, down)
 	}
+	endSwitches(s.Hold)
 	time.Sleep(time.Until(start.Add(s.Hold)))
 
 	c.l.Heal()
@@ -151,6 +173,9 @@ func (c *chaosRun) step(n int, s Step) {
 	if err == nil {
 		err = c.durable()
 	}
+	if err == nil && switchesOnly(s) {
+		err = c.nothingFencedSince(start)
+	}
 	for _, f := range s.Faults {
 		if err != nil {
 			c.stats.rows[f.Kind].failed++
@@ -162,6 +187,39 @@ func (c *chaosRun) step(n int, s Step) {
 		t.Fatalf("chaos seed %d step %d %s: %v\nreplay: make chaos SEED=%d STEPS=%d", c.seed, n, s, err, c.seed, n)
 	}
 	t.Logf("chaos step %d: converged %v after healing", n, rec.Round(time.Millisecond))
+}
+
+// switchDown takes the switch of both links down between the three nodes
+// (their BMCs, on a network of their own, still answer).
+func (c *chaosRun) switchDown() (up func()) {
+	fc := c.fc
+	return c.l.SwitchDown([]string{Pub, HB}, fc.Node("n1").Host, fc.Node("n2").Host, fc.Node("w").Host)
+}
+
+// switchesOnly reports whether every fault of s is a switch outage: no node
+// then has failed, and none may be fenced.
+func switchesOnly(s Step) bool {
+	for _, f := range s.Faults {
+		if f.Kind != FaultSwitch {
+			return false
+		}
+	}
+	return true
+}
+
+// nothingFencedSince: no fence was asked for since start (a fence of a node
+// that had not failed is a power-off the cluster caused itself).
+func (c *chaosRun) nothingFencedSince(start time.Time) error {
+	st, err := c.fc.Status("w")
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	for _, f := range st.Fencing {
+		if !f.Time.Before(start) {
+			return fmt.Errorf("a switch outage alone got %s fenced (%s at %s)", f.Target, f.Device, f.Time.Format("15:04:05.000"))
+		}
+	}
+	return nil
 }
 
 // roles resolves the roles at the start of a step (the previous step left
@@ -455,6 +513,9 @@ func TestChaosPlanReplays(t *testing.T) {
 					t.Errorf("step %s has two node faults on %s", s, f.Target)
 				}
 				nodes[f.Target] = true
+			}
+			if f.Kind == FaultSwitch && (f.Dur < 100*time.Millisecond || f.At+f.Dur > s.Hold-200*time.Millisecond) {
+				t.Errorf("switch outage %s does not end well before the step's hold %v", f, s.Hold)
 			}
 			if (f.Kind == FaultLinkCut || f.Kind == FaultOneWay) && f.Target == f.Peer {
 				t.Errorf("link cut %s between a node and itself", f)

@@ -48,6 +48,10 @@ type Lab struct {
 	hosts   []*Host
 	procs   []*Proc
 	nftable bool // the partition table exists in the switch namespace
+	// switchChain: SwitchDown's chain exists; switchGen counts its outages
+	// and heals, so that an outage's end cannot end a later one.
+	switchChain bool
+	switchGen   int
 }
 
 // New creates the switch namespace with the pub and hb bridges and registers

@@ -53,7 +53,44 @@ func (l *Lab) PartitionOneWay(link string, from, to *Host) {
 	l.nft([]string{fmt.Sprintf("iifname %q oifname %q drop", from.port(link), to.port(link))})
 }
 
-// Heal removes every partition.
+// SwitchDown drops every frame to and from hosts on links, as Isolate does,
+// in a chain of its own: up brings the switch back without healing the
+// partitions made meanwhile (Heal ends both; up after Heal, or after
+// another SwitchDown, does nothing).
+func (l *Lab) SwitchDown(links []string, hosts ...*Host) (up func()) {
+	l.tb.Helper()
+	var rules []string
+	for _, link := range links {
+		for _, h := range hosts {
+			rules = append(rules, isolation(link, h)...)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var script strings.Builder
+	if !l.nftable {
+		fmt.Fprintf(&script, "add table bridge %s\n", nftTable)
+		fmt.Fprintf(&script, "add chain bridge %s part { type filter hook forward priority 0; policy accept; }\n", nftTable)
+		l.nftable = true
+	}
+	fmt.Fprintf(&script, "add chain bridge %s sw { type filter hook forward priority 0; policy accept; }\n", nftTable)
+	for _, r := range rules {
+		fmt.Fprintf(&script, "add rule bridge %s sw %s\n", nftTable, r)
+	}
+	l.nftRun(script.String())
+	l.switchChain = true
+	l.switchGen++
+	gen := l.switchGen
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.switchGen == gen {
+			l.nftRun("flush chain bridge " + nftTable + " sw\n")
+		}
+	}
+}
+
+// Heal removes every partition, and brings a switch down back.
 func (l *Lab) Heal() {
 	l.tb.Helper()
 	l.mu.Lock()
@@ -61,7 +98,12 @@ func (l *Lab) Heal() {
 	if !l.nftable {
 		return
 	}
-	l.nftRun("flush chain bridge " + nftTable + " part\n")
+	script := "flush chain bridge " + nftTable + " part\n"
+	if l.switchChain {
+		script += "flush chain bridge " + nftTable + " sw\n"
+	}
+	l.switchGen++
+	l.nftRun(script)
 }
 
 func (l *Lab) nft(rules []string) {
