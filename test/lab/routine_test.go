@@ -105,3 +105,94 @@ func nothingFenced(t *testing.T, fc *FencedCluster) {
 		}
 	}
 }
+
+// TestWholeRackPowerLoss is the yearly routine nobody plans: the rack loses
+// power, every node at once (no clean stop, no FIN), and comes back. The
+// first time the witness and the standby boot first and the old holder 6 s
+// later (after a lease: the group must start on the standby without
+// waiting for it, and the old holder, not seen since the new leader took
+// office, must not be shot when it boots); the second time all three boot
+// together (the group starts on one of them). Throughout: nothing is
+// fenced, the VIP is never on both load balancers, and each time the group
+// ends up started on exactly one of them with the VIP there only.
+func TestWholeRackPowerLoss(t *testing.T) {
+	l := New(t, "vlabrk")
+	fc := StartFencedCluster(l, FenceSpec{LogLevel: "info", Preset: "lan"})
+	holders := SampleHolders([]*Host{fc.Node("n1").Host, fc.Node("n2").Host}, FenceVIP, 10*time.Millisecond)
+	const settle = 30 * time.Second
+	rackDown := func() {
+		var wg sync.WaitGroup
+		for _, n := range []string{"n1", "n2"} {
+			wg.Add(1)
+			go func() { defer wg.Done(); fc.CutPower(n) }()
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); fc.PowerOff("w") }()
+		wg.Wait()
+	}
+	powerOn := func(n string) {
+		if n == "w" {
+			fc.PowerOn(n)
+		} else {
+			fc.PowerOnNode(n)
+		}
+	}
+	oneHolder := func(step string) string {
+		t.Helper()
+		var on string
+		fc.Eventually(settle, step+": group started on one load balancer, VIP there only", func() error {
+			st, err := fc.Status("w")
+			if err != nil {
+				return err
+			}
+			g, _ := GroupOf(st, FenceGroup)
+			if g.State != "started" || (g.Node != "n1" && g.Node != "n2") {
+				return fmt.Errorf("group %s on %q", g.State, g.Node)
+			}
+			if h := fc.VIPHolders(); !slices.Equal(h, []string{g.Node}) {
+				return fmt.Errorf("group on %s, VIP on %v", g.Node, h)
+			}
+			on = g.Node
+			return nil
+		})
+		return on
+	}
+
+	fc.WaitHealthy(settle)
+	old := oneHolder("before")
+	standby := Other(old)
+	rackDown()
+	time.Sleep(2 * time.Second)
+	booted := time.Now()
+	powerOn("w")
+	powerOn(standby)
+	if on := oneHolder("the witness and " + standby + " back, " + old + " still off"); on != standby {
+		t.Errorf("group on %s while %s was off", on, old)
+	}
+	t.Logf("rack back without %s: group started on %s %v after the power came back", old,
+		standby, time.Since(booted).Round(10*time.Millisecond))
+	time.Sleep(time.Until(booted.Add(6 * time.Second)))
+	powerOn(old)
+	fc.WaitHealthy(settle)
+	oneHolder(old + " back too")
+
+	rackDown()
+	time.Sleep(2 * time.Second)
+	booted = time.Now()
+	var wg sync.WaitGroup
+	for _, n := range []string{"w", "n1", "n2"} {
+		wg.Add(1)
+		go func() { defer wg.Done(); powerOn(n) }()
+	}
+	wg.Wait()
+	fc.WaitHealthy(settle)
+	on := oneHolder("all three back at once")
+	t.Logf("rack back all at once: group started on %s %v after the power came back", on,
+		time.Since(booted).Round(10*time.Millisecond))
+
+	nothingFenced(t, fc)
+	holders.Stop()
+	if s, ok := holders.FirstOverlap(); ok {
+		t.Errorf("VIP held by %v at %s", s.Hosts, s.Time.Format("15:04:05.000"))
+	}
+}
