@@ -32,19 +32,24 @@ func (l *Lab) Partition(link string, a, b *Host) {
 // once (one Partition after the other takes some milliseconds each).
 func (l *Lab) Isolate(links []string, hosts ...*Host) {
 	l.tb.Helper()
-	var rules []string
-	for _, link := range links {
-		for _, h := range hosts {
-			rules = append(rules, isolation(link, h)...)
-		}
-	}
-	l.nft(rules)
+	l.nft(isolations(links, hosts))
 }
 
 // isolation is the rules that cut h off from every other port of link.
 func isolation(link string, h *Host) []string {
 	p := h.port(link)
 	return []string{fmt.Sprintf("iifname %q drop", p), fmt.Sprintf("oifname %q drop", p)}
+}
+
+// isolations is isolation for each of hosts on each of links.
+func isolations(links []string, hosts []*Host) []string {
+	var rules []string
+	for _, link := range links {
+		for _, h := range hosts {
+			rules = append(rules, isolation(link, h)...)
+		}
+	}
+	return rules
 }
 
 // PartitionOneWay drops frames from a to b on link only (b still reaches a).
@@ -59,25 +64,9 @@ func (l *Lab) PartitionOneWay(link string, from, to *Host) {
 // another SwitchDown, does nothing).
 func (l *Lab) SwitchDown(links []string, hosts ...*Host) (up func()) {
 	l.tb.Helper()
-	var rules []string
-	for _, link := range links {
-		for _, h := range hosts {
-			rules = append(rules, isolation(link, h)...)
-		}
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var script strings.Builder
-	if !l.nftable {
-		fmt.Fprintf(&script, "add table bridge %s\n", nftTable)
-		fmt.Fprintf(&script, "add chain bridge %s part { type filter hook forward priority 0; policy accept; }\n", nftTable)
-		l.nftable = true
-	}
-	fmt.Fprintf(&script, "add chain bridge %s sw { type filter hook forward priority 0; policy accept; }\n", nftTable)
-	for _, r := range rules {
-		fmt.Fprintf(&script, "add rule bridge %s sw %s\n", nftTable, r)
-	}
-	l.nftRun(script.String())
+	l.addRules("sw", isolations(links, hosts))
 	l.switchChain = true
 	l.switchGen++
 	gen := l.switchGen
@@ -110,14 +99,24 @@ func (l *Lab) nft(rules []string) {
 	l.tb.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.addRules("part", rules)
+}
+
+// addRules appends rules to chain ("part", or another made here), making
+// the table first. Callers hold l.mu.
+func (l *Lab) addRules(chain string, rules []string) {
+	l.tb.Helper()
 	var script strings.Builder
 	if !l.nftable {
 		// The chain must not be called "fwd" (see lab-recipes.md).
 		fmt.Fprintf(&script, "add table bridge %s\n", nftTable)
 		fmt.Fprintf(&script, "add chain bridge %s part { type filter hook forward priority 0; policy accept; }\n", nftTable)
 	}
+	if chain != "part" {
+		fmt.Fprintf(&script, "add chain bridge %s %s { type filter hook forward priority 0; policy accept; }\n", nftTable, chain)
+	}
 	for _, r := range rules {
-		fmt.Fprintf(&script, "add rule bridge %s part %s\n", nftTable, r)
+		fmt.Fprintf(&script, "add rule bridge %s %s %s\n", nftTable, chain, r)
 	}
 	l.nftRun(script.String())
 	l.nftable = true

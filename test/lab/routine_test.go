@@ -35,23 +35,7 @@ func TestRollingRestartAndWholeClusterReboot(t *testing.T) {
 		mu.Unlock()
 		fc.Node(node).proc = nil
 	}
-	oneHolder := func(step string) {
-		t.Helper()
-		fc.Eventually(settle, step+": group started on one load balancer, VIP there only", func() error {
-			st, err := fc.Status("w")
-			if err != nil {
-				return err
-			}
-			g, _ := GroupOf(st, FenceGroup)
-			if g.State != "started" || (g.Node != "n1" && g.Node != "n2") {
-				return fmt.Errorf("group %s on %q", g.State, g.Node)
-			}
-			if h := fc.VIPHolders(); !slices.Equal(h, []string{g.Node}) {
-				return fmt.Errorf("group on %s, VIP on %v", g.Node, h)
-			}
-			return nil
-		})
-	}
+	oneHolder := func(step string) { t.Helper(); groupOnOneLoadBalancer(t, fc, settle, step) }
 
 	leader := fc.WaitLeader(settle)
 	order := []string{leader}
@@ -89,6 +73,29 @@ func TestRollingRestartAndWholeClusterReboot(t *testing.T) {
 		t.Errorf("VIP held by %v at %s", s.Hosts, s.Time.Format("15:04:05.000"))
 	}
 	t.Logf("restarted %v in turn, then all at once; stops took %v; %d address samples", order, took, len(holders.Samples()))
+}
+
+// groupOnOneLoadBalancer waits until the group is started on n1 or n2 and
+// the VIP is there only, and returns that node.
+func groupOnOneLoadBalancer(t *testing.T, fc *FencedCluster, timeout time.Duration, step string) string {
+	t.Helper()
+	var on string
+	fc.Eventually(timeout, step+": group started on one load balancer, VIP there only", func() error {
+		st, err := fc.Status("w")
+		if err != nil {
+			return err
+		}
+		g, _ := GroupOf(st, FenceGroup)
+		if g.State != "started" || (g.Node != "n1" && g.Node != "n2") {
+			return fmt.Errorf("group %s on %q", g.State, g.Node)
+		}
+		if h := fc.VIPHolders(); !slices.Equal(h, []string{g.Node}) {
+			return fmt.Errorf("group on %s, VIP on %v", g.Node, h)
+		}
+		on = g.Node
+		return nil
+	})
+	return on
 }
 
 // nothingFenced: no fence attempt in the leader's history (asked through
@@ -137,26 +144,7 @@ func TestWholeRackPowerLoss(t *testing.T) {
 			fc.PowerOnNode(n)
 		}
 	}
-	oneHolder := func(step string) string {
-		t.Helper()
-		var on string
-		fc.Eventually(settle, step+": group started on one load balancer, VIP there only", func() error {
-			st, err := fc.Status("w")
-			if err != nil {
-				return err
-			}
-			g, _ := GroupOf(st, FenceGroup)
-			if g.State != "started" || (g.Node != "n1" && g.Node != "n2") {
-				return fmt.Errorf("group %s on %q", g.State, g.Node)
-			}
-			if h := fc.VIPHolders(); !slices.Equal(h, []string{g.Node}) {
-				return fmt.Errorf("group on %s, VIP on %v", g.Node, h)
-			}
-			on = g.Node
-			return nil
-		})
-		return on
-	}
+	oneHolder := func(step string) string { t.Helper(); return groupOnOneLoadBalancer(t, fc, settle, step) }
 
 	fc.WaitHealthy(settle)
 	old := oneHolder("before")
