@@ -310,6 +310,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return nil
 	}
 	run("announce", a.announce)
+	if a.d.Net == nil { // not over the in-memory test network
+		run("neighbours", a.warmNeighbours)
+	}
 	run("lease-renewal", a.renewLease)
 	run("health", a.health.Run)
 	run("gossip-meta", a.gossipMeta)

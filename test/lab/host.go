@@ -256,6 +256,17 @@ func (l *Lab) setLink(h *Host, link, state string) {
 }
 
 // port is the switch-side device of h's link.
+// dev is the host's own interface on link (eth0 on Pub, eth1 on HB).
+func (h *Host) dev(link string) string {
+	for _, n := range h.nics {
+		if n.link == link {
+			return n.dev
+		}
+	}
+	h.lab.tb.Fatalf("lab: host %s has no %q link", h.name, link)
+	return ""
+}
+
 func (h *Host) port(link string) string {
 	for _, n := range h.nics {
 		if n.link == link {

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -163,4 +164,46 @@ func TestSwitchWorkInMaintenance(t *testing.T) {
 // once (Lab.Heal ends it).
 func cutSwitch(fc *FencedCluster) {
 	fc.Lab.Isolate([]string{Pub, HB}, fc.Node("n1").Host, fc.Node("n2").Host, fc.Node("w").Host)
+}
+
+// TestClusterLinkNeighboursStayResolved: on the cluster link only the leader
+// talks to each follower, so two followers' hosts may hold no neighbour
+// (ARP) entry for each other; one of them elected right after a short
+// outage then reached the other only once the kernel retried the address
+// resolution begun in the outage, up to a second later, and at `fast` it
+// fenced the VIP's holder, alive on the heartbeat link, for not answering
+// within a lease (CI, TestSwitchOutage/fast). Every agent now connects to
+// every other node's cluster port when it starts (and every 30 s): here the
+// entries of n1 and w for each other are flushed while n2 leads, and once
+// w's agent is restarted both are resolved again.
+func TestClusterLinkNeighboursStayResolved(t *testing.T) {
+	l := New(t, "vlabnb")
+	c := StartCluster(l, ClusterSpec{Preset: "fast", LogLevel: "info"})
+	const settle = 30 * time.Second
+	c.WaitHealthy(settle)
+	c.LeadOn("n2", settle)
+	n1, w := c.Node("n1").Host, c.Node("w").Host
+	for _, h := range []*Host{n1, w} {
+		if out, err := h.Run("ip", "neigh", "flush", "dev", h.dev(Pub)); err != nil {
+			t.Fatalf("flush %s's neighbours: %v\n%s", h.Name(), err, out)
+		}
+	}
+	c.Restart("w")
+	c.WaitHealthy(settle)
+	resolved := func(h *Host, ip string) error {
+		out, err := h.Run("ip", "neigh", "show", ip, "dev", h.dev(Pub))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, "lladdr") {
+			return fmt.Errorf("%s's entry for %s: %q", h.Name(), ip, strings.TrimSpace(out))
+		}
+		return nil
+	}
+	c.Eventually(5*time.Second, "n1 and w resolved on the cluster link", func() error {
+		if err := resolved(w, n1.IP(Pub)); err != nil {
+			return err
+		}
+		return resolved(n1, w.IP(Pub))
+	})
 }
