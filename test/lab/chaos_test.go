@@ -173,7 +173,7 @@ func (c *chaosRun) step(n int, s Step) {
 	if err == nil {
 		err = c.durable()
 	}
-	if err == nil && switchesOnly(s) {
+	if err == nil && noNodeFailed(s) {
 		err = c.nothingFencedSince(start)
 	}
 	for _, f := range s.Faults {
@@ -196,11 +196,12 @@ func (c *chaosRun) switchDown() (up func()) {
 	return c.l.SwitchDown([]string{Pub, HB}, fc.Node("n1").Host, fc.Node("n2").Host, fc.Node("w").Host)
 }
 
-// switchesOnly reports whether every fault of s is a switch outage: no node
-// then has failed, and none may be fenced.
-func switchesOnly(s Step) bool {
+// noNodeFailed reports whether s has only switch outages and admin
+// commands: no node then failed or was cut off for longer than the step's
+// outages, and none may be fenced.
+func noNodeFailed(s Step) bool {
 	for _, f := range s.Faults {
-		if f.Kind != FaultSwitch {
+		if f.Kind != FaultSwitch && !f.Kind.admin() {
 			return false
 		}
 	}
