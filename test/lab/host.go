@@ -255,26 +255,20 @@ func (l *Lab) setLink(h *Host, link, state string) {
 	l.must("ip", "-n", l.sw, "link", "set", h.port(link), state)
 }
 
-// port is the switch-side device of h's link.
 // dev is the host's own interface on link (eth0 on Pub, eth1 on HB).
-func (h *Host) dev(link string) string {
-	for _, n := range h.nics {
-		if n.link == link {
-			return n.dev
-		}
-	}
-	h.lab.tb.Fatalf("lab: host %s has no %q link", h.name, link)
-	return ""
-}
+func (h *Host) dev(link string) string { return h.nicOn(link).dev }
 
-func (h *Host) port(link string) string {
+// port is the switch-side device of h's link.
+func (h *Host) port(link string) string { return h.nicOn(link).port }
+
+func (h *Host) nicOn(link string) nic {
 	for _, n := range h.nics {
 		if n.link == link {
-			return n.port
+			return n
 		}
 	}
 	h.lab.tb.Fatalf("lab: host %s has no %q link", h.name, link)
-	return ""
+	return nic{}
 }
 
 // WaitAddr waits until the host holds (want=true) or lacks the address.
