@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"net"
-	"sync"
 	"time"
 )
 
@@ -37,13 +35,7 @@ func (a *Agent) warmNeighbours(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		var addrs []string
-		for _, n := range a.current().Nodes {
-			if n.Name != a.cfg.NodeName && n.Address != "" {
-				addrs = append(addrs, n.Address)
-			}
-		}
-		touchAll(ctx, addrs, reachTimeout(a.cfg.Cluster.Timing))
+		touchAll(ctx, a.clusterAddrs(""), reachTimeout(a.cfg.Cluster.Timing))
 		t.Reset(neighbourEvery)
 	}
 }
@@ -51,16 +43,10 @@ func (a *Agent) warmNeighbours(ctx context.Context) error {
 // touchAll makes a TCP connection attempt to each of addrs at once and
 // closes what connects; only the address resolution it causes matters.
 func touchAll(ctx context.Context, addrs []string, timeout time.Duration) {
-	var wg sync.WaitGroup
-	for _, addr := range addrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d := net.Dialer{Timeout: timeout}
-			if c, err := d.DialContext(ctx, "tcp", addr); err == nil {
-				_ = c.Close()
-			}
-		}()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res := dialEach(ctx, addrs)
+	for range addrs {
+		<-res
 	}
-	wg.Wait()
 }

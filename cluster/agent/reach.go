@@ -58,12 +58,7 @@ func (a *Agent) hostSilent(ctx context.Context, node string) bool {
 	// The node's last sign of life on the cluster link, as the coordinator
 	// sees it: an answer to raft, or a lease renewal.
 	answered := func() time.Time { return a.links()[node].Last }
-	var others []string
-	for _, o := range a.current().Nodes {
-		if o.Name != node && o.Name != a.cfg.NodeName && o.Address != "" {
-			others = append(others, o.Address)
-		}
-	}
+	others := a.clusterAddrs(node)
 	silent := bracket(ctx, probeSteps{
 		attempt: attempt, quorumAck: a.raft.QuorumAck, answered: answered,
 		others:  func(ctx context.Context) bool { return anyAnswers(ctx, others) },
@@ -135,9 +130,20 @@ func bracket(ctx context.Context, s probeSteps) bool {
 // ends. The cluster port takes a connection closed before its TLS handshake
 // quietly.
 func anyAnswers(ctx context.Context, addrs []string) bool {
-	if len(addrs) == 0 {
-		return false
+	res := dialEach(ctx, addrs)
+	for range addrs {
+		if <-res {
+			return true
+		}
 	}
+	return false
+}
+
+// dialEach makes a TCP connection attempt to each of addrs at once until
+// ctx ends, closes what connects, and reports for each whether it answered
+// (a handshake, or a refusal: either came back over the network). The
+// channel holds every report, so none blocks when nobody reads.
+func dialEach(ctx context.Context, addrs []string) <-chan bool {
 	res := make(chan bool, len(addrs))
 	for _, addr := range addrs {
 		go func() {
@@ -149,12 +155,18 @@ func anyAnswers(ctx context.Context, addrs []string) bool {
 			res <- err == nil || errors.Is(err, syscall.ECONNREFUSED)
 		}()
 	}
-	for range addrs {
-		if <-res {
-			return true
+	return res
+}
+
+// clusterAddrs is every other node's cluster address but skip's.
+func (a *Agent) clusterAddrs(skip string) []string {
+	var out []string
+	for _, n := range a.current().Nodes {
+		if n.Name != skip && n.Name != a.cfg.NodeName && n.Address != "" {
+			out = append(out, n.Address)
 		}
 	}
-	return false
+	return out
 }
 
 // reachTimeout: a kernel answers a connection attempt within a round trip,
