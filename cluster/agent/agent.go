@@ -190,6 +190,7 @@ func New(d Deps) (*Agent, error) {
 	if d.Net == nil && GuardedLifetime(cfg) > 0 {
 		a.guard = a.newGuard()
 		ed.Guard = a.guard
+		a.keeper.earlier = a.guard.Nudge
 	}
 	a.exec, err = executor.New(ed)
 	if err != nil {

@@ -34,10 +34,16 @@ type leaseKeeper struct {
 	sync   func(ctx context.Context) error
 	log    hclog.Logger
 	now    func() time.Time
+	// earlier, if set, is told when the lease end moved earlier than the
+	// one computed before (the crash guard must hear of it at once; it
+	// looks by itself only as often as a later end needs). Called with
+	// the keeper locked: it must not block nor call back.
+	earlier func()
 
 	mu        sync.Mutex
 	lastLook  time.Time // last time anyone computed the lease
 	lastEnd   time.Time // the lease end computed then (stall-free)
+	endSeen   time.Time // the lease end End returned last
 	stalled   bool      // a stall was seen; waiting for re-confirmation
 	frozenEnd time.Time // lease end before the stall
 	stallSeq  uint64    // counts stalls, so an old confirmation cannot clear a new one
@@ -166,6 +172,10 @@ func (k *leaseKeeper) End() (time.Time, bool) {
 	} else {
 		k.lastEnd = end
 	}
+	if end.Before(k.endSeen) && k.earlier != nil {
+		k.earlier()
+	}
+	k.endSeen = end
 	held := now.Before(end)
 	if k.held && !held {
 		k.logLapse(now)

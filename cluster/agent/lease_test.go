@@ -240,3 +240,33 @@ func TestGuardEveryPerPreset(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlierLeaseEndIsTold: the crash guard looks by itself only as often
+// as a later lease end needs, so an end that moved earlier (here a deposed
+// leader's) is told at once, and a later one is not.
+func TestEarlierLeaseEndIsTold(t *testing.T) {
+	tm, _ := configs.TimingPreset("lan")
+	now := time.Unix(1000, 0)
+	var never time.Time
+	r := &fakeLeaseRaft{leader: true, ack: now, renewal: &never}
+	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
+	k.now = func() time.Time { return now }
+	told := 0
+	k.earlier = func() { told++ }
+	k.End()
+	now = now.Add(10 * time.Millisecond)
+	r.ack = now
+	k.End()
+	if told != 0 {
+		t.Fatalf("a later end was told (%d)", told)
+	}
+	r.leader = false
+	k.End()
+	if told != 1 {
+		t.Fatalf("a deposed leader's earlier end was told %d times, want 1", told)
+	}
+	k.End()
+	if told != 1 {
+		t.Fatalf("an unchanged end was told again (%d)", told)
+	}
+}

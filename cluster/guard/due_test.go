@@ -58,3 +58,27 @@ func TestRenewalsOnlyWhenDue(t *testing.T) {
 		t.Error("a new guard still to take the addresses: not due")
 	}
 }
+
+// TestNextLookWaitsForADueRenewal: holding addresses, Run sleeps until a
+// renewal could be due: a lease end that moves on with the clock (a
+// leader's) gains a quarter of its lead, or the guard's deadline comes
+// within three looks.
+func TestNextLookWaitsForADueRenewal(t *testing.T) {
+	lead := 3 * time.Second // a lan follower's lease
+	end := time.Now().Add(lead)
+	c := NewClient(ClientConfig{Lease: func() (time.Time, bool) { return end, true }, Every: 100 * time.Millisecond})
+	c.holds["web/vip"] = [2]string{"198.18.0.100/24", "eth0"}
+	c.sent = bootDeadline(end)
+	if w := c.nextLookLocked(); w < lead/4-50*time.Millisecond || w > lead/4 {
+		t.Errorf("just sent: next look in %v, want about a quarter of the lead (%v)", w, lead/4)
+	}
+	end = end.Add(lead / 8) // a renewal's step: the rest of a quarter still to gain
+	if w, want := c.nextLookLocked(), (lead+lead/8)/4-lead/8; w < want-50*time.Millisecond || w > want {
+		t.Errorf("after a step of an eighth: next look in %v, want about %v", w, want)
+	}
+	end = time.Now().Add(400 * time.Millisecond) // the guard's deadline
+	c.sent = bootDeadline(end)
+	if w := c.nextLookLocked(); w > 100*time.Millisecond || w < 50*time.Millisecond {
+		t.Errorf("deadline 400 ms away: next look in %v, want 100 ms (three looks before it)", w)
+	}
+}

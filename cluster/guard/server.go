@@ -185,12 +185,12 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 	}
 	renew := time.NewTicker(every)
 	defer renew.Stop()
-	// A coarse check as well as the exact timer: Go's timers do not count
-	// time the machine was suspended, CLOCK_BOOTTIME does.
-	check := time.NewTicker(100 * time.Millisecond)
-	defer check.Stop()
-	expiry := time.NewTimer(time.Hour)
-	defer expiry.Stop()
+	expiry, err := newBootTimer()
+	if err != nil {
+		return err // nothing is held yet
+	}
+	defer expiry.close()
+	go expiry.run()
 	// soon renews newly held addresses in one batch once the agent's burst
 	// of holds is over (a group may hold hundreds at once).
 	soon := time.NewTimer(time.Hour)
@@ -226,11 +226,11 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			}
 			armed = n
 		}
-		// Holding nothing, there is nothing to check or renew: a guard of a
-		// node that runs no group then wakes only for the agent.
-		checkC, renewC := check.C, renew.C
+		// Holding nothing, there is nothing to renew: a guard of a node
+		// that runs no group then wakes only for the agent.
+		renewC := renew.C
 		if len(s.holds) == 0 {
-			checkC, renewC = nil, nil
+			renewC = nil
 		}
 		select {
 		case <-ctx.Done():
@@ -250,11 +250,6 @@ func (s *session) run(ctx context.Context, conn net.Conn) error {
 			}
 			s.enforce()
 			s.arm(expiry)
-		case <-checkC:
-			if !drain() || !s.catchUp(conn, msgs, soon) {
-				return nil
-			}
-			s.enforce()
 		case <-soon.C:
 			if !drain() {
 				return nil
@@ -361,12 +356,15 @@ const holdBatch = 100 * time.Millisecond
 func (s *session) valid() bool { return s.deadline > bootNow() }
 
 // arm sets the timer to the deadline.
-func (s *session) arm(t *time.Timer) {
+func (s *session) arm(t *bootTimer) {
 	if len(s.holds) == 0 {
 		return
 	}
-	d := time.Duration(s.deadline - bootNow())
-	t.Reset(max(d, 0))
+	if err := t.set(s.deadline); err != nil {
+		// Never seen; without its timer the guard would sweep only at
+		// the agent's next request, so it gives up the addresses now.
+		s.sweep("the guard cannot set its timer: " + err.Error())
+	}
 }
 
 // enforce removes everything once the deadline has passed.
