@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +49,9 @@ func (c *guardCmd) Run(args []string) int {
 	// and then lets the guard go. The guard leaves only when the agent's
 	// connection closes (or by SIGKILL).
 	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	// One processor: the guard's few goroutines take turns, and a second
+	// one only woke idle threads for each request the agent sent.
+	runtime.GOMAXPROCS(1)
 	log := hclog.New(&hclog.LoggerOptions{Name: "vigil.guard", Level: hclog.Info, Output: os.Stderr}).With("node", node)
 	defer startCPUProfile(log, ".guard")()
 	err := guard.Serve(context.Background(), guard.Config{
