@@ -118,6 +118,9 @@ type chaosRun struct {
 	standby map[string]map[bool]bool
 	exits   int // agents that exited without a fault that explains it
 	checked int // VIP samples already checked for a double holder
+	// cut: the links (Pub, HB) cut between two nodes in the current step
+	// (link-cut, link-1way, isolate), by the pair's names in order.
+	cut map[[2]string]map[string]bool
 }
 
 // nodeFaults are the node faults applied in the current step, by node.
@@ -129,6 +132,7 @@ func (c *chaosRun) step(n int, s Step) {
 	t.Logf("chaos step %d/%d %s (roles: %v)", n, c.steps, s, roles)
 	start := time.Now()
 	down := nodeFaults{}
+	c.cut = map[[2]string]map[string]bool{}
 	type switchUp struct {
 		at time.Duration
 		up func()
@@ -175,6 +179,9 @@ func (c *chaosRun) step(n int, s Step) {
 	}
 	if err == nil && noNodeFailed(s) {
 		err = c.nothingFencedSince(start)
+	}
+	if err == nil {
+		err = c.fencesExplained(start, down)
 	}
 	for _, f := range s.Faults {
 		if err != nil {
@@ -223,6 +230,60 @@ func (c *chaosRun) nothingFencedSince(start time.Time) error {
 	return nil
 }
 
+// fencesExplained: every node fenced since start had a fault that may call
+// for it: its power cut, its agent frozen or killed, or both links between
+// it and some other node cut. A clean restart, a cut of one link (the other
+// still answers the probe) or a switch outage never does: such a fence is a
+// power-off the cluster caused itself.
+func (c *chaosRun) fencesExplained(start time.Time, down nodeFaults) error {
+	st, err := c.fc.Status("w")
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	for _, f := range st.Fencing {
+		if f.Time.Before(start) {
+			continue
+		}
+		kind, ok := down[f.Target]
+		if ok && kind != FaultRestart || c.cutOffFromOne(f.Target) {
+			continue
+		}
+		why := "no fault of its own"
+		if ok {
+			why = "a clean restart"
+		}
+		return fmt.Errorf("%s was fenced (%s at %s) after %s, and no node lost both links to it",
+			f.Target, f.Device, f.Time.Format("15:04:05.000"), why)
+	}
+	return nil
+}
+
+func nodePair(a, b string) [2]string {
+	if b < a {
+		a, b = b, a
+	}
+	return [2]string{a, b}
+}
+
+// cutOff notes that link (Pub or HB) was cut between a and b.
+func (c *chaosRun) cutOff(link, a, b string) {
+	p := nodePair(a, b)
+	if c.cut[p] == nil {
+		c.cut[p] = map[string]bool{}
+	}
+	c.cut[p][link] = true
+}
+
+// cutOffFromOne: both links between node and some other node were cut.
+func (c *chaosRun) cutOffFromOne(node string) bool {
+	for _, n := range []string{"n1", "n2", "w"} {
+		if n != node && len(c.cut[nodePair(node, n)]) == 2 {
+			return true
+		}
+	}
+	return false
+}
+
 // roles resolves the roles at the start of a step (the previous step left
 // the cluster converged, so there is at most one holder).
 func (c *chaosRun) roles() map[Role]string {
@@ -268,14 +329,21 @@ func (c *chaosRun) apply(f Fault, roles map[Role]string, down nodeFaults) {
 		row.injected++
 		t.Logf("chaos: %s -> %s", f, node)
 		c.l.Partition(f.Link, c.fc.Node(node).Host, nil)
+		for _, n := range []string{"n1", "n2", "w"} {
+			if n != node {
+				c.cutOff(f.Link, node, n)
+			}
+		}
 	case f.Kind == FaultLinkCut:
 		row.injected++
 		t.Logf("chaos: %s -> %s, %s", f, node, roles[f.Peer])
 		c.l.Partition(f.Link, c.fc.Node(node).Host, c.fc.Node(roles[f.Peer]).Host)
+		c.cutOff(f.Link, node, roles[f.Peer])
 	case f.Kind == FaultOneWay:
 		row.injected++
 		t.Logf("chaos: %s -> %s, %s", f, node, roles[f.Peer])
 		c.l.PartitionOneWay(f.Link, c.fc.Node(node).Host, c.fc.Node(roles[f.Peer]).Host)
+		c.cutOff(f.Link, node, roles[f.Peer])
 	}
 }
 
