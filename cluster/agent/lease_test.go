@@ -170,10 +170,7 @@ func TestLeaderLeaseNeedsQuorumAcks(t *testing.T) {
 func TestLeaseAcrossStepDown(t *testing.T) {
 	tm, _ := configs.TimingPreset("fast")
 	now := time.Unix(1000, 0)
-	var never time.Time
-	r := &fakeLeaseRaft{leader: true, ack: now, renewal: &never}
-	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
-	k.now = func() time.Time { return now }
+	r, k := leaderKeeper(tm, &now)
 	k.End()
 
 	// Deposed (no transfer): nothing until a new leader is heard.
@@ -247,10 +244,7 @@ func TestGuardEveryPerPreset(t *testing.T) {
 func TestEarlierLeaseEndIsTold(t *testing.T) {
 	tm, _ := configs.TimingPreset("lan")
 	now := time.Unix(1000, 0)
-	var never time.Time
-	r := &fakeLeaseRaft{leader: true, ack: now, renewal: &never}
-	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
-	k.now = func() time.Time { return now }
+	r, k := leaderKeeper(tm, &now)
 	told := 0
 	k.earlier = func() { told++ }
 	k.End()
@@ -269,4 +263,14 @@ func TestEarlierLeaseEndIsTold(t *testing.T) {
 	if told != 1 {
 		t.Fatalf("an unchanged end was told again (%d)", told)
 	}
+}
+
+// leaderKeeper is a lease keeper of a leader whose quorum acknowledged it
+// at *now, with its clock at *now.
+func leaderKeeper(tm configs.Timing, now *time.Time) (*fakeLeaseRaft, *leaseKeeper) {
+	var never time.Time
+	r := &fakeLeaseRaft{leader: true, ack: *now, renewal: &never}
+	k := newLeaseKeeper(r, tm, nil, hclog.NewNullLogger())
+	k.now = func() time.Time { return *now }
+	return r, k
 }
