@@ -120,6 +120,9 @@ type session struct {
 	enc      *json.Encoder
 	lapses   uint64 // sweeps on the deadline (reply.Lapses)
 	news     news   // holds and releases not logged at INFO yet
+	// retryAt: a removal failed; the next sweep waits until then
+	// (CLOCK_BOOTTIME ns), not to spin on an address it cannot remove.
+	retryAt int64
 }
 
 // news gathers the holds and releases of one burst of requests for one INFO
@@ -355,12 +358,20 @@ const holdBatch = 100 * time.Millisecond
 
 func (s *session) valid() bool { return s.deadline > bootNow() }
 
-// arm sets the timer to the deadline.
+// sweepRetry is how long after a failed removal the guard tries again.
+const sweepRetry = 100 * time.Millisecond
+
+// arm sets the timer to the deadline, or to the next try after a removal
+// failed past it.
 func (s *session) arm(t *bootTimer) {
 	if len(s.holds) == 0 {
 		return
 	}
-	if err := t.set(s.deadline); err != nil {
+	at := s.deadline
+	if now := bootNow(); at <= now && s.retryAt > now {
+		at = s.retryAt
+	}
+	if err := t.set(at); err != nil {
 		// Never seen; without its timer the guard would sweep only at
 		// the agent's next request, so it gives up the addresses now.
 		s.sweep("the guard cannot set its timer: " + err.Error())
@@ -482,7 +493,7 @@ func (s *session) renew(key string, h Holder) {
 }
 
 // sweep removes every held address and forgets it; one it cannot remove
-// stays held, so the next check tries again.
+// stays held, and the timer tries again after sweepRetry.
 func (s *session) sweep(why string) {
 	s.flushNews()
 	if len(s.holds) == 0 {
@@ -495,6 +506,7 @@ func (s *session) sweep(why string) {
 		cancel()
 		if err != nil {
 			s.log.Error("cannot remove address", "key", k, "address", h.String(), "error", err)
+			s.retryAt = bootNow() + int64(sweepRetry)
 			continue
 		}
 		s.log.Warn("removed address", "key", k, "address", h.String())
