@@ -240,6 +240,11 @@ func (d *decoder) fence(key string, b *hcl.Block, table map[string]TypeSchema) (
 	d.integer(key+".retries", attrs["retries"], &f.Retries)
 	f.MonitorInterval, _ = parseDuration(defaultFenceMonitor)
 	d.duration(key+".monitor_interval", attrs["monitor_interval"], &f.MonitorInterval)
+	f.Action = FenceOff
+	d.str(key+".action", attrs["action"], &f.Action)
+	if f.Action != FenceOff && f.Action != FenceReboot {
+		d.errf(key+".action", "unknown fence action %q (use %q or %q)", f.Action, FenceOff, FenceReboot)
+	}
 	f.Params = d.params(key, s, attrs)
 	return f, true
 }

@@ -115,6 +115,8 @@ func TestLoadReportsEachProblemAtItsKey(t *testing.T) {
 			key: "group.web.resource.rt.route_tables", at: `route_tables`, msg: "must not contain a comma"},
 		{name: "map expected", edits: []edit{{`env    = { FOO = "bar" }`, `env    = "FOO=bar"`}},
 			key: "group.web.resource.hook.env", at: `env    =`, msg: "must be a map"},
+		{name: "unknown fence action", edits: []edit{{`action        = "reboot"`, `action        = "cycle"`}},
+			key: "fence.lb1-bmc.action", at: `"cycle"`, msg: `unknown fence action "cycle" (use "off" or "reboot")`},
 		{name: "unknown timing", edits: []edit{{`timing          = "fast"`, `timing          = "ludicrous"`}},
 			key: "cluster.timing", at: `"ludicrous"`, msg: `unknown timing "ludicrous" (use fast, lan or wan)`},
 		{name: "leader lease above heartbeat", edits: []edit{{`suspicion_mult = 3`, "suspicion_mult = 3\n    raft_leader_lease = \"250ms\""}},

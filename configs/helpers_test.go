@@ -148,6 +148,7 @@ fence "ipmi" "lb1-bmc" {
   cipher_suite  = 17
   timeout       = "20s"
   retries       = 3
+  action        = "reboot"
 }
 
 fence "aws" "lb1-ec2" {

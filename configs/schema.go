@@ -33,7 +33,7 @@ const (
 func resourceCommonKeys() []string {
 	return []string{"start_timeout", "stop_timeout", "monitor_timeout", "monitor_interval", "on_fail"}
 }
-func fenceCommonKeys() []string { return []string{"timeout", "retries", "monitor_interval"} }
+func fenceCommonKeys() []string { return []string{"timeout", "retries", "monitor_interval", "action"} }
 func checkCommonKeys() []string { return []string{"interval", "timeout", "rise", "fall"} }
 
 // Defaults for the common keys.

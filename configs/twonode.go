@@ -37,4 +37,14 @@ func validateTwoNode(r *reporter, c *Config) {
 	if c.Cluster.PriorityFenceDelay < 0 {
 		r.errf("cluster.priority_fence_delay", "must not be negative")
 	}
+	if !c.Cluster.WaitForAll {
+		// A peer powered on again would start alone, not see the survivor
+		// (whatever cut them apart still does) and fence it: a fence loop.
+		for _, f := range c.Fences {
+			if f.Action == FenceReboot {
+				r.errf("fence."+f.Name+".action", "reboot with two_node = true needs wait_for_all = true: "+
+					"a peer powered on again would start alone and fence the survivor (a fence loop)")
+			}
+		}
+	}
 }

@@ -37,8 +37,13 @@ func TestTwoNodeDefaultsAndOverrides(t *testing.T) {
 	if !c.Cluster.WaitForAll || c.Cluster.PriorityFenceDelay != DefaultPriorityFenceDelay {
 		t.Errorf("defaults: wait_for_all %v, priority_fence_delay %s", c.Cluster.WaitForAll, c.Cluster.PriorityFenceDelay)
 	}
-	c, err = loadBuiltin(setup(t, applyEdits(t, validConfig, append(base,
-		edit{`  timing          = "fast"`, "  timing          = \"fast\"\n  two_node = true\n  wait_for_all = false\n  priority_fence_delay = \"8s\""}))))
+	noWait := edit{`  timing          = "fast"`, "  timing          = \"fast\"\n  two_node = true\n  wait_for_all = false\n  priority_fence_delay = \"8s\""}
+	_, err = loadBuiltin(setup(t, applyEdits(t, validConfig, append(base, noWait))))
+	if err == nil || !strings.Contains(err.Error(), "fence.lb1-bmc.action") || !strings.Contains(err.Error(), "fence loop") {
+		t.Errorf("two_node, wait_for_all = false and a reboot device: %v", err)
+	}
+	c, err = loadBuiltin(setup(t, applyEdits(t, validConfig, append(base, noWait,
+		edit{"  action        = \"reboot\"\n", ""}))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,16 @@ type Fence struct {
 	// MonitorInterval is how often the device is checked (its status
 	// operation), like Pacemaker's stonith monitor; 0 turns the check off.
 	MonitorInterval time.Duration
+	// Action is what a fence does: FenceOff leaves the node off,
+	// FenceReboot powers it on again once its fence is committed.
+	Action string
 }
+
+// Fence actions (fence.action).
+const (
+	FenceOff    = "off"
+	FenceReboot = "reboot"
+)
 
 // Group is an ordered set of resources that run together on one node.
 type Group struct {

@@ -6,6 +6,7 @@ package fencing
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -24,6 +25,10 @@ const (
 // is merely "requested" is not a fence.
 type Fencer interface {
 	Off(ctx context.Context) error
+	// On powers the target on again (a fence device's action = "reboot",
+	// after the fence was confirmed and committed); nil once the device
+	// accepted the command. Nothing waits for the target to boot.
+	On(ctx context.Context) error
 	Status(ctx context.Context) (Power, error)
 }
 
@@ -52,4 +57,13 @@ func (r Registry) New(typ string, d Device) (Fencer, error) {
 		return nil, ErrUnknownType
 	}
 	return f(d)
+}
+
+// WithDefaultTimeout bounds ctx by d unless it has a deadline already (a
+// device's Off or On called without one).
+func WithDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
 }

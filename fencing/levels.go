@@ -22,6 +22,7 @@ type NamedFencer struct {
 	Fencer  Fencer
 	Timeout time.Duration // per attempt; 0 = bounded only by the caller's ctx
 	Retries int           // attempts after the first failure
+	Reboot  bool          // action = "reboot": PowerOnAgain turns the target on again
 }
 
 // Attempt is one try of one device, kept for the replicated fencing history.
@@ -70,6 +71,36 @@ func Fence(ctx context.Context, levels []Level, log hclog.Logger) ([]Attempt, er
 		log.Warn("fencing level failed", "level", n, "error", err)
 	}
 	return attempts, fmt.Errorf("%w: %w", ErrFenceFailed, errors.Join(levelErrs...))
+}
+
+// PowerOnAgain turns the target on again through the devices of the level that
+// fenced it (the last of attempts) whose action is reboot, as Pacemaker's
+// reboot does after the off is confirmed; each gets one try within its
+// Timeout. It reports whether any device was asked, and the errors.
+func PowerOnAgain(ctx context.Context, levels []Level, attempts []Attempt) (asked bool, err error) {
+	if len(attempts) == 0 {
+		return false, nil
+	}
+	n := attempts[len(attempts)-1].Level
+	if n < 1 || n > len(levels) {
+		return false, nil
+	}
+	var errs []error
+	for _, dev := range levels[n-1] {
+		if !dev.Reboot {
+			continue
+		}
+		asked = true
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if dev.Timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, dev.Timeout)
+		}
+		if err := dev.Fencer.On(actx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", dev.Device, err))
+		}
+		cancel()
+	}
+	return asked, errors.Join(errs...)
 }
 
 func fenceLevel(ctx context.Context, n int, level Level, log hclog.Logger, attempts *[]Attempt) error {

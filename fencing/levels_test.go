@@ -14,6 +14,7 @@ import (
 // wait for its context instead (a hung BMC).
 type fakeFencer struct {
 	mu    sync.Mutex
+	ons   int // On calls
 	calls int
 	failN int
 	block bool
@@ -35,6 +36,13 @@ func (f *fakeFencer) Off(ctx context.Context) error {
 }
 
 func (f *fakeFencer) Status(context.Context) (Power, error) { return PowerUnknown, nil }
+
+func (f *fakeFencer) On(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ons++
+	return nil
+}
 
 func (f *fakeFencer) Calls() int {
 	f.mu.Lock()
@@ -171,5 +179,35 @@ func TestDelayStaysWithinBoundsAndSpreads(t *testing.T) {
 	}
 	if d := Delay(time.Second, time.Second, nil); d != time.Second {
 		t.Fatalf("Delay with nil rand = %v", d)
+	}
+}
+
+// TestPowerOnAgainUsesTheLevelThatFenced: after a fence, only the devices
+// of the level that succeeded are asked to power the target on, and only
+// those whose action is reboot (a level of two power supplies: both).
+func TestPowerOnAgainUsesTheLevelThatFenced(t *testing.T) {
+	broken := &fakeFencer{failN: 1 << 30}
+	psuA, psuB, switchOnly := &fakeFencer{}, &fakeFencer{}, &fakeFencer{}
+	levels := []Level{
+		{{Device: "bmc", Fencer: broken, Reboot: true}},
+		{{Device: "psu-a", Fencer: psuA, Reboot: true}, {Device: "psu-b", Fencer: psuB, Reboot: true},
+			{Device: "switch", Fencer: switchOnly}},
+	}
+	attempts, err := Fence(context.Background(), levels, nil)
+	if err != nil {
+		t.Fatalf("Fence: %v", err)
+	}
+	asked, err := PowerOnAgain(context.Background(), levels, attempts)
+	if !asked || err != nil {
+		t.Fatalf("PowerOnAgain: asked %v, %v", asked, err)
+	}
+	if broken.ons != 0 || psuA.ons != 1 || psuB.ons != 1 || switchOnly.ons != 0 {
+		t.Errorf("power-ons: bmc %d psu-a %d psu-b %d switch %d; want 0 1 1 0", broken.ons, psuA.ons, psuB.ons, switchOnly.ons)
+	}
+
+	off := []Level{{{Device: "bmc", Fencer: &fakeFencer{}}}}
+	attempts, _ = Fence(context.Background(), off, nil)
+	if asked, _ := PowerOnAgain(context.Background(), off, attempts); asked {
+		t.Error("a device with action off was asked to power the target on")
 	}
 }

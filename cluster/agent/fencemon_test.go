@@ -21,6 +21,7 @@ type countingFencer struct {
 }
 
 func (c *countingFencer) Off(context.Context) error { c.offs.Add(1); return nil }
+func (c *countingFencer) On(context.Context) error  { return nil }
 func (c *countingFencer) Status(context.Context) (fencing.Power, error) {
 	c.calls.Add(1)
 	if c.err != nil {

@@ -47,7 +47,8 @@ func newFencer(cfg *configs.Config, reg fencing.Registry, applier *rpc.Client, l
 				if err != nil {
 					return nil, fmt.Errorf("fence device %q for node %q: %w", name, n.Name, err)
 				}
-				level = append(level, fencing.NamedFencer{Device: name, Fencer: fd, Timeout: dc.Timeout, Retries: dc.Retries})
+				level = append(level, fencing.NamedFencer{Device: name, Fencer: fd, Timeout: dc.Timeout, Retries: dc.Retries,
+					Reboot: dc.Action == configs.FenceReboot})
 				f.checks = append(f.checks, newDeviceCheck(name, n.Name, fd, dc))
 			}
 			f.levels[n.Name] = append(f.levels[n.Name], level)
@@ -76,7 +77,8 @@ func (f *fencer) Fence(ctx context.Context, node, reason string) error {
 		}
 	}
 	f.log.Warn("fencing node", "target", node, "reason", reason)
-	attempts, err := fencing.Fence(ctx, f.levelsOf(node), f.log)
+	levels := f.levelsOf(node)
+	attempts, err := fencing.Fence(ctx, levels, f.log)
 	for _, at := range attempts {
 		rec := state.FenceRecord{Time: time.Now(), Target: node, Device: at.Device, Reason: reason,
 			OK: at.Err == nil, Duration: at.Duration}
@@ -89,5 +91,32 @@ func (f *fencer) Fence(ctx context.Context, node, reason string) error {
 			f.log.Error("cannot record fencing result", "error", cerr)
 		}
 	}
+	if err == nil {
+		f.powerOn(ctx, node, levels, attempts)
+	}
 	return err
+}
+
+// powerOn turns a fenced node on again when its devices say reboot, once
+// the fence is committed (the last record above): its groups are released
+// from that record, and it boots with no lease and no address, so it only
+// rejoins. A failure is logged and recorded; the node stays off, as with
+// action = "off".
+func (f *fencer) powerOn(ctx context.Context, node string, levels []fencing.Level, attempts []fencing.Attempt) {
+	start := time.Now()
+	asked, err := fencing.PowerOnAgain(ctx, levels, attempts)
+	if !asked {
+		return
+	}
+	res := "powered on again (action reboot)"
+	if err != nil {
+		f.log.Error("cannot power the fenced node on again; it stays off", "target", node, "error", err)
+		res = "not powered on again: " + err.Error()
+	} else {
+		f.log.Info("fenced node powered on again (action reboot)", "target", node, "took", time.Since(start))
+	}
+	ev := &state.RecordEvent{Time: time.Now(), Kind: "node-power-on", Node: node, Message: res}
+	if cerr := f.applier.ApplyLocal(ev); cerr != nil {
+		f.log.Error("cannot record the power-on", "error", cerr)
+	}
 }

@@ -115,11 +115,8 @@ const DefaultTimeout = 2 * time.Minute
 // Off stops the instance and returns once it reads stopped (or ctx ends).
 func (f *Fencer) Off(ctx context.Context) error {
 	start := time.Now()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
-		defer cancel()
-	}
+	ctx, cancel := fencing.WithDefaultTimeout(ctx, DefaultTimeout)
+	defer cancel()
 	c, err := f.clients.Get(ctx)
 	if err != nil {
 		return err
@@ -148,6 +145,21 @@ func (f *Fencer) Off(ctx context.Context) error {
 		return fmt.Errorf("instance %s did not reach stopped: %w", f.instanceID, err)
 	}
 	f.log.Info("instance stopped", "duration", time.Since(start))
+	return nil
+}
+
+// On starts the instance again; nil once EC2 accepted the request.
+func (f *Fencer) On(ctx context.Context) error {
+	ctx, cancel := fencing.WithDefaultTimeout(ctx, DefaultTimeout)
+	defer cancel()
+	c, err := f.clients.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := c.EC2.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{f.instanceID}}); err != nil {
+		return fmt.Errorf("start instance %s: %w", f.instanceID, err)
+	}
+	f.log.Info("instance started")
 	return nil
 }
 

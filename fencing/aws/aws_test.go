@@ -76,6 +76,16 @@ func TestOffStopsAndConfirms(t *testing.T) {
 	if m := strings.Count(strings.Join(actions(h), " "), "StopInstances"); m != n {
 		t.Fatal("StopInstances sent for an already stopped instance")
 	}
+	// action = "reboot": On starts it again.
+	if err := f.On(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(actions(h), " "), "StartInstances") {
+		t.Fatalf("On sent no StartInstances: %v", actions(h))
+	}
+	if st := h.InstanceState("i-b"); st != "pending" && st != "running" {
+		t.Fatalf("instance %s after On, want pending or running", st)
+	}
 }
 
 func TestRaceGuardRefusesWhenSelfNotRunning(t *testing.T) {

@@ -114,11 +114,8 @@ func New(d fencing.Device) (fencing.Fencer, error) {
 // confirmed off whatever the agent does.
 func (f *Fencer) Off(ctx context.Context) error {
 	start := time.Now()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, offTimeout)
-		defer cancel()
-	}
+	ctx, cancel := fencing.WithDefaultTimeout(ctx, offTimeout)
+	defer cancel()
 	code, out, err := f.run(ctx, "off")
 	if err != nil {
 		return err
@@ -143,6 +140,22 @@ func (f *Fencer) Off(ctx context.Context) error {
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// On runs action=on; exit 0 is success (the agent waits for the power
+// state itself, as fence agents do).
+func (f *Fencer) On(ctx context.Context) error {
+	ctx, cancel := fencing.WithDefaultTimeout(ctx, offTimeout)
+	defer cancel()
+	code, out, err := f.run(ctx, "on")
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("fence agent %s: on exited %d: %s", f.agent, code, out)
+	}
+	f.log.Info("target powered on")
+	return nil
 }
 
 // Status runs action=status: exit 0 means on, 2 means off (the fence-agents

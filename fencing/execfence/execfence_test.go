@@ -63,6 +63,8 @@ func TestFenceIpmilanPowersTheNodeOff(t *testing.T) {
 	if p, err := f.Status(ctx); err != nil || p != fencing.PowerOff {
 		t.Fatalf("Status after = %v, %v; want off", p, err)
 	}
+	// action = "reboot": fence_ipmilan's action=on powers it on again.
+	bed.ExpectPowerOnAgain(ctx, f)
 }
 
 func TestFenceIpmilanWrongPasswordFailsWithoutLeakingIt(t *testing.T) {

@@ -132,11 +132,8 @@ func (f *Fencer) session(ctx context.Context, fn func(*bmclib.Client) error) (er
 // A target that is already off is left alone.
 func (f *Fencer) Off(ctx context.Context) error {
 	start := time.Now()
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, offTimeout)
-		defer cancel()
-	}
+	ctx, cancel := fencing.WithDefaultTimeout(ctx, offTimeout)
+	defer cancel()
 	return f.session(ctx, func(cl *bmclib.Client) error {
 		if p, err := f.state(ctx, cl); err == nil && p == fencing.PowerOff {
 			f.log.Info("target already powered off", "duration", time.Since(start))
@@ -164,6 +161,23 @@ func (f *Fencer) Off(ctx context.Context) error {
 			case <-time.After(pollInterval):
 			}
 		}
+	})
+}
+
+// On powers the target on and returns once the BMC confirmed the command.
+func (f *Fencer) On(ctx context.Context) error {
+	ctx, cancel := fencing.WithDefaultTimeout(ctx, offTimeout)
+	defer cancel()
+	return f.session(ctx, func(cl *bmclib.Client) error {
+		ok, err := cl.SetPowerState(ctx, "on")
+		if err != nil {
+			return f.fail(ctx, "power on", err)
+		}
+		if !ok {
+			return fmt.Errorf("ipmi power on %s: BMC did not confirm the command", f.addr())
+		}
+		f.log.Info("target powered on")
+		return nil
 	})
 }
 

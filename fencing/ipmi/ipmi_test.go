@@ -75,6 +75,9 @@ func TestOffKillsTheNodeAndConfirms(t *testing.T) {
 	if n := bed.BMC.CountCalls("set power 0"); n != 1 {
 		t.Fatalf("chassis got %d power-off commands, want 1: %v", n, bed.BMC.Calls())
 	}
+
+	// action = "reboot": On powers it on again through the BMC.
+	bed.ExpectPowerOnAgain(ctx, f)
 }
 
 func TestOffOnAPoweredOffNodeSendsNothing(t *testing.T) {

@@ -9,6 +9,7 @@
 package fencetest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-ha/vigil/fencing"
 	"github.com/vigil-ha/vigil/test/lab"
 )
 
@@ -148,5 +150,21 @@ func mustRun(t testing.TB, argv ...string) {
 	t.Helper()
 	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("fencetest: %s: %v: %s", strings.Join(argv, " "), err, out)
+	}
+}
+
+// ExpectPowerOnAgain calls f.On on the bed's powered-off victim (a device
+// with action = "reboot") and checks that the chassis got exactly one
+// power-on command and reads on again.
+func (b *Bed) ExpectPowerOnAgain(ctx context.Context, f fencing.Fencer) {
+	b.t.Helper()
+	if err := f.On(ctx); err != nil {
+		b.t.Fatalf("On: %v", err)
+	}
+	if n := b.BMC.CountCalls("set power 1"); n != 1 {
+		b.t.Fatalf("chassis got %d power-on commands, want 1: %v", n, b.BMC.Calls())
+	}
+	if p, err := f.Status(ctx); err != nil || p != fencing.PowerOn {
+		b.t.Fatalf("Status after On = %v, %v; want on", p, err)
 	}
 }

@@ -47,6 +47,8 @@ type FenceSpec struct {
 	WrongPassword map[string]bool
 	// MonitorInterval is the devices' monitor_interval ("" = default).
 	MonitorInterval string
+	// Action is the devices' action ("" = default, off).
+	Action string
 	// TwoNode: no witness, `two_node = true`.
 	TwoNode bool
 	// ClusterExtra is HCL lines inside the cluster block (wait_for_all,
@@ -120,6 +122,9 @@ func PrepareFencedCluster(l *Lab, spec FenceSpec) *FencedCluster {
 		dev := fenceDeviceHCL(node, spec.Devices[node], bmc, pwFile)
 		if spec.MonitorInterval != "" {
 			dev = strings.Replace(dev, "  retries ", fmt.Sprintf("  monitor_interval = %q\n  retries ", spec.MonitorInterval), 1)
+		}
+		if spec.Action != "" {
+			dev = strings.Replace(dev, "  retries ", fmt.Sprintf("  action = %q\n  retries ", spec.Action), 1)
 		}
 		devs.WriteString(dev)
 	}

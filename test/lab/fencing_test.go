@@ -521,3 +521,52 @@ func summary(st api.Status) string {
 	}
 	return b.String()
 }
+
+// TestFenceActionRebootPowersTheNodeOnAgain: with `action = "reboot"` on
+// the IPMI devices, the leader powers a fenced node on again through its
+// BMC once the fence (power off, confirmed) is committed, as Pacemaker's
+// reboot does, and records it in the history; the group runs on the
+// survivor meanwhile. The lab then boots the node (ipmi_sim records the
+// power-on; booting is the lab's part) and it rejoins as the standby.
+func TestFenceActionRebootPowersTheNodeOnAgain(t *testing.T) {
+	l := New(t, "vlabrb")
+	fc := StartFencedCluster(l, FenceSpec{LogLevel: "info", Action: "reboot"})
+	const settle = 30 * time.Second
+	fc.WaitHealthy(settle)
+	active := fc.Active()
+	standby := Other(active)
+	bmc := fc.BMCs[active]
+	fc.CutPower(active)
+	fc.Eventually(settle, active+" powered on again through its BMC", func() error {
+		if bmc.CountCalls("set power 1") == 0 {
+			return fmt.Errorf("chassis calls %v", bmc.Calls())
+		}
+		return nil
+	})
+	calls := bmc.Calls()
+	if off, on := slices.Index(calls, "set power 0"), slices.Index(calls, "set power 1"); off < 0 || on < off {
+		t.Errorf("chassis calls %v: want a power-off before the power-on", calls)
+	}
+	if n := bmc.CountCalls("set power 1"); n != 1 {
+		t.Errorf("%d power-on commands, want 1: %v", n, calls)
+	}
+	groupStartedOn(t, fc, settle, standby)
+	hist, err := fc.CLI("w", "history", "-n", "200")
+	if err != nil || !strings.Contains(hist, "node-power-on") || !strings.Contains(hist, "powered on again") {
+		t.Errorf("history has no power-on of %s (%v):\n%s", active, err, hist)
+	}
+	fc.PowerOn(active) // the BMC reads on already; the lab boots the host
+	fc.WaitHealthy(settle)
+	groupStartedOn(t, fc, settle, standby)
+	if st := mustStatus(t, fc.Cluster, "w"); len(FenceRecords(st, standby, "")) > 0 {
+		t.Errorf("the survivor %s was fenced: %+v", standby, st.Fencing)
+	}
+}
+
+// groupStartedOn waits until the group is started on node, with the VIP there only.
+func groupStartedOn(t *testing.T, fc *FencedCluster, timeout time.Duration, node string) {
+	t.Helper()
+	if on := groupOnOneLoadBalancer(t, fc, timeout, "group on "+node); on != node {
+		t.Fatalf("group on %s, want %s", on, node)
+	}
+}
