@@ -218,7 +218,7 @@ func New(d Deps) (*Agent, error) {
 	ad := api.Deps{Config: cfg, Store: a.fsm, Raft: a.raft, Applier: applier,
 		View: a.view, PeerWarnings: a.peerWarnings, Members: a.members, Local: a.local, Logger: a.log.Named("api")}
 	if a.fence.any() {
-		ad.Fence = a.fenceNode
+		ad.Fence = a.fenceByOperator
 		ad.FenceCheck = a.fence.CheckNode
 	}
 	ad.ConfirmDown = a.confirmDown
@@ -452,14 +452,22 @@ type nodeFencer struct{ a *Agent }
 
 func (f nodeFencer) Configured(node string) bool { return f.a.fence.Configured(node) }
 func (f nodeFencer) Fence(ctx context.Context, node, reason string) error {
-	return f.a.fenceNode(ctx, node, reason)
+	return f.a.fenceNode(ctx, node, reason, true)
+}
+
+// fenceByOperator is `vigil fence NODE`: the node stays off whatever its
+// devices' action ("power a node off, on purpose").
+func (a *Agent) fenceByOperator(ctx context.Context, node, reason string) error {
+	return a.fenceNode(ctx, node, reason, false)
 }
 
 // fenceNode fences node (operator request or coordinator) and commits the
 // verdict: groups it held can then be released. Only the leader fences, and
 // it commits the verdict itself: node status is never taken from the wire.
-func (a *Agent) fenceNode(ctx context.Context, node, reason string) error {
-	if err := a.fence.Fence(ctx, node, reason); err != nil {
+// With reboot, devices whose action is reboot then power it on again.
+func (a *Agent) fenceNode(ctx context.Context, node, reason string, reboot bool) error {
+	attempts, err := a.fence.Fence(ctx, node, reason)
+	if err != nil {
 		return err
 	}
 	boot := ""
@@ -468,8 +476,14 @@ func (a *Agent) fenceNode(ctx context.Context, node, reason string) error {
 			boot = m.Meta.Extra[coordinator.BootKey]
 		}
 	}
-	return a.applier.ApplyLocal(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason,
-		Time: time.Now(), Boot: boot})
+	if err := a.applier.ApplyLocal(&state.SetNodeStatus{Node: node, Status: state.NodeFenced, Reason: reason,
+		Time: time.Now(), Boot: boot}); err != nil {
+		return err
+	}
+	if reboot {
+		a.fence.PowerOnAgain(ctx, node, attempts)
+	}
+	return nil
 }
 
 // confirmDown records node as fenced on an operator's word that it is

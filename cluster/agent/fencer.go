@@ -62,8 +62,9 @@ func (f *fencer) any() bool { return len(f.levels) > 0 } // the nodes' fence lis
 // Configured reports whether node has fencing devices.
 func (f *fencer) Configured(node string) bool { return len(f.levelsOf(node)) > 0 }
 
-// Fence waits the node's fence delay, runs its levels, and commits every attempt.
-func (f *fencer) Fence(ctx context.Context, node, reason string) error {
+// Fence waits the node's fence delay, runs its levels, and commits every
+// attempt; it returns them for PowerOnAgain.
+func (f *fencer) Fence(ctx context.Context, node, reason string) ([]fencing.Attempt, error) {
 	nc := f.cfg.Node(node)
 	f.mu.Lock()
 	delay := fencing.Delay(nc.FenceDelay, nc.FenceDelayMax, f.rnd)
@@ -72,13 +73,12 @@ func (f *fencer) Fence(ctx context.Context, node, reason string) error {
 		f.log.Info("waiting fence delay", "target", node, "delay", delay)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(delay):
 		}
 	}
 	f.log.Warn("fencing node", "target", node, "reason", reason)
-	levels := f.levelsOf(node)
-	attempts, err := fencing.Fence(ctx, levels, f.log)
+	attempts, err := fencing.Fence(ctx, f.levelsOf(node), f.log)
 	for _, at := range attempts {
 		rec := state.FenceRecord{Time: time.Now(), Target: node, Device: at.Device, Reason: reason,
 			OK: at.Err == nil, Duration: at.Duration}
@@ -91,20 +91,17 @@ func (f *fencer) Fence(ctx context.Context, node, reason string) error {
 			f.log.Error("cannot record fencing result", "error", cerr)
 		}
 	}
-	if err == nil {
-		f.powerOn(ctx, node, levels, attempts)
-	}
-	return err
+	return attempts, err
 }
 
-// powerOn turns a fenced node on again when its devices say reboot, once
-// the fence is committed (the last record above): its groups are released
-// from that record, and it boots with no lease and no address, so it only
-// rejoins. A failure is logged and recorded; the node stays off, as with
-// action = "off".
-func (f *fencer) powerOn(ctx context.Context, node string, levels []fencing.Level, attempts []fencing.Attempt) {
+// PowerOnAgain turns a fenced node on again when the devices that fenced it
+// say reboot; the caller has committed the node's fenced state (its groups
+// are released from it). The node boots with no lease and no address, so
+// it only rejoins. A failure is logged and recorded; the node stays off,
+// as with action = "off".
+func (f *fencer) PowerOnAgain(ctx context.Context, node string, attempts []fencing.Attempt) {
 	start := time.Now()
-	asked, err := fencing.PowerOnAgain(ctx, levels, attempts)
+	asked, err := fencing.PowerOnAgain(ctx, f.levelsOf(node), attempts)
 	if !asked {
 		return
 	}

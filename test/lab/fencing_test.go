@@ -527,7 +527,8 @@ func summary(st api.Status) string {
 // BMC once the fence (power off, confirmed) is committed, as Pacemaker's
 // reboot does, and records it in the history; the group runs on the
 // survivor meanwhile. The lab then boots the node (ipmi_sim records the
-// power-on; booting is the lab's part) and it rejoins as the standby.
+// power-on; booting is the lab's part) and it rejoins as the standby. An
+// operator's `vigil fence` then leaves it off.
 func TestFenceActionRebootPowersTheNodeOnAgain(t *testing.T) {
 	l := New(t, "vlabrb")
 	fc := StartFencedCluster(l, FenceSpec{LogLevel: "info", Action: "reboot"})
@@ -551,15 +552,37 @@ func TestFenceActionRebootPowersTheNodeOnAgain(t *testing.T) {
 		t.Errorf("%d power-on commands, want 1: %v", n, calls)
 	}
 	groupStartedOn(t, fc, settle, standby)
-	hist, err := fc.CLI("w", "history", "-n", "200")
-	if err != nil || !strings.Contains(hist, "node-power-on") || !strings.Contains(hist, "powered on again") {
-		t.Errorf("history has no power-on of %s (%v):\n%s", active, err, hist)
+	// The power-on comes after the node's fenced state was committed.
+	var fenced, poweredOn uint64
+	for _, e := range eventsOf(t, fc.Cluster, "w") {
+		switch {
+		case e.Node != active:
+		case e.Kind == "node-fenced" && fenced == 0:
+			fenced = e.Index
+		case e.Kind == "node-power-on" && strings.Contains(e.Message, "powered on again"):
+			poweredOn = e.Index
+		}
+	}
+	if poweredOn == 0 || fenced == 0 || poweredOn < fenced {
+		t.Errorf("history: %s fenced at index %d, powered on again at %d; want both, the power-on after", active, fenced, poweredOn)
 	}
 	fc.PowerOn(active) // the BMC reads on already; the lab boots the host
 	fc.WaitHealthy(settle)
 	groupStartedOn(t, fc, settle, standby)
 	if st := mustStatus(t, fc.Cluster, "w"); len(FenceRecords(st, standby, "")) > 0 {
 		t.Errorf("the survivor %s was fenced: %+v", standby, st.Fencing)
+	}
+
+	// An operator's `vigil fence` powers it off on purpose: it stays off.
+	if out, err := fenceCLI(fc, "w", "", "-yes", active); err != nil {
+		t.Fatalf("vigil fence %s: %v\n%s", active, err, out)
+	}
+	if n := bmc.CountCalls("set power 0"); n != 2 {
+		t.Errorf("%d power-off commands after the operator's fence, want 2: %v", n, bmc.Calls())
+	}
+	time.Sleep(2 * time.Second)
+	if n := bmc.CountCalls("set power 1"); n != 1 {
+		t.Errorf("the operator's fence was followed by a power-on (%d in all): %v", n, bmc.Calls())
 	}
 }
 
