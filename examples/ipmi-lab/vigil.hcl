@@ -50,6 +50,7 @@ fence "ipmi" "lb1-bmc" {
   cipher_suite  = "3"        # ipmitool -C; 17 on newer BMCs
   timeout       = "10s"      # one attempt, including the power-off confirmation
   retries       = 1
+  # action      = "reboot"   # power the node on again once its fence is committed (default "off": it stays off)
 }
 
 fence "exec" "lb1-ipmilan" {
