@@ -73,32 +73,33 @@ func Fence(ctx context.Context, levels []Level, log hclog.Logger) ([]Attempt, er
 	return attempts, fmt.Errorf("%w: %w", ErrFenceFailed, errors.Join(levelErrs...))
 }
 
-// PowerOnAgain turns the target on again through the devices of the level that
-// fenced it (the last of attempts) whose action is reboot, as Pacemaker's
-// reboot does after the off is confirmed; each gets one try within its
-// Timeout. It reports whether any device was asked, and the errors.
-func PowerOnAgain(ctx context.Context, levels []Level, attempts []Attempt) (asked bool, err error) {
+// FencedBy is the level whose devices fenced the target: the level of the
+// last of attempts, after Fence succeeded.
+func FencedBy(levels []Level, attempts []Attempt) Level {
 	if len(attempts) == 0 {
-		return false, nil
+		return nil
 	}
 	n := attempts[len(attempts)-1].Level
 	if n < 1 || n > len(levels) {
-		return false, nil
+		return nil
 	}
+	return levels[n-1]
+}
+
+// PowerOnAgain turns the target on again through the devices of level (the
+// one that fenced it, FencedBy) whose action is reboot, as Pacemaker's
+// reboot does after the off is confirmed; each gets one try within its
+// Timeout. It reports whether any device was asked, and the errors.
+func PowerOnAgain(ctx context.Context, level Level) (asked bool, err error) {
 	var errs []error
-	for _, dev := range levels[n-1] {
+	for _, dev := range level {
 		if !dev.Reboot {
 			continue
 		}
 		asked = true
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if dev.Timeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, dev.Timeout)
-		}
-		if err := dev.Fencer.On(actx); err != nil {
+		if err := dev.call(ctx, Fencer.On); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", dev.Device, err))
 		}
-		cancel()
 	}
 	return asked, errors.Join(errs...)
 }
@@ -146,7 +147,10 @@ func fenceDevice(ctx context.Context, n int, dev NamedFencer, log hclog.Logger, 
 	return err
 }
 
-func attempt(ctx context.Context, dev NamedFencer) error {
+func attempt(ctx context.Context, dev NamedFencer) error { return dev.call(ctx, Fencer.Off) }
+
+// call runs op (Fencer.Off or Fencer.On) on the device within its Timeout.
+func (dev NamedFencer) call(ctx context.Context, op func(Fencer, context.Context) error) error {
 	if dev.Fencer == nil {
 		return errors.New("device not available")
 	}
@@ -155,7 +159,7 @@ func attempt(ctx context.Context, dev NamedFencer) error {
 		ctx, cancel = context.WithTimeout(ctx, dev.Timeout)
 		defer cancel()
 	}
-	return dev.Fencer.Off(ctx)
+	return op(dev.Fencer, ctx)
 }
 
 // Delay returns how long to wait before fencing a target: static plus a

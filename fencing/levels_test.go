@@ -197,7 +197,7 @@ func TestPowerOnAgainUsesTheLevelThatFenced(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Fence: %v", err)
 	}
-	asked, err := PowerOnAgain(context.Background(), levels, attempts)
+	asked, err := PowerOnAgain(context.Background(), FencedBy(levels, attempts))
 	if !asked || err != nil {
 		t.Fatalf("PowerOnAgain: asked %v, %v", asked, err)
 	}
@@ -207,7 +207,7 @@ func TestPowerOnAgainUsesTheLevelThatFenced(t *testing.T) {
 
 	off := []Level{{{Device: "bmc", Fencer: &fakeFencer{}}}}
 	attempts, _ = Fence(context.Background(), off, nil)
-	if asked, _ := PowerOnAgain(context.Background(), off, attempts); asked {
+	if asked, _ := PowerOnAgain(context.Background(), FencedBy(off, attempts)); asked {
 		t.Error("a device with action off was asked to power the target on")
 	}
 }

@@ -466,7 +466,7 @@ func (a *Agent) fenceByOperator(ctx context.Context, node, reason string) error 
 // it commits the verdict itself: node status is never taken from the wire.
 // With reboot, devices whose action is reboot then power it on again.
 func (a *Agent) fenceNode(ctx context.Context, node, reason string, reboot bool) error {
-	attempts, err := a.fence.Fence(ctx, node, reason)
+	level, err := a.fence.Fence(ctx, node, reason)
 	if err != nil {
 		return err
 	}
@@ -481,7 +481,7 @@ func (a *Agent) fenceNode(ctx context.Context, node, reason string, reboot bool)
 		return err
 	}
 	if reboot {
-		a.fence.PowerOnAgain(ctx, node, attempts)
+		a.fence.PowerOnAgain(ctx, node, level)
 	}
 	return nil
 }

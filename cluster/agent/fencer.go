@@ -63,8 +63,8 @@ func (f *fencer) any() bool { return len(f.levels) > 0 } // the nodes' fence lis
 func (f *fencer) Configured(node string) bool { return len(f.levelsOf(node)) > 0 }
 
 // Fence waits the node's fence delay, runs its levels, and commits every
-// attempt; it returns them for PowerOnAgain.
-func (f *fencer) Fence(ctx context.Context, node, reason string) ([]fencing.Attempt, error) {
+// attempt; it returns the level that fenced the node, for PowerOnAgain.
+func (f *fencer) Fence(ctx context.Context, node, reason string) (fencing.Level, error) {
 	nc := f.cfg.Node(node)
 	f.mu.Lock()
 	delay := fencing.Delay(nc.FenceDelay, nc.FenceDelayMax, f.rnd)
@@ -78,7 +78,8 @@ func (f *fencer) Fence(ctx context.Context, node, reason string) ([]fencing.Atte
 		}
 	}
 	f.log.Warn("fencing node", "target", node, "reason", reason)
-	attempts, err := fencing.Fence(ctx, f.levelsOf(node), f.log)
+	levels := f.levelsOf(node) // the devices that fence are the ones to power on, whatever a reload does
+	attempts, err := fencing.Fence(ctx, levels, f.log)
 	for _, at := range attempts {
 		rec := state.FenceRecord{Time: time.Now(), Target: node, Device: at.Device, Reason: reason,
 			OK: at.Err == nil, Duration: at.Duration}
@@ -91,17 +92,20 @@ func (f *fencer) Fence(ctx context.Context, node, reason string) ([]fencing.Atte
 			f.log.Error("cannot record fencing result", "error", cerr)
 		}
 	}
-	return attempts, err
+	if err != nil {
+		return nil, err
+	}
+	return fencing.FencedBy(levels, attempts), nil
 }
 
-// PowerOnAgain turns a fenced node on again when the devices that fenced it
-// say reboot; the caller has committed the node's fenced state (its groups
+// PowerOnAgain turns a fenced node on again when the devices of level (the
+// one that fenced it) say reboot; the caller has committed the node's fenced state (its groups
 // are released from it). The node boots with no lease and no address, so
 // it only rejoins. A failure is logged and recorded; the node stays off,
 // as with action = "off".
-func (f *fencer) PowerOnAgain(ctx context.Context, node string, attempts []fencing.Attempt) {
+func (f *fencer) PowerOnAgain(ctx context.Context, node string, level fencing.Level) {
 	start := time.Now()
-	asked, err := fencing.PowerOnAgain(ctx, f.levelsOf(node), attempts)
+	asked, err := fencing.PowerOnAgain(ctx, level)
 	if !asked {
 		return
 	}
