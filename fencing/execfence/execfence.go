@@ -116,12 +116,8 @@ func (f *Fencer) Off(ctx context.Context) error {
 	start := time.Now()
 	ctx, cancel := fencing.WithDefaultTimeout(ctx, offTimeout)
 	defer cancel()
-	code, out, err := f.run(ctx, "off")
-	if err != nil {
+	if err := f.runOK(ctx, "off"); err != nil {
 		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("fence agent %s: off exited %d: %s", f.agent, code, out)
 	}
 	for {
 		p, err := f.Status(ctx)
@@ -147,12 +143,8 @@ func (f *Fencer) Off(ctx context.Context) error {
 func (f *Fencer) On(ctx context.Context) error {
 	ctx, cancel := fencing.WithDefaultTimeout(ctx, offTimeout)
 	defer cancel()
-	code, out, err := f.run(ctx, "on")
-	if err != nil {
+	if err := f.runOK(ctx, "on"); err != nil {
 		return err
-	}
-	if code != 0 {
-		return fmt.Errorf("fence agent %s: on exited %d: %s", f.agent, code, out)
 	}
 	f.log.Info("target powered on")
 	return nil
@@ -178,12 +170,17 @@ func (f *Fencer) Status(ctx context.Context) (fencing.Power, error) {
 // answers and accepts the credentials, without touching the target's power
 // (what Pacemaker's stonith monitor runs). Exit 0 is healthy.
 func (f *Fencer) Check(ctx context.Context) error {
-	code, out, err := f.run(ctx, "monitor")
-	switch {
-	case err != nil:
+	return f.runOK(ctx, "monitor")
+}
+
+// runOK runs action and wants exit 0.
+func (f *Fencer) runOK(ctx context.Context, action string) error {
+	code, out, err := f.run(ctx, action)
+	if err != nil {
 		return err
-	case code != 0:
-		return fmt.Errorf("fence agent %s: monitor exited %d: %s", f.agent, code, out)
+	}
+	if code != 0 {
+		return fmt.Errorf("fence agent %s: %s exited %d: %s", f.agent, action, code, out)
 	}
 	return nil
 }
