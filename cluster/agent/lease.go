@@ -206,17 +206,10 @@ func (k *leaseKeeper) Holds() bool {
 // Run looks at the clock every lookEvery (so a stall is seen even when no
 // one else asks) and re-confirms the lease after a stall.
 func (k *leaseKeeper) Run(ctx context.Context) error {
-	t := time.NewTicker(k.lookEvery())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return every(ctx, k.lookEvery(), func() {
 		k.End()
 		k.confirm(ctx)
-	}
+	})
 }
 
 // confirm re-confirms the lease through the leader if a stall froze it.

@@ -27,17 +27,9 @@ const neighbourEvery = 30 * time.Second
 // warmNeighbours touches every other node's cluster address now and every
 // neighbourEvery until ctx ends.
 func (a *Agent) warmNeighbours(ctx context.Context) error {
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		touchAll(ctx, a.clusterAddrs(""), reachTimeout(a.cfg.Cluster.Timing))
-		t.Reset(neighbourEvery)
-	}
+	touch := func() { touchAll(ctx, a.clusterAddrs(""), reachTimeout(a.cfg.Cluster.Timing)) }
+	touch()
+	return every(ctx, neighbourEvery, touch)
 }
 
 // touchAll makes a TCP connection attempt to each of addrs at once and

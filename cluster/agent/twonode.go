@@ -112,16 +112,7 @@ func (p *pair) run(ctx context.Context) error {
 	if p.forced {
 		p.log.Warn("wait_for_all = false: this node may fence its peer and run the groups alone without having seen it", "peer", p.peer)
 	}
-	t := time.NewTicker(pairTick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		p.step(ctx)
-	}
+	return every(ctx, pairTick, func() { p.step(ctx) })
 }
 
 func (p *pair) facts() (coordinator.PairFacts, error) {
